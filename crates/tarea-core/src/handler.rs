@@ -1,0 +1,73 @@
+//! What an in-process handler sees and returns.
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use serde_json::value::RawValue;
+use tokio_util::sync::CancellationToken;
+
+use crate::{JobError, JobId, ProgressUpdate};
+
+/// Where a handler reports progress. Reports are cheap and never block: the runtime keeps the
+/// latest one and writes it to the store at most every ~100 ms per job.
+pub trait ProgressSink: Send + Sync {
+    /// Records a progress report.
+    fn report(&self, update: ProgressUpdate);
+}
+
+/// Everything a handler gets for one attempt of one job.
+pub struct JobContext {
+    /// The job.
+    pub id: JobId,
+    /// Its tenant.
+    pub tenant: String,
+    /// Its kind.
+    pub kind: String,
+    /// The attempt number this run holds.
+    pub attempt: u32,
+    /// Input, as JSON bytes.
+    pub payload: Box<RawValue>,
+    /// Fires when the job is cancelled or the worker must stop; a handler checks it between
+    /// steps and returns [`HandlerError::Cancelled`].
+    pub cancel: CancellationToken,
+    /// Progress reports.
+    pub progress: Arc<dyn ProgressSink>,
+    /// When the runtime will stop waiting for this attempt.
+    pub deadline: Option<Instant>,
+}
+
+impl JobContext {
+    /// Reports progress.
+    pub fn report(&self, update: ProgressUpdate) {
+        self.progress.report(update)
+    }
+}
+
+/// How an attempt ended badly, and so what happens next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HandlerError {
+    /// Try again after backoff, if attempts remain.
+    Retryable(JobError),
+    /// Do not try again: the job is `dead`.
+    Fatal(JobError),
+    /// The handler stopped because its cancellation token fired.
+    Cancelled,
+}
+
+impl HandlerError {
+    /// A retryable error.
+    pub fn retryable(code: &str, message: impl Into<String>) -> Self {
+        HandlerError::Retryable(JobError::new(code, message))
+    }
+    /// A non-retryable error.
+    pub fn fatal(code: &str, message: impl Into<String>) -> Self {
+        HandlerError::Fatal(JobError::new(code, message))
+    }
+}
+
+/// A kind of work run inside the tarea process.
+#[async_trait]
+pub trait Handler: Send + Sync + 'static {
+    /// Runs one attempt. `Ok` carries the result as JSON.
+    async fn run(&self, ctx: JobContext) -> Result<Box<RawValue>, HandlerError>;
+}

@@ -1,0 +1,57 @@
+//! The job model of tarea: jobs, their states and the pure transition table, retry policy,
+//! lease and fencing rules, error codes, and the `Store` and `Handler` traits.
+//!
+//! This crate does no I/O: it knows no database, no HTTP and no renderer. Every function that
+//! needs the time takes it as an argument, so the whole crate is testable without a clock.
+#![deny(missing_docs)]
+
+mod error;
+mod event;
+mod handler;
+mod ids;
+mod job;
+mod names;
+mod queue;
+mod retry;
+mod state;
+mod store;
+mod tenant;
+mod time_fmt;
+
+pub use error::{ErrorCode, JobError};
+pub use event::{EventKind, JobEvent};
+pub use handler::{Handler, HandlerError, JobContext, ProgressSink};
+pub use ids::JobId;
+pub use job::{Job, JobSpec, Progress, ProgressUpdate};
+pub use names::{NameError, validate_name};
+pub use queue::{QueueInfo, QueueSettings, StateCounts};
+pub use retry::RetryPolicy;
+pub use state::{IllegalTransition, JobState, Transition};
+pub use store::{
+    ClaimParams, CompleteParams, Enqueued, EventSink, JobFilter, JobPage, Outcome, Retention, Store, StoreError,
+    StoreResult,
+};
+pub use tenant::{ApiKey, KeyHash};
+pub use time_fmt::{format_ms, parse_rfc3339_ms};
+
+/// Limits shared by every layer, so validation and storage agree.
+pub mod limits {
+    /// Attempts a job gets when neither it nor its queue says.
+    pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+    /// Lowest job priority.
+    pub const PRIORITY_MIN: i32 = -100;
+    /// Highest job priority.
+    pub const PRIORITY_MAX: i32 = 100;
+    /// Most attempts a job may be given.
+    pub const MAX_ATTEMPTS_MAX: u32 = 1000;
+    /// Longest per-job timeout: 24 hours.
+    pub const TIMEOUT_MS_MAX: u64 = 24 * 3600 * 1000;
+    /// Longest delay before a job's first run: one year.
+    pub const DELAY_MS_MAX: u64 = 366 * 24 * 3600 * 1000;
+    /// Most tags on a job.
+    pub const TAGS_MAX: usize = 32;
+    /// Longest tag or idempotency key.
+    pub const KEY_LEN_MAX: usize = 255;
+    /// Consecutive lease expiries after which a job is parked as `dead` with `worker_lost`.
+    pub const LOST_LEASES_MAX: u32 = 3;
+}

@@ -1,0 +1,218 @@
+//! The `Store` trait: every operation is one atomic transaction, named entity first, then verb,
+//! with any condition in the name. Fencing lives inside the query of each `_if_attempt`
+//! operation: zero rows changed means refused, and nothing else changed either.
+use async_trait::async_trait;
+use serde_json::value::RawValue;
+
+use crate::{
+    ApiKey, IllegalTransition, Job, JobError, JobEvent, JobId, JobSpec, JobState, KeyHash,
+    ProgressUpdate, QueueInfo, QueueSettings,
+};
+
+/// Portable store errors. Backends map their driver codes onto these; nothing above the store
+/// matches driver codes.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such row in this scope.
+    #[error("not found")]
+    NotFound,
+    /// A fenced call whose attempt is not the job's current running attempt.
+    #[error("attempt {attempt} is not the current attempt of this job (it is {state}, attempt {current})")]
+    StaleAttempt {
+        /// The attempt the caller holds.
+        attempt: u32,
+        /// The job's attempt now.
+        current: u32,
+        /// The job's state now.
+        state: JobState,
+    },
+    /// The state machine does not allow it.
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    /// A uniqueness conflict.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The queue is at its maximum depth.
+    #[error("queue {queue:?} is full ({max_depth} jobs waiting)")]
+    QueueFull {
+        /// The queue.
+        queue: String,
+        /// Its limit.
+        max_depth: u64,
+    },
+    /// The database cannot be reached or is shutting down.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else (a bug or a corrupt database).
+    #[error("store error: {0}")]
+    Internal(String),
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One job of an enqueue, and whether this call created it (false: an idempotency key matched).
+#[derive(Clone, Debug)]
+pub struct Enqueued {
+    /// The job.
+    pub job: Job,
+    /// True when this call created it.
+    pub created: bool,
+}
+
+/// What to claim.
+#[derive(Clone, Debug)]
+pub struct ClaimParams {
+    /// Only this tenant's jobs (external workers); `None`: every tenant (the in-process runtime).
+    pub tenant: Option<String>,
+    /// Queues to claim from; empty means every queue.
+    pub queues: Vec<String>,
+    /// Only these kinds; `None`: any.
+    pub kinds: Option<Vec<String>>,
+    /// Claim built-in kinds (the in-process runtime) or external ones.
+    pub builtin: bool,
+    /// Most jobs to claim.
+    pub max: u32,
+    /// Lease length.
+    pub lease_ms: u64,
+    /// Who claims.
+    pub worker: String,
+    /// The time now (ms since the epoch).
+    pub now: i64,
+}
+
+/// How an attempt ended.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// Success with an optional result.
+    Succeeded {
+        /// Output.
+        result: Option<Box<RawValue>>,
+    },
+    /// Failure; retried with backoff if `retryable` and attempts remain, else `dead`.
+    Failed {
+        /// What went wrong.
+        error: JobError,
+        /// Whether another attempt may help.
+        retryable: bool,
+    },
+    /// The worker stops without finishing; the attempt does not count.
+    Released,
+}
+
+/// A fenced completion.
+#[derive(Clone, Debug)]
+pub struct CompleteParams {
+    /// The job.
+    pub id: JobId,
+    /// The caller's tenant (external workers); `None` for the in-process runtime.
+    pub tenant: Option<String>,
+    /// The attempt the caller ran under.
+    pub attempt: u32,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The time now (ms since the epoch).
+    pub now: i64,
+}
+
+/// Filters of a job listing; newest first.
+#[derive(Clone, Debug, Default)]
+pub struct JobFilter {
+    /// Only this state.
+    pub state: Option<JobState>,
+    /// Only this queue.
+    pub queue: Option<String>,
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Only jobs with this tag.
+    pub tag: Option<String>,
+    /// Page size.
+    pub limit: u32,
+    /// Continue after this job (exclusive).
+    pub cursor: Option<JobId>,
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug)]
+pub struct JobPage {
+    /// The jobs.
+    pub jobs: Vec<Job>,
+    /// Where the next page starts, if there is one.
+    pub next_cursor: Option<JobId>,
+}
+
+/// Receives events after their transaction commits.
+pub trait EventSink: Send + Sync {
+    /// Publishes committed events.
+    fn publish(&self, events: Vec<JobEvent>);
+}
+
+/// Default retention, used where a queue does not set its own.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    /// Keep succeeded jobs this long (ms).
+    pub succeeded_ms: u64,
+    /// Keep dead and cancelled jobs this long (ms).
+    pub dead_ms: u64,
+}
+
+/// The job store: SQLite for one machine, PostgreSQL for a cluster.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates jobs, all or nothing. A spec whose idempotency key already exists in the tenant
+    /// returns the existing job with `created: false` and writes nothing for it.
+    async fn job_enqueue(&self, tenant: &str, specs: Vec<JobSpec>, now: i64) -> StoreResult<Vec<Enqueued>>;
+    /// One job; `tenant: None` looks across tenants (runtime only).
+    async fn job_get(&self, tenant: Option<&str>, id: JobId) -> StoreResult<Option<Job>>;
+    /// A page of a tenant's jobs, newest first.
+    async fn job_list(&self, tenant: &str, filter: JobFilter) -> StoreResult<JobPage>;
+    /// Claims up to `max` runnable jobs, highest priority then oldest first, honouring paused
+    /// queues and per-queue concurrency. Each claimed job's attempt goes up by one.
+    async fn job_claim(&self, params: ClaimParams) -> StoreResult<Vec<Job>>;
+    /// Ends an attempt if `attempt` is still the job's running attempt.
+    async fn job_complete_if_attempt(&self, params: CompleteParams) -> StoreResult<Job>;
+    /// Renews leases of jobs still running under the given attempts; returns, per job, whether
+    /// the lease is still held.
+    async fn lease_renew_if_attempt(
+        &self,
+        tenant: Option<&str>,
+        jobs: &[(JobId, u32)],
+        lease_ms: u64,
+        now: i64,
+    ) -> StoreResult<Vec<bool>>;
+    /// Records progress if `attempt` is still the job's running attempt.
+    async fn job_progress_if_attempt(
+        &self,
+        tenant: Option<&str>,
+        id: JobId,
+        attempt: u32,
+        update: ProgressUpdate,
+    ) -> StoreResult<Job>;
+    /// Cancels a job that is not finished.
+    async fn job_cancel(&self, tenant: &str, id: JobId, now: i64) -> StoreResult<Job>;
+    /// Puts a dead, cancelled or failed job back in its queue with attempts reset.
+    async fn job_retry(&self, tenant: &str, id: JobId, now: i64) -> StoreResult<Job>;
+    /// Moves due `scheduled` and `failed` jobs to `queued`; returns how many moved and when the
+    /// next one falls due.
+    async fn job_promote_due(&self, now: i64) -> StoreResult<(u64, Option<i64>)>;
+    /// Gives back jobs whose lease expired (attempt counts); parks poison pills as `dead`.
+    async fn lease_reap_expired(&self, now: i64) -> StoreResult<u64>;
+    /// Deletes finished jobs past their retention, at most `limit` of them.
+    async fn job_delete_expired(&self, now: i64, defaults: Retention, limit: u32) -> StoreResult<u64>;
+    /// Queues of one tenant, or of all tenants.
+    async fn queue_list(&self, tenant: Option<&str>) -> StoreResult<Vec<QueueInfo>>;
+    /// Changes a queue's settings (creating the queue if needed).
+    async fn queue_update(&self, tenant: &str, name: &str, settings: QueueSettings) -> StoreResult<QueueInfo>;
+    /// Pauses or resumes a queue (creating it if needed).
+    async fn queue_set_paused(&self, tenant: &str, name: &str, paused: bool) -> StoreResult<QueueInfo>;
+    /// Number of tenants.
+    async fn tenant_count(&self) -> StoreResult<u64>;
+    /// Creates a tenant if it does not exist.
+    async fn tenant_ensure(&self, name: &str, now: i64) -> StoreResult<()>;
+    /// Stores a new API key (its tenant is created if needed).
+    async fn api_key_create(&self, key: ApiKey, hash: KeyHash) -> StoreResult<ApiKey>;
+    /// The key with this hash.
+    async fn api_key_find(&self, hash: KeyHash) -> StoreResult<Option<ApiKey>>;
+    /// Succeeds when the store answers.
+    async fn ping(&self) -> StoreResult<()>;
+}

@@ -1,0 +1,26 @@
+//! The engine of tarea: it runs built-in handlers (claim loop, leases, heartbeats, timeouts,
+//! cancellation, graceful shutdown), keeps the store tidy (promoter, reaper, retention), and
+//! fans committed events out to whoever listens (claim loops, live streams, metrics).
+//!
+//! The decision a reader may question: wake-ups travel as sequence numbers on `watch`
+//! channels, not as events a claim loop must receive. A loop that was busy when a job arrived
+//! still sees the number moved and claims at once; nothing can be missed by lagging.
+#![deny(missing_docs)]
+
+mod builtin;
+mod events;
+mod maintenance;
+mod metrics;
+mod registry;
+mod runtime;
+mod worker;
+
+pub use builtin::register_builtins;
+pub use events::EventHub;
+pub use maintenance::MaintenanceConfig;
+pub use metrics::Metrics;
+pub use registry::Registry;
+pub use runtime::{Runtime, RuntimeConfig};
+
+/// Milliseconds since the Unix epoch.
+pub use tarea_store::now_ms;

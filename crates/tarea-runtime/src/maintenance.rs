@@ -1,0 +1,104 @@
+//! Keeping the store tidy: the promoter moves due jobs to `queued` exactly when they fall due,
+//! the reaper gives expired leases back, and the retention cleaner deletes old finished jobs.
+//! On SQLite one process runs them; on PostgreSQL only the elected leader will.
+use std::sync::Arc;
+use std::time::Duration;
+
+use tarea_core::{Retention, Store};
+use tokio_util::sync::CancellationToken;
+
+use crate::{EventHub, now_ms};
+
+/// Settings of the maintenance services.
+#[derive(Clone, Debug)]
+pub struct MaintenanceConfig {
+    /// How often the reaper looks for expired leases.
+    pub reap_every: Duration,
+    /// How often the retention cleaner runs.
+    pub clean_every: Duration,
+    /// Default retention.
+    pub retention: Retention,
+}
+
+impl Default for MaintenanceConfig {
+    fn default() -> Self {
+        MaintenanceConfig {
+            reap_every: Duration::from_secs(1),
+            clean_every: Duration::from_secs(60),
+            retention: Retention { succeeded_ms: 7 * 86_400_000, dead_ms: 30 * 86_400_000 },
+        }
+    }
+}
+
+/// Longest the promoter sleeps without looking, in case a wake-up was missed.
+const PROMOTER_MAX_SLEEP: Duration = Duration::from_secs(1);
+
+/// Promotes due jobs, sleeping until the next one falls due or a new delayed job arrives.
+pub(crate) async fn promoter(store: Arc<dyn Store>, hub: Arc<EventHub>, stop: CancellationToken) {
+    let mut delayed = hub.delayed();
+    loop {
+        delayed.borrow_and_update();
+        let now = now_ms();
+        let sleep = match store.job_promote_due(now).await {
+            Ok((_, Some(next))) if next <= now => Duration::ZERO,
+            Ok((_, Some(next))) => Duration::from_millis((next - now) as u64).min(PROMOTER_MAX_SLEEP),
+            Ok((_, None)) => PROMOTER_MAX_SLEEP,
+            Err(e) => {
+                tracing::warn!(error = %e, "promoting due jobs failed");
+                PROMOTER_MAX_SLEEP
+            }
+        };
+        if sleep.is_zero() {
+            continue;
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = delayed.changed() => {}
+            _ = tokio::time::sleep(sleep) => {}
+        }
+    }
+}
+
+/// Gives back expired leases.
+pub(crate) async fn reaper(store: Arc<dyn Store>, every: Duration, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+        match store.lease_reap_expired(now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "gave back jobs whose lease expired"),
+            Err(e) => tracing::warn!(error = %e, "reaping expired leases failed"),
+        }
+    }
+}
+
+/// Deletes finished jobs past their retention, in chunks.
+pub(crate) async fn cleaner(store: Arc<dyn Store>, config: MaintenanceConfig, stop: CancellationToken) {
+    const CHUNK: u32 = 1000;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(config.clean_every) => {}
+        }
+        let mut total = 0;
+        loop {
+            match store.job_delete_expired(now_ms(), config.retention, CHUNK).await {
+                Ok(n) => {
+                    total += n;
+                    if n < u64::from(CHUNK) || stop.is_cancelled() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "retention cleanup failed");
+                    break;
+                }
+            }
+        }
+        if total > 0 {
+            tracing::info!(jobs = total, "deleted finished jobs past their retention");
+        }
+    }
+}

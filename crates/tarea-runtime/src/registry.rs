@@ -1,0 +1,42 @@
+//! Which kinds run in this process, and their handlers. Every other kind is served to external
+//! workers through the pull API.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tarea_core::Handler;
+
+/// Handlers by kind.
+#[derive(Default, Clone)]
+pub struct Registry {
+    handlers: HashMap<String, Arc<dyn Handler>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `handler` for `kind`, replacing any earlier one.
+    pub fn register(&mut self, kind: &str, handler: impl Handler) -> &mut Self {
+        self.handlers.insert(kind.to_owned(), Arc::new(handler));
+        self
+    }
+
+    /// The handler of `kind`.
+    pub fn get(&self, kind: &str) -> Option<Arc<dyn Handler>> {
+        self.handlers.get(kind).cloned()
+    }
+
+    /// True when `kind` runs in this process.
+    pub fn is_builtin(&self, kind: &str) -> bool {
+        self.handlers.contains_key(kind)
+    }
+
+    /// The built-in kinds, sorted.
+    pub fn kinds(&self) -> Vec<String> {
+        let mut k: Vec<String> = self.handlers.keys().cloned().collect();
+        k.sort();
+        k
+    }
+}

@@ -1,0 +1,334 @@
+//! The in-process worker: a claim loop that fills free slots, one task per job, a heartbeat
+//! that renews every lease in one store call, and a progress flusher that writes at most one
+//! progress update per job per tick.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tarea_core::{
+    ClaimParams, CompleteParams, EventKind, Handler, HandlerError, Job, JobContext, JobError,
+    JobId, JobState, Outcome, ProgressSink, ProgressUpdate, Store, StoreError,
+};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::{EventHub, Metrics, Registry, RuntimeConfig, now_ms};
+
+/// How long a handler gets to return after its token fires at a hard stop.
+const WIND_DOWN: Duration = Duration::from_secs(2);
+
+/// The latest unsent progress report of one job.
+#[derive(Default)]
+struct Pending(Mutex<Option<ProgressUpdate>>);
+
+impl ProgressSink for Pending {
+    fn report(&self, update: ProgressUpdate) {
+        if let Ok(mut p) = self.0.lock() {
+            match p.as_mut() {
+                Some(old) => merge(old, update),
+                None => *p = Some(update),
+            }
+        }
+    }
+}
+
+fn merge(old: &mut ProgressUpdate, new: ProgressUpdate) {
+    old.percent = new.percent.or(old.percent);
+    old.step = new.step.or(old.step.take());
+    old.current = new.current.or(old.current);
+    old.total = new.total.or(old.total);
+}
+
+struct Running {
+    attempt: u32,
+    token: CancellationToken,
+    progress: Arc<Pending>,
+}
+
+/// State shared by the worker's tasks.
+pub(crate) struct Worker {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) registry: Registry,
+    pub(crate) hub: Arc<EventHub>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) config: RuntimeConfig,
+    running: Mutex<HashMap<JobId, Running>>,
+    /// Fires at a soft stop: claim nothing more.
+    pub(crate) stop_claiming: CancellationToken,
+    /// Fires at a hard stop: cancel handlers and release their jobs.
+    pub(crate) hard_stop: CancellationToken,
+    pub(crate) jobs: TaskTracker,
+}
+
+impl Worker {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        registry: Registry,
+        hub: Arc<EventHub>,
+        metrics: Arc<Metrics>,
+        config: RuntimeConfig,
+    ) -> Arc<Worker> {
+        Arc::new(Worker {
+            store,
+            registry,
+            hub,
+            metrics,
+            config,
+            running: Mutex::new(HashMap::new()),
+            stop_claiming: CancellationToken::new(),
+            hard_stop: CancellationToken::new(),
+            jobs: TaskTracker::new(),
+        })
+    }
+
+    /// Jobs running in this process now.
+    pub(crate) fn running_count(&self) -> usize {
+        self.running.lock().map(|r| r.len()).unwrap_or(0)
+    }
+
+    /// Claims jobs into free slots until told to stop.
+    pub(crate) async fn claim_loop(self: Arc<Self>) {
+        let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let mut ready = self.hub.builtin_ready();
+        let poll = Duration::from_millis(self.config.poll_ms.max(10));
+        let mut errors = 0u32;
+        loop {
+            let first = tokio::select! {
+                _ = self.stop_claiming.cancelled() => break,
+                p = Arc::clone(&slots).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            };
+            let mut permits = vec![first];
+            while permits.len() < self.config.claim_batch.max(1) as usize {
+                match Arc::clone(&slots).try_acquire_owned() {
+                    Ok(p) => permits.push(p),
+                    Err(_) => break,
+                }
+            }
+            ready.borrow_and_update();
+            let params = ClaimParams {
+                tenant: None,
+                queues: self.config.queues.clone(),
+                kinds: None,
+                builtin: true,
+                max: permits.len() as u32,
+                lease_ms: self.config.lease_ms,
+                worker: self.config.worker.clone(),
+                now: now_ms(),
+            };
+            let wanted = permits.len();
+            let jobs = match self.store.job_claim(params).await {
+                Ok(jobs) => {
+                    errors = 0;
+                    jobs
+                }
+                Err(e) => {
+                    errors += 1;
+                    tracing::warn!(error = %e, "claim failed; backing off");
+                    drop(permits);
+                    let backoff = Duration::from_millis(50u64 << errors.min(6));
+                    tokio::select! {
+                        _ = self.stop_claiming.cancelled() => break,
+                        _ = tokio::time::sleep(backoff) => continue,
+                    }
+                }
+            };
+            let got = jobs.len();
+            for job in jobs {
+                let permit = permits.pop().expect("one permit per claimed job");
+                self.jobs.spawn(Arc::clone(&self).execute(job, permit));
+            }
+            drop(permits);
+            if got < wanted {
+                tokio::select! {
+                    _ = self.stop_claiming.cancelled() => break,
+                    _ = ready.changed() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                }
+            }
+        }
+    }
+
+    async fn execute(self: Arc<Self>, job: Job, _slot: OwnedSemaphorePermit) {
+        let started = Instant::now();
+        let waited = (job.started_at.unwrap_or(job.run_at) - job.run_at) as f64 / 1000.0;
+        self.metrics.job_started(&job.queue, &job.kind, waited);
+        let token = self.hard_stop.child_token();
+        let progress = Arc::new(Pending::default());
+        if let Ok(mut r) = self.running.lock() {
+            r.insert(job.id, Running { attempt: job.attempt, token: token.clone(), progress: Arc::clone(&progress) });
+        }
+        let outcome = match self.registry.get(&job.kind) {
+            Some(handler) => self.run_handler(handler, &job, token.clone(), Arc::clone(&progress)).await,
+            None => Some(Outcome::Failed {
+                error: JobError::new("unknown_kind", format!("no handler for kind {:?} in this tarea build", job.kind)),
+                retryable: false,
+            }),
+        };
+        if let Some(update) = progress.0.lock().ok().and_then(|mut p| p.take()) {
+            let _ = self.store.job_progress_if_attempt(None, job.id, job.attempt, update).await;
+        }
+        if let Ok(mut r) = self.running.lock() {
+            r.remove(&job.id);
+        }
+        let Some(outcome) = outcome else { return };
+        self.metrics.job_ran(&job.queue, &job.kind, started.elapsed().as_secs_f64());
+        let params = CompleteParams { id: job.id, tenant: None, attempt: job.attempt, outcome, now: now_ms() };
+        match self.store.job_complete_if_attempt(params).await {
+            Ok(_) => {}
+            Err(StoreError::StaleAttempt { state, .. }) => {
+                tracing::debug!(job = %job.id, %state, "completion refused: the attempt is no longer current");
+            }
+            Err(e) => tracing::error!(job = %job.id, error = %e, "could not record a job's outcome; its lease will expire and it runs again"),
+        }
+    }
+
+    /// Runs one attempt; `None` when the job was taken from us (cancelled or lease lost) and
+    /// there is nothing to record.
+    async fn run_handler(
+        &self,
+        handler: Arc<dyn Handler>,
+        job: &Job,
+        token: CancellationToken,
+        progress: Arc<Pending>,
+    ) -> Option<Outcome> {
+        let timeout = job.timeout_ms.map(Duration::from_millis);
+        let ctx = JobContext {
+            id: job.id,
+            tenant: job.tenant.clone(),
+            kind: job.kind.clone(),
+            attempt: job.attempt,
+            payload: job.payload.clone(),
+            cancel: token.clone(),
+            progress,
+            deadline: timeout.map(|t| Instant::now() + t),
+        };
+        let mut task = tokio::spawn(async move { handler.run(ctx).await });
+        let deadline = async {
+            match timeout {
+                Some(t) => tokio::time::sleep(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        let result = tokio::select! {
+            r = &mut task => r,
+            _ = deadline => {
+                token.cancel();
+                task.abort();
+                return Some(Outcome::Failed {
+                    error: JobError::new("timeout", format!("the attempt ran longer than its timeout of {} ms", job.timeout_ms.unwrap_or(0))),
+                    retryable: true,
+                });
+            }
+            _ = self.hard_stop.cancelled() => {
+                match tokio::time::timeout(WIND_DOWN, &mut task).await {
+                    Ok(r) => r,
+                    Err(_) => { task.abort(); return Some(Outcome::Released); }
+                }
+            }
+        };
+        match result {
+            Ok(Ok(result)) => Some(Outcome::Succeeded { result: Some(result) }),
+            Ok(Err(HandlerError::Retryable(error))) => Some(Outcome::Failed { error, retryable: true }),
+            Ok(Err(HandlerError::Fatal(error))) => Some(Outcome::Failed { error, retryable: false }),
+            Ok(Err(HandlerError::Cancelled)) if self.hard_stop.is_cancelled() => Some(Outcome::Released),
+            Ok(Err(HandlerError::Cancelled)) => None,
+            Err(e) if e.is_panic() => {
+                tracing::error!(job = %job.id, kind = %job.kind, "handler panicked");
+                Some(Outcome::Failed { error: JobError::new("handler_panicked", "the handler crashed; see the server log"), retryable: true })
+            }
+            Err(_) => Some(Outcome::Released),
+        }
+    }
+
+    /// Renews every lease this process holds, every third of the lease.
+    pub(crate) async fn heartbeat_loop(self: Arc<Self>, stop: CancellationToken) {
+        let every = Duration::from_millis((self.config.lease_ms / 3).max(100));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(every) => {}
+            }
+            let held: Vec<(JobId, u32)> = match self.running.lock() {
+                Ok(r) => r.iter().map(|(id, r)| (*id, r.attempt)).collect(),
+                Err(_) => continue,
+            };
+            if held.is_empty() {
+                continue;
+            }
+            match self.store.lease_renew_if_attempt(None, &held, self.config.lease_ms, now_ms()).await {
+                Ok(kept) => {
+                    for ((id, _), kept) in held.iter().zip(kept) {
+                        if !kept {
+                            tracing::warn!(job = %id, "lost the lease of a running job; cancelling it here");
+                            self.cancel_local(*id);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "heartbeat failed; will retry"),
+            }
+        }
+    }
+
+    /// Writes pending progress reports, at most one per job per tick.
+    pub(crate) async fn progress_loop(self: Arc<Self>, stop: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+            let pending: Vec<(JobId, u32, ProgressUpdate)> = match self.running.lock() {
+                Ok(r) => r
+                    .iter()
+                    .filter_map(|(id, r)| r.progress.0.lock().ok()?.take().map(|u| (*id, r.attempt, u)))
+                    .collect(),
+                Err(_) => continue,
+            };
+            for (id, attempt, update) in pending {
+                if let Err(e) = self.store.job_progress_if_attempt(None, id, attempt, update).await {
+                    tracing::debug!(job = %id, error = %e, "progress not recorded");
+                }
+            }
+        }
+    }
+
+    /// Fires the token of running jobs that were cancelled through the API.
+    pub(crate) async fn cancel_watch(self: Arc<Self>, stop: CancellationToken) {
+        let mut events = self.hub.subscribe();
+        loop {
+            let event = tokio::select! {
+                _ = stop.cancelled() => break,
+                e = events.recv() => e,
+            };
+            match event {
+                Ok(e) if e.builtin && e.change == EventKind::State(JobState::Cancelled) => self.cancel_local(e.id),
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => self.cancel_stale().await,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    }
+
+    fn cancel_local(&self, id: JobId) {
+        if let Ok(r) = self.running.lock() {
+            if let Some(run) = r.get(&id) {
+                run.token.cancel();
+            }
+        }
+    }
+
+    /// After missing events, checks each running job against the store.
+    async fn cancel_stale(&self) {
+        let ids: Vec<(JobId, u32)> = match self.running.lock() {
+            Ok(r) => r.iter().map(|(id, r)| (*id, r.attempt)).collect(),
+            Err(_) => return,
+        };
+        for (id, attempt) in ids {
+            if let Ok(Some(job)) = self.store.job_get(None, id).await {
+                if job.state != JobState::Running || job.attempt != attempt {
+                    self.cancel_local(id);
+                }
+            }
+        }
+    }
+}

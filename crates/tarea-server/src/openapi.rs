@@ -1,0 +1,36 @@
+//! The OpenAPI document, generated from the handlers' annotations. `docs/openapi.json` is a
+//! copy checked by a test, so the published document cannot drift from the code.
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+
+use crate::routes::{jobs, keys, ops, queues, stream, worker};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "tarea", description = "Background jobs for web apps that produce documents. Every error is `{\"error\": {\"code\", \"message\", \"details\"}}`."),
+    paths(
+        jobs::enqueue, jobs::enqueue_batch, jobs::get, jobs::list, jobs::cancel, jobs::retry,
+        stream::events,
+        worker::claim, worker::heartbeat, worker::progress, worker::complete, worker::fail,
+        queues::list, queues::update, queues::pause, queues::resume,
+        keys::create,
+        ops::healthz, ops::readyz, ops::metrics, ops::openapi,
+    ),
+    modifiers(&Bearer),
+    security(("bearer" = [])),
+)]
+struct ApiDoc;
+
+struct Bearer;
+
+impl utoipa::Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// The OpenAPI document as pretty JSON.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_else(|_| "{}".into())
+}

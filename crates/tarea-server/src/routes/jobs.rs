@@ -1,0 +1,156 @@
+//! Creating, reading, listing, cancelling and retrying jobs.
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use tarea_core::{Enqueued, JobFilter, JobState, validate_name};
+use tarea_runtime::now_ms;
+use utoipa::IntoParams;
+
+use super::job_id;
+use crate::auth::Auth;
+use crate::extract::{Json, Query};
+use crate::validate::{BatchRequest, EnqueueRequest};
+use crate::views::{JobList, JobView, Jobs};
+use crate::{ApiError, AppState};
+
+fn count_created(state: &AppState, done: &[Enqueued]) {
+    for e in done.iter().filter(|e| e.created) {
+        state.metrics.jobs_enqueued(&e.job.queue, &e.job.kind, 1);
+    }
+}
+
+/// Creates a job.
+#[utoipa::path(post, path = "/v1/jobs", request_body = EnqueueRequest, tag = "jobs",
+    responses((status = 201, body = JobView, description = "Created"),
+              (status = 200, body = JobView, description = "An existing job with the same idempotency key"),
+              (status = 400, description = "invalid_json / invalid_request"),
+              (status = 429, description = "queue_full")))]
+pub(crate) async fn enqueue(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(req): Json<EnqueueRequest>,
+) -> Result<(StatusCode, axum::Json<JobView>), ApiError> {
+    let now = now_ms();
+    let spec = req.into_spec(&state, "", now)?;
+    let mut done = state.store.job_enqueue(&auth.tenant, vec![spec], now).await?;
+    count_created(&state, &done);
+    let e = done.pop().ok_or_else(|| ApiError::not_found("job"))?;
+    let status = if e.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, axum::Json(e.job.into())))
+}
+
+/// Creates many jobs, all or nothing.
+#[utoipa::path(post, path = "/v1/jobs/batch", request_body = BatchRequest, tag = "jobs",
+    responses((status = 201, body = Jobs), (status = 400, description = "invalid_request (field names the job)")))]
+pub(crate) async fn enqueue_batch(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(req): Json<BatchRequest>,
+) -> Result<(StatusCode, axum::Json<Jobs>), ApiError> {
+    let max = state.limits.max_batch;
+    if req.jobs.is_empty() || req.jobs.len() > max {
+        return Err(ApiError::field("jobs", format!("a batch holds 1 to {max} jobs; got {}", req.jobs.len())));
+    }
+    let now = now_ms();
+    let specs = req
+        .jobs
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.into_spec(&state, &format!("jobs[{i}]"), now))
+        .collect::<Result<Vec<_>, _>>()?;
+    let done = state.store.job_enqueue(&auth.tenant, specs, now).await?;
+    count_created(&state, &done);
+    let jobs = done.into_iter().map(|e| e.job.into()).collect();
+    Ok((StatusCode::CREATED, axum::Json(Jobs { jobs })))
+}
+
+/// One job.
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = JobView), (status = 404, description = "not_found")))]
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<JobView>, ApiError> {
+    let id = job_id(&id)?;
+    let job = state.store.job_get(Some(&auth.tenant), id).await?.ok_or_else(|| ApiError::not_found("job"))?;
+    Ok(axum::Json(job.into()))
+}
+
+/// Filters of `GET /v1/jobs`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    /// Only this state.
+    state: Option<String>,
+    /// Only this queue.
+    queue: Option<String>,
+    /// Only this kind.
+    kind: Option<String>,
+    /// Only jobs with this tag.
+    tag: Option<String>,
+    /// Page size, 1..1000 (default 50).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// The tenant's jobs, newest first.
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(ListQuery),
+    responses((status = 200, body = JobList)))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<ListQuery>,
+) -> Result<axum::Json<JobList>, ApiError> {
+    let state_filter = q
+        .state
+        .map(|s| s.parse::<JobState>().map_err(|e| ApiError::field("state", e.to_string())))
+        .transpose()?;
+    for (field, v) in [("queue", &q.queue), ("kind", &q.kind)] {
+        if let Some(v) = v {
+            validate_name(v).map_err(|e| ApiError::field(field, e.to_string()))?;
+        }
+    }
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field("limit", "limit must be between 1 and 1000"));
+    }
+    let cursor = q
+        .cursor
+        .map(|c| c.parse().map_err(|_| ApiError::field("cursor", "cursor must be a next_cursor value from an earlier page")))
+        .transpose()?;
+    let filter = JobFilter { state: state_filter, queue: q.queue, kind: q.kind, tag: q.tag, limit, cursor };
+    let page = state.store.job_list(&auth.tenant, filter).await?;
+    Ok(axum::Json(JobList {
+        jobs: page.jobs.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor.map(|c| c.to_string()),
+    }))
+}
+
+/// Cancels a job that has not finished.
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = JobView), (status = 409, description = "illegal_transition")))]
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<JobView>, ApiError> {
+    let job = state.store.job_cancel(&auth.tenant, job_id(&id)?, now_ms()).await?;
+    Ok(axum::Json(job.into()))
+}
+
+/// Puts a dead, cancelled or failed job back in its queue with attempts reset.
+#[utoipa::path(post, path = "/v1/jobs/{id}/retry", tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = JobView), (status = 409, description = "illegal_transition")))]
+pub(crate) async fn retry(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<JobView>, ApiError> {
+    let job = state.store.job_retry(&auth.tenant, job_id(&id)?, now_ms()).await?;
+    Ok(axum::Json(job.into()))
+}

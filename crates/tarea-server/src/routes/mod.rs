@@ -1,0 +1,42 @@
+//! Routes, one module per area of the API.
+pub(crate) mod jobs;
+pub(crate) mod keys;
+pub(crate) mod ops;
+pub(crate) mod queues;
+pub(crate) mod stream;
+pub(crate) mod worker;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+use tarea_core::JobId;
+
+use crate::{ApiError, AppState};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/jobs", post(jobs::enqueue).get(jobs::list))
+        .route("/v1/jobs/batch", post(jobs::enqueue_batch))
+        .route("/v1/jobs/{id}", get(jobs::get))
+        .route("/v1/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/v1/jobs/{id}/retry", post(jobs::retry))
+        .route("/v1/jobs/{id}/events", get(stream::events))
+        .route("/v1/jobs/{id}/heartbeat", post(worker::heartbeat))
+        .route("/v1/jobs/{id}/progress", post(worker::progress))
+        .route("/v1/jobs/{id}/complete", post(worker::complete))
+        .route("/v1/jobs/{id}/fail", post(worker::fail))
+        .route("/v1/worker/claim", post(worker::claim))
+        .route("/v1/queues", get(queues::list))
+        .route("/v1/queues/{name}", put(queues::update))
+        .route("/v1/queues/{name}/pause", post(queues::pause))
+        .route("/v1/queues/{name}/resume", post(queues::resume))
+        .route("/v1/keys", post(keys::create))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+}
+
+/// A job id from the path; a malformed id is answered like an unknown one.
+pub(crate) fn job_id(raw: &str) -> Result<JobId, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found("job"))
+}

@@ -1,0 +1,78 @@
+//! Operations: liveness, readiness, metrics and the OpenAPI document.
+use axum::extract::State;
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::response::IntoResponse;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use serde_json::json;
+use tarea_core::ErrorCode;
+use tarea_runtime::now_ms;
+
+use crate::auth::bearer;
+use crate::{ApiError, AppState};
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "{\"status\":\"ok\"}")))]
+pub(crate) async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(json!({ "status": "ok" }))
+}
+
+/// The store answers and the server is not shutting down.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "{\"status\":\"ready\"}"), (status = 503, description = "unavailable")))]
+pub(crate) async fn readyz(State(state): State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    if state.is_draining() {
+        return Err(ApiError::new(ErrorCode::Unavailable, "the server is shutting down"));
+    }
+    state.store.ping().await?;
+    Ok(axum::Json(json!({ "status": "ready" })))
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabels {
+    tenant: String,
+    queue: String,
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueOnly {
+    tenant: String,
+    queue: String,
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
+pub(crate) async fn metrics(State(state): State<AppState>, parts: Parts) -> Result<impl IntoResponse, ApiError> {
+    if let Some(token) = &state.metrics_token {
+        if bearer(&parts) != Some(&**token) {
+            return Err(ApiError::new(ErrorCode::Unauthorized, "/metrics needs the metrics token as a bearer token"));
+        }
+    }
+    let depth = Family::<QueueLabels, Gauge>::default();
+    let oldest = Family::<QueueOnly, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    let now = now_ms();
+    for q in state.store.queue_list(None).await? {
+        let c = q.counts;
+        for (name, n) in [("queued", c.queued), ("running", c.running), ("scheduled", c.scheduled), ("failed", c.failed), ("dead", c.dead)] {
+            let labels = QueueLabels { tenant: q.tenant.clone(), queue: q.name.clone(), state: name.into() };
+            depth.get_or_create(&labels).set(n as i64);
+        }
+        let age = q.oldest_queued_at.map(|t| (now - t).max(0) as f64 / 1000.0).unwrap_or(0.0);
+        oldest.get_or_create(&QueueOnly { tenant: q.tenant.clone(), queue: q.name.clone() }).set(age);
+    }
+    let mut extra = Registry::with_prefix("tarea");
+    extra.register("queue_jobs", "Jobs per queue and state", depth);
+    extra.register("queue_oldest_queued_age_seconds", "Age of the oldest queued job per queue", oldest);
+    let body = state.metrics.encode(&extra);
+    Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body))
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1")))]
+pub(crate) async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], crate::openapi_json())
+}

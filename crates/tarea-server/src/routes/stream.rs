@@ -1,0 +1,62 @@
+//! `GET /v1/jobs/{id}/events`: Server-Sent Events. The stream subscribes before it reads the
+//! job, so no change between the read and the subscription can be missed; it starts with the
+//! current view and closes after a terminal state.
+use std::convert::Infallible;
+
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use tarea_core::{EventKind, Job};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::job_id;
+use crate::auth::Auth;
+use crate::views::JobView;
+use crate::{ApiError, AppState};
+
+fn event(name: &str, job: Job) -> Result<Event, Infallible> {
+    let data = serde_json::to_string(&JobView::from(job)).unwrap_or_default();
+    Ok(Event::default().event(name).data(data))
+}
+
+/// Live state and progress of one job.
+#[utoipa::path(get, path = "/v1/jobs/{id}/events", tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, content_type = "text/event-stream",
+        description = "`event: state` / `event: progress`, `data:` a job view; closes after a terminal state")))]
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let id = job_id(&id)?;
+    let mut rx = state.hub.subscribe();
+    let job = state.store.job_get(Some(&auth.tenant), id).await?.ok_or_else(|| ApiError::not_found("job"))?;
+    let (tx, out) = mpsc::channel(32);
+    tokio::spawn(async move {
+        let terminal = job.state.is_terminal();
+        if tx.send(event("state", job)).await.is_err() || terminal {
+            return;
+        }
+        loop {
+            let name = tokio::select! {
+                _ = tx.closed() => return,
+                _ = state.shutdown.cancelled() => return,
+                e = rx.recv() => match e {
+                    Ok(e) if e.id == id => if e.change == EventKind::Progress { "progress" } else { "state" },
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(_)) => "state",
+                    Err(RecvError::Closed) => return,
+                },
+            };
+            let Ok(Some(job)) = state.store.job_get(Some(&auth.tenant), id).await else { return };
+            let terminal = job.state.is_terminal();
+            if tx.send(event(name, job)).await.is_err() || terminal {
+                return;
+            }
+        }
+    });
+    Ok(Sse::new(ReceiverStream::new(out)).keep_alive(KeepAlive::default()))
+}

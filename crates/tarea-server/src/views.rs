@@ -1,0 +1,186 @@
+//! What clients see: views distinct from stored rows, so the contract changes only on purpose.
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tarea_core::{Job, JobError, Progress, QueueInfo, StateCounts, format_ms};
+use utoipa::ToSchema;
+
+/// A job, as every endpoint shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    /// UUIDv7.
+    pub id: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Kind.
+    pub kind: String,
+    /// Queue.
+    pub queue: String,
+    /// `scheduled`, `queued`, `running`, `succeeded`, `failed`, `dead` or `cancelled`.
+    pub state: String,
+    /// -100..100.
+    pub priority: i32,
+    /// Current or last run, 0 before the first.
+    pub attempt: u32,
+    /// Runs allowed.
+    pub max_attempts: u32,
+    /// Input.
+    #[schema(value_type = Object)]
+    pub payload: Box<RawValue>,
+    /// Last progress.
+    #[schema(value_type = Option<Object>)]
+    pub progress: Option<Progress>,
+    /// Output.
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Box<RawValue>>,
+    /// Last error.
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<JobError>,
+    /// Files made (documents issue).
+    #[schema(value_type = Vec<Object>)]
+    pub artifacts: Vec<serde_json::Value>,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// Deduplication key.
+    pub idempotency_key: Option<String>,
+    /// Reuse key.
+    pub cache_key: Option<String>,
+    /// Per-attempt limit (ms).
+    pub timeout_ms: Option<u64>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339: when it is (or was) due.
+    pub run_at: String,
+    /// RFC 3339: last start.
+    pub started_at: Option<String>,
+    /// RFC 3339: reached its current finished or failed state.
+    pub finished_at: Option<String>,
+    /// RFC 3339: when the current lease runs out (running jobs).
+    pub lease_expires_at: Option<String>,
+}
+
+impl From<Job> for JobView {
+    fn from(j: Job) -> Self {
+        JobView {
+            id: j.id.to_string(),
+            tenant: j.tenant,
+            kind: j.kind,
+            queue: j.queue,
+            state: j.state.as_str().to_owned(),
+            priority: j.priority,
+            attempt: j.attempt,
+            max_attempts: j.max_attempts,
+            payload: j.payload,
+            progress: j.progress,
+            result: j.result,
+            error: j.error,
+            artifacts: Vec::new(),
+            tags: j.tags,
+            idempotency_key: j.idempotency_key,
+            cache_key: j.cache_key,
+            timeout_ms: j.timeout_ms,
+            created_at: format_ms(j.created_at),
+            run_at: format_ms(j.run_at),
+            started_at: j.started_at.map(format_ms),
+            finished_at: j.finished_at.map(format_ms),
+            lease_expires_at: j.locked_until.map(format_ms),
+        }
+    }
+}
+
+/// A page of jobs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobList {
+    /// Newest first.
+    pub jobs: Vec<JobView>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Jobs of a batch or a claim.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Jobs {
+    /// The jobs.
+    pub jobs: Vec<JobView>,
+}
+
+/// Queue counts as shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountsView {
+    /// Waiting to run.
+    pub queued: u64,
+    /// Running.
+    pub running: u64,
+    /// Waiting for their run_at.
+    pub scheduled: u64,
+    /// Waiting for another attempt.
+    pub failed: u64,
+    /// Dead.
+    pub dead: u64,
+    /// Succeeded (until deleted by retention).
+    pub succeeded: u64,
+    /// Cancelled (until deleted by retention).
+    pub cancelled: u64,
+}
+
+impl From<StateCounts> for CountsView {
+    fn from(c: StateCounts) -> Self {
+        CountsView {
+            queued: c.queued,
+            running: c.running,
+            scheduled: c.scheduled,
+            failed: c.failed,
+            dead: c.dead,
+            succeeded: c.succeeded,
+            cancelled: c.cancelled,
+        }
+    }
+}
+
+/// A queue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueView {
+    /// Name.
+    pub name: String,
+    /// Paused queues are not claimed from.
+    pub paused: bool,
+    /// Most jobs running at once; null: no limit.
+    pub concurrency: Option<u32>,
+    /// Most starts per second; null: no limit.
+    pub rate_limit: Option<f64>,
+    /// Most jobs waiting; null: no limit.
+    pub max_depth: Option<u64>,
+    /// Default attempts of its jobs.
+    pub max_attempts: Option<u32>,
+    /// Retention of succeeded jobs (s); null: server default.
+    pub retention_succeeded_s: Option<u64>,
+    /// Retention of dead and cancelled jobs (s); null: server default.
+    pub retention_dead_s: Option<u64>,
+    /// Jobs by state.
+    pub counts: CountsView,
+    /// RFC 3339 due time of the oldest queued job.
+    pub oldest_queued_at: Option<String>,
+}
+
+impl From<QueueInfo> for QueueView {
+    fn from(q: QueueInfo) -> Self {
+        QueueView {
+            name: q.name,
+            paused: q.paused,
+            concurrency: q.settings.concurrency,
+            rate_limit: q.settings.rate_limit,
+            max_depth: q.settings.max_depth,
+            max_attempts: q.settings.max_attempts,
+            retention_succeeded_s: q.settings.retention_succeeded_s,
+            retention_dead_s: q.settings.retention_dead_s,
+            counts: q.counts.into(),
+            oldest_queued_at: q.oldest_queued_at.map(format_ms),
+        }
+    }
+}
+
+/// Queues of the tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueList {
+    /// By name.
+    pub queues: Vec<QueueView>,
+}

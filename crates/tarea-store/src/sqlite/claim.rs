@@ -1,0 +1,141 @@
+//! Claims. For each unpaused (tenant, queue) with queued work, one seek into `jobs_claim` takes
+//! at most what the queue's concurrency and rate limit allow; the candidates of all queues are
+//! merged by priority, then age, and the winners move to `running` with their attempt + 1.
+//! The cost depends on the number of jobs claimed and queues served, never on the backlog.
+use rusqlite::types::Value;
+use rusqlite::{Connection, params, params_from_iter};
+use tarea_core::{ClaimParams, Job, StoreResult};
+
+use super::map_err;
+use super::rows::{JOB_COLUMNS, job_from_row, state_event};
+use super::writer::Batch;
+
+struct Lane {
+    tenant: String,
+    queue: String,
+    allowance: u32,
+    rate: Option<(f64, f64)>,
+}
+
+struct Candidate {
+    id: Vec<u8>,
+    priority: i64,
+    run_at: i64,
+    lane: usize,
+}
+
+pub(crate) fn claim(b: &mut Batch<'_>, p: &ClaimParams) -> StoreResult<Vec<Job>> {
+    if p.max == 0 || p.kinds.as_ref().is_some_and(|k| k.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let lanes = lanes(b.conn, p)?;
+    let mut candidates = Vec::new();
+    for (i, lane) in lanes.iter().enumerate() {
+        candidates.extend(candidates_of(b.conn, p, lane, i)?);
+    }
+    candidates.sort_by(|a, c| c.priority.cmp(&a.priority).then(a.run_at.cmp(&c.run_at)).then(a.id.cmp(&c.id)));
+    candidates.truncate(p.max as usize);
+
+    let mut claimed = Vec::with_capacity(candidates.len());
+    let mut per_lane = vec![0u32; lanes.len()];
+    let sql = format!(
+        "UPDATE jobs SET state = 2, attempt = attempt + 1, locked_by = ?2, locked_until = ?3, \
+         started_at = ?4, finished_at = NULL WHERE id = ?1 AND state = 1 RETURNING {JOB_COLUMNS}"
+    );
+    let mut stmt = b.conn.prepare_cached(&sql).map_err(map_err)?;
+    let until = p.now.saturating_add(p.lease_ms as i64);
+    for c in &candidates {
+        let job = stmt
+            .query_row(params![c.id, p.worker, until, p.now], job_from_row)
+            .map_err(map_err)?;
+        per_lane[c.lane] += 1;
+        b.events.push(state_event(&job));
+        claimed.push(job);
+    }
+    drop(stmt);
+    for (lane, taken) in lanes.iter().zip(per_lane) {
+        if let Some((_, tokens)) = lane.rate {
+            b.conn
+                .prepare_cached("UPDATE queues SET rate_tokens = ?3, rate_at = ?4 WHERE tenant = ?1 AND name = ?2")
+                .and_then(|mut s| s.execute(params![lane.tenant, lane.queue, tokens - f64::from(taken), p.now]))
+                .map_err(map_err)?;
+        }
+    }
+    Ok(claimed)
+}
+
+/// The queues that may give work now, each with how many jobs it may give.
+fn lanes(conn: &Connection, p: &ClaimParams) -> StoreResult<Vec<Lane>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT tenant, name, concurrency, n_running, rate_limit, rate_tokens, rate_at FROM queues \
+             WHERE (?1 IS NULL OR name = ?1) AND (?2 IS NULL OR tenant = ?2) AND paused = 0 AND n_queued > 0",
+        )
+        .map_err(map_err)?;
+    let mut lanes = Vec::new();
+    let any = [None];
+    let names: Vec<Option<&String>> = if p.queues.is_empty() { any.to_vec() } else { p.queues.iter().map(Some).collect() };
+    for queue in names {
+        let rows = stmt
+            .query_map(params![queue, p.tenant], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<f64>>(4)?,
+                    r.get::<_, f64>(5)?,
+                    r.get::<_, i64>(6)?,
+                ))
+            })
+            .map_err(map_err)?;
+        for row in rows {
+            let (tenant, queue, concurrency, running, rate, tokens, rate_at) = row.map_err(map_err)?;
+            let mut allowance = p.max;
+            if let Some(c) = concurrency {
+                allowance = allowance.min((c - running).max(0) as u32);
+            }
+            let rate = rate.filter(|r| *r > 0.0).map(|r| {
+                let burst = r.max(1.0);
+                let elapsed = (p.now - rate_at).max(0) as f64 / 1000.0;
+                (r, (tokens + elapsed * r).min(burst))
+            });
+            if let Some((_, t)) = rate {
+                allowance = allowance.min(t.floor().max(0.0) as u32);
+            }
+            if allowance > 0 {
+                lanes.push(Lane { tenant, queue, allowance, rate });
+            }
+        }
+    }
+    Ok(lanes)
+}
+
+fn candidates_of(conn: &Connection, p: &ClaimParams, lane: &Lane, index: usize) -> StoreResult<Vec<Candidate>> {
+    let mut sql = String::from(
+        "SELECT id, priority, run_at FROM jobs WHERE tenant = ? AND queue = ? AND builtin = ? AND state = 1",
+    );
+    let mut args = vec![
+        Value::Text(lane.tenant.clone()),
+        Value::Text(lane.queue.clone()),
+        Value::Integer(i64::from(p.builtin)),
+    ];
+    if let Some(kinds) = &p.kinds {
+        sql.push_str(" AND kind IN (");
+        for (i, k) in kinds.iter().enumerate() {
+            sql.push_str(if i == 0 { "?" } else { ", ?" });
+            args.push(Value::Text(k.clone()));
+        }
+        sql.push(')');
+    }
+    sql.push_str(" ORDER BY priority DESC, run_at, id LIMIT ?");
+    args.push(Value::Integer(i64::from(lane.allowance)));
+    conn.prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_map(params_from_iter(args), |r| {
+                Ok(Candidate { id: r.get(0)?, priority: r.get(1)?, run_at: r.get(2)?, lane: index })
+            })?
+            .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(map_err)
+}

@@ -1,0 +1,181 @@
+//! Fenced operations on a running job (complete, renew, progress) and the operator's cancel and
+//! retry. Every fenced statement repeats `state = 2 AND attempt = ?` in its `WHERE` clause, so
+//! a stale worker changes nothing even if the checks before it were skipped.
+use rusqlite::{Connection, OptionalExtension, params};
+use tarea_core::{
+    CompleteParams, EventKind, Job, JobEvent, JobId, JobState, Outcome, Progress, ProgressUpdate,
+    RetryPolicy, StoreError, StoreResult, Transition,
+};
+
+use super::map_err;
+use super::rows::{JOB_COLUMNS, job_from_row, state_event};
+use super::writer::Batch;
+
+struct Current {
+    state: JobState,
+    attempt: u32,
+    max_attempts: u32,
+    retry: RetryPolicy,
+    progress: Option<String>,
+}
+
+fn current(conn: &Connection, tenant: Option<&str>, id: JobId) -> StoreResult<Current> {
+    conn.prepare_cached(
+        "SELECT state, attempt, max_attempts, retry_base_ms, retry_max_ms, progress FROM jobs \
+         WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![id.as_bytes(), tenant], |r| {
+            Ok(Current {
+                state: JobState::from_code(r.get(0)?).unwrap_or(JobState::Dead),
+                attempt: r.get(1)?,
+                max_attempts: r.get(2)?,
+                retry: RetryPolicy { base_ms: r.get::<_, i64>(3)? as u64, max_ms: r.get::<_, i64>(4)? as u64 },
+                progress: r.get(5)?,
+            })
+        })
+        .optional()
+    })
+    .map_err(map_err)?
+    .ok_or(StoreError::NotFound)
+}
+
+fn fenced(conn: &Connection, tenant: Option<&str>, id: JobId, attempt: u32) -> StoreResult<Current> {
+    let cur = current(conn, tenant, id)?;
+    if cur.state != JobState::Running || cur.attempt != attempt {
+        return Err(StoreError::StaleAttempt { attempt, current: cur.attempt, state: cur.state });
+    }
+    Ok(cur)
+}
+
+fn json_text<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+/// Ends an attempt.
+pub(crate) fn complete(b: &mut Batch<'_>, p: CompleteParams) -> StoreResult<Job> {
+    let cur = fenced(b.conn, p.tenant.as_deref(), p.id, p.attempt)?;
+    let head = "UPDATE jobs SET locked_by = NULL, locked_until = NULL, lost = 0, ";
+    let tail = format!("WHERE id = ?1 AND state = 2 AND attempt = ?2 RETURNING {JOB_COLUMNS}");
+    let id = p.id.as_bytes();
+    let job = match p.outcome {
+        Outcome::Succeeded { result } => {
+            let sql = format!(
+                "{head} state = 3, result = ?3, error = NULL, finished_at = ?4, \
+                 progress = CASE WHEN progress IS NULL THEN NULL ELSE json_set(progress, '$.percent', 100.0) END {tail}"
+            );
+            let result = result.as_ref().map(|r| r.get());
+            b.conn.prepare_cached(&sql).and_then(|mut s| s.query_row(params![id, p.attempt, result, p.now], job_from_row))
+        }
+        Outcome::Failed { error, retryable } => {
+            let error = json_text(&error)?;
+            if retryable && cur.attempt < cur.max_attempts {
+                let run_at = p.now.saturating_add(cur.retry.delay_ms_random(cur.attempt) as i64);
+                let sql = format!("{head} state = 4, error = ?3, finished_at = ?4, run_at = ?5 {tail}");
+                b.conn.prepare_cached(&sql).and_then(|mut s| {
+                    s.query_row(params![id, p.attempt, error, p.now, run_at], job_from_row)
+                })
+            } else {
+                let sql = format!("{head} state = 5, error = ?3, finished_at = ?4 {tail}");
+                b.conn.prepare_cached(&sql).and_then(|mut s| s.query_row(params![id, p.attempt, error, p.now], job_from_row))
+            }
+        }
+        Outcome::Released => {
+            let sql = format!("{head} state = 1, attempt = attempt - 1, run_at = ?3 {tail}");
+            b.conn.prepare_cached(&sql).and_then(|mut s| s.query_row(params![id, p.attempt, p.now], job_from_row))
+        }
+    }
+    .map_err(map_err)?;
+    b.events.push(state_event(&job));
+    Ok(job)
+}
+
+/// Renews the leases still held under the given attempts.
+pub(crate) fn renew(
+    b: &mut Batch<'_>,
+    tenant: Option<&str>,
+    jobs: &[(JobId, u32)],
+    lease_ms: u64,
+    now: i64,
+) -> StoreResult<Vec<bool>> {
+    let mut stmt = b
+        .conn
+        .prepare_cached(
+            "UPDATE jobs SET locked_until = ?3 WHERE id = ?1 AND state = 2 AND attempt = ?2 \
+             AND (?4 IS NULL OR tenant = ?4)",
+        )
+        .map_err(map_err)?;
+    let until = now.saturating_add(lease_ms as i64);
+    jobs.iter()
+        .map(|(id, attempt)| {
+            stmt.execute(params![id.as_bytes(), attempt, until, tenant]).map(|n| n == 1).map_err(map_err)
+        })
+        .collect()
+}
+
+/// Merges a progress report into a running job.
+pub(crate) fn progress(
+    b: &mut Batch<'_>,
+    tenant: Option<&str>,
+    id: JobId,
+    attempt: u32,
+    update: &ProgressUpdate,
+) -> StoreResult<Job> {
+    let cur = fenced(b.conn, tenant, id, attempt)?;
+    let mut progress: Progress = cur.progress.and_then(|p| serde_json::from_str(&p).ok()).unwrap_or_default();
+    progress.apply(update);
+    let sql = format!(
+        "UPDATE jobs SET progress = ?3 WHERE id = ?1 AND state = 2 AND attempt = ?2 RETURNING {JOB_COLUMNS}"
+    );
+    let text = json_text(&progress)?;
+    let job = b
+        .conn
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_row(params![id.as_bytes(), attempt, text], job_from_row))
+        .map_err(map_err)?;
+    b.events.push(JobEvent {
+        id,
+        tenant: job.tenant.clone(),
+        queue: job.queue.clone(),
+        kind: job.kind.clone(),
+        builtin: job.builtin,
+        change: EventKind::Progress,
+    });
+    Ok(job)
+}
+
+/// Cancels a job that is not finished. A running job's worker learns it from the event (the
+/// in-process runtime fires the handler's token) or from its next fenced call (409).
+pub(crate) fn cancel(b: &mut Batch<'_>, tenant: &str, id: JobId, now: i64) -> StoreResult<Job> {
+    let cur = current(b.conn, Some(tenant), id)?;
+    Transition::Cancel.apply(cur.state)?;
+    let sql = format!(
+        "UPDATE jobs SET state = 6, locked_by = NULL, locked_until = NULL, finished_at = ?2 \
+         WHERE id = ?1 AND state = ?3 RETURNING {JOB_COLUMNS}"
+    );
+    let job = b
+        .conn
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_row(params![id.as_bytes(), now, cur.state.code()], job_from_row))
+        .map_err(map_err)?;
+    b.events.push(state_event(&job));
+    Ok(job)
+}
+
+/// Puts a dead, cancelled or failed job back in its queue with attempts reset.
+pub(crate) fn retry(b: &mut Batch<'_>, tenant: &str, id: JobId, now: i64) -> StoreResult<Job> {
+    let cur = current(b.conn, Some(tenant), id)?;
+    Transition::Retry.apply(cur.state)?;
+    let sql = format!(
+        "UPDATE jobs SET state = 1, attempt = 0, lost = 0, run_at = ?2, error = NULL, result = NULL, \
+         progress = NULL, started_at = NULL, finished_at = NULL WHERE id = ?1 AND state = ?3 \
+         RETURNING {JOB_COLUMNS}"
+    );
+    let job = b
+        .conn
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_row(params![id.as_bytes(), now, cur.state.code()], job_from_row))
+        .map_err(map_err)?;
+    b.events.push(state_event(&job));
+    Ok(job)
+}

@@ -1,0 +1,164 @@
+//! Enqueue, get and list.
+use std::collections::HashMap;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use tarea_core::{
+    Enqueued, Job, JobFilter, JobId, JobPage, JobSpec, JobState, QueueSettings, RetryPolicy,
+    StoreError, StoreResult, limits,
+};
+
+use super::rows::{JOB_COLUMNS, job_from_row, state_event};
+use super::writer::Batch;
+use super::{map_err, queues};
+
+/// Creates the jobs of one request, all or nothing.
+pub(crate) fn enqueue(b: &mut Batch<'_>, tenant: &str, specs: Vec<JobSpec>, now: i64) -> StoreResult<Vec<Enqueued>> {
+    let mut defaults: HashMap<String, QueueSettings> = HashMap::new();
+    let mut out = Vec::with_capacity(specs.len());
+    for spec in specs {
+        if let Some(key) = &spec.idempotency_key {
+            if let Some(job) = find_by_idempotency_key(b.conn, tenant, key)? {
+                out.push(Enqueued { job, created: false });
+                continue;
+            }
+        }
+        if !defaults.contains_key(&spec.queue) {
+            let settings = queues::settings(b.conn, tenant, &spec.queue)?;
+            defaults.insert(spec.queue.clone(), settings);
+        }
+        let queue = &defaults[&spec.queue];
+        let job = insert(b.conn, tenant, spec, queue, now)?;
+        b.events.push(state_event(&job));
+        out.push(Enqueued { job, created: true });
+    }
+    for (name, settings) in &defaults {
+        if let Some(max_depth) = settings.max_depth {
+            let waiting = queues::waiting(b.conn, tenant, name)?;
+            if waiting > max_depth {
+                return Err(StoreError::QueueFull { queue: name.clone(), max_depth });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn insert(conn: &Connection, tenant: &str, spec: JobSpec, queue: &QueueSettings, now: i64) -> StoreResult<Job> {
+    let run_at = spec.run_at.unwrap_or(now).max(0);
+    let state = if run_at > now { JobState::Scheduled } else { JobState::Queued };
+    let retry = spec.retry.or(queue.retry).unwrap_or_default();
+    let max_attempts = spec.max_attempts.or(queue.max_attempts).unwrap_or(limits::DEFAULT_MAX_ATTEMPTS);
+    let tags = (!spec.tags.is_empty())
+        .then(|| serde_json::to_string(&spec.tags))
+        .transpose()
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    let id = JobId::new();
+    conn.prepare_cached(
+        "INSERT INTO jobs (id, tenant, kind, queue, state, builtin, priority, max_attempts, payload, \
+         tags, idempotency_key, cache_key, timeout_ms, retry_base_ms, retry_max_ms, created_at, run_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            id.as_bytes(),
+            tenant,
+            spec.kind,
+            spec.queue,
+            state.code(),
+            spec.builtin,
+            spec.priority,
+            max_attempts,
+            spec.payload.get(),
+            tags,
+            spec.idempotency_key,
+            spec.cache_key,
+            spec.timeout_ms.map(|t| t as i64),
+            retry.base_ms as i64,
+            retry.max_ms as i64,
+            now,
+            run_at,
+        ])
+    })
+    .map_err(map_err)?;
+    Ok(Job {
+        id,
+        tenant: tenant.to_owned(),
+        kind: spec.kind,
+        queue: spec.queue,
+        state,
+        priority: spec.priority,
+        attempt: 0,
+        max_attempts,
+        payload: spec.payload,
+        progress: None,
+        result: None,
+        error: None,
+        tags: spec.tags,
+        idempotency_key: spec.idempotency_key,
+        cache_key: spec.cache_key,
+        timeout_ms: spec.timeout_ms,
+        retry: RetryPolicy { base_ms: retry.base_ms, max_ms: retry.max_ms },
+        builtin: spec.builtin,
+        locked_by: None,
+        locked_until: None,
+        created_at: now,
+        run_at,
+        started_at: None,
+        finished_at: None,
+    })
+}
+
+fn find_by_idempotency_key(conn: &Connection, tenant: &str, key: &str) -> StoreResult<Option<Job>> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ?1 AND idempotency_key = ?2");
+    conn.prepare_cached(&sql)
+        .and_then(|mut s| s.query_row(params![tenant, key], job_from_row).optional())
+        .map_err(map_err)
+}
+
+/// One job, in a tenant or (runtime only) anywhere.
+pub(crate) fn get(conn: &Connection, tenant: Option<&str>, id: JobId) -> StoreResult<Option<Job>> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)");
+    conn.prepare_cached(&sql)
+        .and_then(|mut s| s.query_row(params![id.as_bytes(), tenant], job_from_row).optional())
+        .map_err(map_err)
+}
+
+/// A page of a tenant's jobs, newest first.
+pub(crate) fn list(conn: &Connection, tenant: &str, f: &JobFilter) -> StoreResult<JobPage> {
+    let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ?");
+    let mut args: Vec<Value> = vec![Value::Text(tenant.to_owned())];
+    if let Some(cursor) = f.cursor {
+        sql.push_str(" AND id < ?");
+        args.push(Value::Blob(cursor.as_bytes().to_vec()));
+    }
+    if let Some(state) = f.state {
+        sql.push_str(" AND state = ?");
+        args.push(Value::Integer(state.code()));
+    }
+    if let Some(queue) = &f.queue {
+        sql.push_str(" AND queue = ?");
+        args.push(Value::Text(queue.clone()));
+    }
+    if let Some(kind) = &f.kind {
+        sql.push_str(" AND kind = ?");
+        args.push(Value::Text(kind.clone()));
+    }
+    if let Some(tag) = &f.tag {
+        sql.push_str(" AND tags IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = ?)");
+        args.push(Value::Text(tag.clone()));
+    }
+    sql.push_str(" ORDER BY tenant DESC, id DESC LIMIT ?");
+    let limit = f.limit.max(1);
+    args.push(Value::Integer(i64::from(limit) + 1));
+    let mut jobs = conn
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_map(params_from_iter(args), job_from_row)?.collect::<Result<Vec<_>, _>>())
+        .map_err(map_err)?;
+    let next_cursor = if jobs.len() > limit as usize {
+        jobs.truncate(limit as usize);
+        jobs.last().map(|j| j.id)
+    } else {
+        None
+    };
+    Ok(JobPage { jobs, next_cursor })
+}

@@ -1,0 +1,153 @@
+//! Promotion of due jobs, the lease reaper and the retention cleaner. Each works in bounded
+//! chunks so one call never holds the writer for long; callers loop while a chunk is full.
+use std::collections::HashMap;
+
+use rusqlite::params;
+use tarea_core::{EventKind, JobError, JobEvent, JobId, JobState, QueueSettings, Retention, StoreResult, limits};
+
+use super::map_err;
+use super::writer::Batch;
+
+/// Most rows one maintenance call touches.
+const CHUNK: i64 = 1000;
+
+/// Moves due `scheduled`/`failed` jobs to `queued`; returns how many and the next due time.
+pub(crate) fn promote_due(b: &mut Batch<'_>, now: i64) -> StoreResult<(u64, Option<i64>)> {
+    let moved: Vec<JobEvent> = b
+        .conn
+        .prepare_cached(
+            "UPDATE jobs SET state = 1 WHERE id IN \
+               (SELECT id FROM jobs WHERE state IN (0, 4) AND run_at <= ?1 ORDER BY run_at LIMIT ?2) \
+             RETURNING id, tenant, queue, builtin, kind",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![now, CHUNK], |r| {
+                Ok(JobEvent {
+                    id: JobId::from_bytes(r.get(0)?),
+                    tenant: r.get(1)?,
+                    queue: r.get(2)?,
+                    builtin: r.get(3)?,
+                    kind: r.get(4)?,
+                    change: EventKind::State(JobState::Queued),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(map_err)?;
+    let count = moved.len() as u64;
+    b.events.extend(moved);
+    let next: Option<i64> = if count as i64 == CHUNK {
+        Some(now)
+    } else {
+        b.conn
+            .prepare_cached("SELECT MIN(run_at) FROM jobs WHERE state IN (0, 4)")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(map_err)?
+    };
+    Ok((count, next))
+}
+
+/// Gives back jobs whose lease expired. The attempt counts (the next claim makes it attempt +
+/// 1); a job whose lease expired `LOST_LEASES_MAX` times in a row is parked as `dead` with
+/// `worker_lost`, so a poison pill cannot take down worker after worker.
+pub(crate) fn reap_expired(b: &mut Batch<'_>, now: i64) -> StoreResult<u64> {
+    let expired: Vec<(Vec<u8>, u32, u32, u32)> = b
+        .conn
+        .prepare_cached(
+            "SELECT id, attempt, max_attempts, lost FROM jobs WHERE state = 2 AND locked_until < ?1 \
+             ORDER BY locked_until LIMIT ?2",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![now, CHUNK], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(map_err)?;
+    let mut stmt = b
+        .conn
+        .prepare_cached(
+            "UPDATE jobs SET state = ?2, lost = lost + 1, error = ?3, locked_by = NULL, \
+             locked_until = NULL, run_at = ?4, finished_at = CASE WHEN ?2 = 5 THEN ?4 END \
+             WHERE id = ?1 AND state = 2 AND attempt = ?5 RETURNING tenant, queue, builtin, kind",
+        )
+        .map_err(map_err)?;
+    let mut count = 0;
+    for (id, attempt, max_attempts, lost) in expired {
+        let (state, error) = if lost + 1 >= limits::LOST_LEASES_MAX {
+            (
+                JobState::Dead,
+                JobError::new(
+                    "worker_lost",
+                    format!("the job's lease expired {} times in a row: its worker stops answering while running it", lost + 1),
+                ),
+            )
+        } else if attempt >= max_attempts {
+            (JobState::Dead, JobError::new("lease_expired", "the worker's lease expired on the last attempt"))
+        } else {
+            (JobState::Queued, JobError::new("lease_expired", "the worker's lease expired; the job runs again"))
+        };
+        let error = serde_json::to_string(&error).unwrap_or_default();
+        let row: Option<(String, String, bool, String)> = stmt
+            .query_row(params![id, state.code(), error, now, attempt], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map(Some)
+            .or_else(|e| if matches!(e, rusqlite::Error::QueryReturnedNoRows) { Ok(None) } else { Err(e) })
+            .map_err(map_err)?;
+        if let Some((tenant, queue, builtin, kind)) = row {
+            let bytes: [u8; 16] = id.as_slice().try_into().unwrap_or_default();
+            b.events.push(JobEvent { id: JobId::from_bytes(bytes), tenant, queue, kind, builtin, change: EventKind::State(state) });
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// Deletes finished jobs past their queue's retention (or the default).
+pub(crate) fn delete_expired(b: &mut Batch<'_>, now: i64, defaults: Retention, limit: u32) -> StoreResult<u64> {
+    let overrides: HashMap<(String, String), QueueSettings> = b
+        .conn
+        .prepare_cached(
+            "SELECT tenant, name, settings FROM queues WHERE settings LIKE '%retention%'",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                let settings: String = r.get(2)?;
+                Ok(((r.get(0)?, r.get(1)?), serde_json::from_str(&settings).unwrap_or_default()))
+            })?
+            .collect::<Result<_, _>>()
+        })
+        .map_err(map_err)?;
+    let keep = |q: Option<&QueueSettings>, state: i64| -> i64 {
+        let secs = match state {
+            3 => q.and_then(|q| q.retention_succeeded_s).map(|s| s * 1000).unwrap_or(defaults.succeeded_ms),
+            _ => q.and_then(|q| q.retention_dead_s).map(|s| s * 1000).unwrap_or(defaults.dead_ms),
+        };
+        secs.min(i64::MAX as u64) as i64
+    };
+    let shortest = overrides
+        .values()
+        .flat_map(|q| [keep(Some(q), 3), keep(Some(q), 5)])
+        .chain([keep(None, 3), keep(None, 5)])
+        .min()
+        .unwrap_or(0);
+    let candidates: Vec<(Vec<u8>, String, String, i64, i64)> = b
+        .conn
+        .prepare_cached(
+            "SELECT id, tenant, queue, state, finished_at FROM jobs WHERE state IN (3, 5, 6) \
+             AND finished_at < ?1 ORDER BY finished_at LIMIT ?2",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![now.saturating_sub(shortest), limit], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(map_err)?;
+    let mut delete = b.conn.prepare_cached("DELETE FROM jobs WHERE id = ?1").map_err(map_err)?;
+    let mut count = 0;
+    for (id, tenant, queue, state, finished_at) in candidates {
+        let q = overrides.get(&(tenant, queue));
+        if finished_at < now.saturating_sub(keep(q, state)) {
+            count += delete.execute(params![id]).map_err(map_err)? as u64;
+        }
+    }
+    Ok(count)
+}

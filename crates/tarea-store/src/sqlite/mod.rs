@@ -1,0 +1,241 @@
+//! The embedded store: one SQLite file in WAL mode, one writer thread doing group commit, and a
+//! small pool of readers.
+mod claim;
+mod complete;
+mod jobs;
+mod maintenance;
+mod migrations;
+mod queues;
+mod readers;
+mod rows;
+mod tenants;
+mod writer;
+
+#[cfg(test)]
+mod plan_tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::Connection;
+use tarea_core::{
+    ApiKey, ClaimParams, CompleteParams, Enqueued, EventSink, Job, JobFilter, JobId, JobPage,
+    JobSpec, KeyHash, ProgressUpdate, QueueInfo, QueueSettings, Retention, Store, StoreError,
+    StoreResult,
+};
+
+use readers::Readers;
+use writer::Writer;
+
+/// How hard a commit tries to survive.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync on every commit: a `201` survives power loss (the default).
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: survives a crash of tarea, not of the machine.
+    Relaxed,
+}
+
+/// Options of the embedded store.
+#[derive(Clone, Debug, Default)]
+pub struct SqliteOptions {
+    /// Commit durability.
+    pub durability: Durability,
+}
+
+/// The SQLite store.
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Arc<Readers>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as C;
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            C::ConstraintViolation => StoreError::Conflict(e.to_string()),
+            C::DatabaseBusy | C::DatabaseLocked | C::CannotOpen | C::DiskFull | C::SystemIoFailure => {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Internal(e.to_string()),
+        },
+        rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+fn open_writer(path: &Path, options: &SqliteOptions) -> rusqlite::Result<Connection> {
+    let mut conn = Connection::open(path)?;
+    let sync = match options.durability {
+        Durability::Full => "FULL",
+        Durability::Relaxed => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = {sync};
+         PRAGMA busy_timeout = 5000;
+         PRAGMA wal_autocheckpoint = 0;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -16000;"
+    ))?;
+    migrations::migrate(&mut conn)?;
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(conn)
+}
+
+/// Checkpoints the WAL off the writer thread, so commits never pay for a checkpoint.
+fn start_checkpointer(path: PathBuf, stop: Arc<AtomicBool>) {
+    let _ = std::thread::Builder::new().name("tarea-sqlite-checkpoint".into()).spawn(move || {
+        let Ok(conn) = Connection::open(&path) else { return };
+        let _ = conn.execute_batch("PRAGMA busy_timeout = 100;");
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(250));
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::debug!(error = %e, "WAL checkpoint skipped");
+            }
+        }
+        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    });
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and applies migrations.
+    pub fn open(path: impl AsRef<Path>, options: SqliteOptions, sink: Arc<dyn EventSink>) -> StoreResult<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let conn = open_writer(&path, &options).map_err(|e| {
+            StoreError::Unavailable(format!("cannot open the database {}: {e}", path.display()))
+        })?;
+        let stop = Arc::new(AtomicBool::new(false));
+        start_checkpointer(path.clone(), Arc::clone(&stop));
+        Ok(SqliteStore { writer: Writer::start(conn, sink), readers: Readers::new(path), stop })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn job_enqueue(&self, tenant: &str, specs: Vec<JobSpec>, now: i64) -> StoreResult<Vec<Enqueued>> {
+        let tenant = tenant.to_owned();
+        self.writer.write(move |b| jobs::enqueue(b, &tenant, specs, now)).await
+    }
+
+    async fn job_get(&self, tenant: Option<&str>, id: JobId) -> StoreResult<Option<Job>> {
+        let tenant = tenant.map(str::to_owned);
+        self.readers.read(move |c| jobs::get(c, tenant.as_deref(), id)).await
+    }
+
+    async fn job_list(&self, tenant: &str, filter: JobFilter) -> StoreResult<JobPage> {
+        let tenant = tenant.to_owned();
+        self.readers.read(move |c| jobs::list(c, &tenant, &filter)).await
+    }
+
+    async fn job_claim(&self, params: ClaimParams) -> StoreResult<Vec<Job>> {
+        self.writer.write(move |b| claim::claim(b, &params)).await
+    }
+
+    async fn job_complete_if_attempt(&self, params: CompleteParams) -> StoreResult<Job> {
+        self.writer.write(move |b| complete::complete(b, params)).await
+    }
+
+    async fn lease_renew_if_attempt(
+        &self,
+        tenant: Option<&str>,
+        jobs: &[(JobId, u32)],
+        lease_ms: u64,
+        now: i64,
+    ) -> StoreResult<Vec<bool>> {
+        let tenant = tenant.map(str::to_owned);
+        let jobs = jobs.to_vec();
+        self.writer
+            .write(move |b| complete::renew(b, tenant.as_deref(), &jobs, lease_ms, now))
+            .await
+    }
+
+    async fn job_progress_if_attempt(
+        &self,
+        tenant: Option<&str>,
+        id: JobId,
+        attempt: u32,
+        update: ProgressUpdate,
+    ) -> StoreResult<Job> {
+        let tenant = tenant.map(str::to_owned);
+        self.writer
+            .write(move |b| complete::progress(b, tenant.as_deref(), id, attempt, &update))
+            .await
+    }
+
+    async fn job_cancel(&self, tenant: &str, id: JobId, now: i64) -> StoreResult<Job> {
+        let tenant = tenant.to_owned();
+        self.writer.write(move |b| complete::cancel(b, &tenant, id, now)).await
+    }
+
+    async fn job_retry(&self, tenant: &str, id: JobId, now: i64) -> StoreResult<Job> {
+        let tenant = tenant.to_owned();
+        self.writer.write(move |b| complete::retry(b, &tenant, id, now)).await
+    }
+
+    async fn job_promote_due(&self, now: i64) -> StoreResult<(u64, Option<i64>)> {
+        self.writer.write(move |b| maintenance::promote_due(b, now)).await
+    }
+
+    async fn lease_reap_expired(&self, now: i64) -> StoreResult<u64> {
+        self.writer.write(move |b| maintenance::reap_expired(b, now)).await
+    }
+
+    async fn job_delete_expired(&self, now: i64, defaults: Retention, limit: u32) -> StoreResult<u64> {
+        self.writer
+            .write(move |b| maintenance::delete_expired(b, now, defaults, limit))
+            .await
+    }
+
+    async fn queue_list(&self, tenant: Option<&str>) -> StoreResult<Vec<QueueInfo>> {
+        let tenant = tenant.map(str::to_owned);
+        self.readers.read(move |c| queues::list(c, tenant.as_deref())).await
+    }
+
+    async fn queue_update(&self, tenant: &str, name: &str, settings: QueueSettings) -> StoreResult<QueueInfo> {
+        let (tenant, name) = (tenant.to_owned(), name.to_owned());
+        self.writer.write(move |b| queues::update(b.conn, &tenant, &name, &settings)).await
+    }
+
+    async fn queue_set_paused(&self, tenant: &str, name: &str, paused: bool) -> StoreResult<QueueInfo> {
+        let (tenant, name) = (tenant.to_owned(), name.to_owned());
+        self.writer.write(move |b| queues::set_paused(b, &tenant, &name, paused)).await
+    }
+
+    async fn tenant_count(&self) -> StoreResult<u64> {
+        self.readers.read(tenants::count).await
+    }
+
+    async fn tenant_ensure(&self, name: &str, now: i64) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.writer.write(move |b| tenants::ensure(b.conn, &name, now)).await
+    }
+
+    async fn api_key_create(&self, key: ApiKey, hash: KeyHash) -> StoreResult<ApiKey> {
+        self.writer.write(move |b| tenants::key_create(b.conn, key, hash)).await
+    }
+
+    async fn api_key_find(&self, hash: KeyHash) -> StoreResult<Option<ApiKey>> {
+        self.readers.read(move |c| tenants::key_find(c, hash)).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.readers.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err)).await
+    }
+}

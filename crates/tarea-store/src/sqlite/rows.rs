@@ -1,0 +1,64 @@
+//! Mapping between `jobs` rows and [`Job`]. One column list, used by every query that returns
+//! jobs, so the order is written once.
+use rusqlite::Row;
+use serde_json::value::RawValue;
+use tarea_core::{Job, JobEvent, EventKind, JobId, JobState, RetryPolicy};
+
+/// Every column of a job, in the order [`job_from_row`] reads them.
+pub(crate) const JOB_COLUMNS: &str = "id, tenant, kind, queue, state, builtin, priority, attempt, \
+    max_attempts, payload, progress, result, error, tags, idempotency_key, cache_key, timeout_ms, \
+    retry_base_ms, retry_max_ms, locked_by, locked_until, created_at, run_at, started_at, finished_at";
+
+fn raw(s: String) -> rusqlite::Result<Box<RawValue>> {
+    RawValue::from_string(s).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+fn json<T: serde::de::DeserializeOwned>(s: Option<String>) -> rusqlite::Result<Option<T>> {
+    s.map(|s| serde_json::from_str(&s))
+        .transpose()
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+/// Reads a job from a row selected with [`JOB_COLUMNS`].
+pub(crate) fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
+    let id: [u8; 16] = r.get(0)?;
+    let state: i64 = r.get(4)?;
+    Ok(Job {
+        id: JobId::from_bytes(id),
+        tenant: r.get(1)?,
+        kind: r.get(2)?,
+        queue: r.get(3)?,
+        state: JobState::from_code(state).ok_or(rusqlite::Error::IntegralValueOutOfRange(4, state))?,
+        builtin: r.get(5)?,
+        priority: r.get(6)?,
+        attempt: r.get(7)?,
+        max_attempts: r.get(8)?,
+        payload: raw(r.get(9)?)?,
+        progress: json(r.get(10)?)?,
+        result: r.get::<_, Option<String>>(11)?.map(raw).transpose()?,
+        error: json(r.get(12)?)?,
+        tags: json(r.get(13)?)?.unwrap_or_default(),
+        idempotency_key: r.get(14)?,
+        cache_key: r.get(15)?,
+        timeout_ms: r.get::<_, Option<i64>>(16)?.map(|v| v as u64),
+        retry: RetryPolicy { base_ms: r.get::<_, i64>(17)? as u64, max_ms: r.get::<_, i64>(18)? as u64 },
+        locked_by: r.get(19)?,
+        locked_until: r.get(20)?,
+        created_at: r.get(21)?,
+        run_at: r.get(22)?,
+        started_at: r.get(23)?,
+        finished_at: r.get(24)?,
+    })
+}
+
+/// The event a job's new state emits.
+pub(crate) fn state_event(job: &Job) -> JobEvent {
+    JobEvent {
+        id: job.id,
+        tenant: job.tenant.clone(),
+        queue: job.queue.clone(),
+        kind: job.kind.clone(),
+        builtin: job.builtin,
+        change: EventKind::State(job.state),
+    }
+}

@@ -1,0 +1,39 @@
+//! Tenants and API keys.
+use rusqlite::{Connection, OptionalExtension, params};
+use tarea_core::{ApiKey, KeyHash, StoreResult};
+
+use super::map_err;
+
+pub(crate) fn count(conn: &Connection) -> StoreResult<u64> {
+    conn.query_row("SELECT COUNT(*) FROM tenants", [], |r| r.get::<_, i64>(0))
+        .map(|n| n as u64)
+        .map_err(map_err)
+}
+
+pub(crate) fn ensure(conn: &Connection, name: &str, now: i64) -> StoreResult<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?1, ?2)")
+        .and_then(|mut s| s.execute(params![name, now]))
+        .map_err(map_err)?;
+    Ok(())
+}
+
+pub(crate) fn key_create(conn: &Connection, key: ApiKey, hash: KeyHash) -> StoreResult<ApiKey> {
+    ensure(conn, &key.tenant, key.created_at)?;
+    conn.prepare_cached(
+        "INSERT INTO api_keys (id, hash, tenant, admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| s.execute(params![key.id, &hash.0[..], key.tenant, key.admin, key.created_at]))
+    .map_err(map_err)?;
+    Ok(key)
+}
+
+pub(crate) fn key_find(conn: &Connection, hash: KeyHash) -> StoreResult<Option<ApiKey>> {
+    conn.prepare_cached("SELECT id, tenant, admin, created_at FROM api_keys WHERE hash = ?1")
+        .and_then(|mut s| {
+            s.query_row(params![&hash.0[..]], |r| {
+                Ok(ApiKey { id: r.get(0)?, tenant: r.get(1)?, admin: r.get(2)?, created_at: r.get(3)? })
+            })
+            .optional()
+        })
+        .map_err(map_err)
+}

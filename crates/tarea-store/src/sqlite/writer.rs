@@ -1,0 +1,120 @@
+//! Group commit: one thread owns the only write connection. Callers send it closures; it runs
+//! every closure that has queued up inside one transaction (each in its own savepoint, so one
+//! failing operation rolls back alone), commits once — one fsync for the whole group — then
+//! publishes the group's events and answers each caller.
+//!
+//! The decision a reader may question: a thread rather than a task. SQLite calls block, and a
+//! dedicated thread keeps them off the async workers without `spawn_blocking` hops per call.
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use rusqlite::Connection;
+use tarea_core::{EventSink, JobEvent, StoreError, StoreResult};
+use tokio::sync::oneshot;
+
+use super::map_err;
+
+/// Most operations committed together; bounds the latency one group adds to its first caller.
+const MAX_GROUP: usize = 1024;
+
+type Reply = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+
+/// What an operation may touch: the connection, and the events to publish after commit.
+pub(crate) struct Batch<'c> {
+    pub(crate) conn: &'c Connection,
+    pub(crate) events: Vec<JobEvent>,
+    replies: Vec<Reply>,
+}
+
+type Op = Box<dyn FnOnce(&mut Batch<'_>) + Send>;
+
+/// The handle callers use to reach the writer thread.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    tx: mpsc::Sender<Op>,
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`.
+    pub(crate) fn start(conn: Connection, sink: Arc<dyn EventSink>) -> Writer {
+        let (tx, rx) = mpsc::channel::<Op>();
+        std::thread::Builder::new()
+            .name("tarea-sqlite-writer".into())
+            .spawn(move || run(conn, rx, sink))
+            .expect("spawning the SQLite writer thread");
+        Writer { tx }
+    }
+
+    /// Runs `f` in the next group commit and returns its result once that group is durable.
+    pub(crate) async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Batch<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        let (done, wait) = oneshot::channel::<StoreResult<T>>();
+        let op: Op = Box::new(move |batch: &mut Batch<'_>| {
+            let mark = batch.events.len();
+            let result = savepoint(batch, f);
+            if result.is_err() {
+                batch.events.truncate(mark);
+            }
+            batch.replies.push(Box::new(move |commit_error: Option<&StoreError>| {
+                let answer = match commit_error {
+                    Some(e) => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
+                    None => result,
+                };
+                let _ = done.send(answer);
+            }));
+        });
+        self.tx
+            .send(op)
+            .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+        wait.await
+            .map_err(|_| StoreError::Unavailable("the store writer stopped".into()))?
+    }
+}
+
+fn savepoint<T>(batch: &mut Batch<'_>, f: impl FnOnce(&mut Batch<'_>) -> StoreResult<T>) -> StoreResult<T> {
+    batch.conn.prepare_cached("SAVEPOINT op").and_then(|mut s| s.execute([])).map_err(map_err)?;
+    let result = f(batch);
+    let end = if result.is_ok() { "RELEASE op" } else { "ROLLBACK TO op" };
+    let closed = batch.conn.prepare_cached(end).and_then(|mut s| s.execute([]));
+    if result.is_err() {
+        let _ = batch.conn.prepare_cached("RELEASE op").and_then(|mut s| s.execute([]));
+    }
+    closed.map_err(map_err)?;
+    result
+}
+
+fn run(conn: Connection, rx: mpsc::Receiver<Op>, sink: Arc<dyn EventSink>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = Batch { conn: &conn, events: Vec::new(), replies: Vec::new() };
+        let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err);
+        if let Err(e) = begun {
+            tracing::error!(error = %e, "could not begin a store transaction");
+            first(&mut batch);
+            for reply in batch.replies {
+                reply(Some(&e));
+            }
+            continue;
+        }
+        first(&mut batch);
+        while batch.replies.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(op) => op(&mut batch),
+                Err(_) => break,
+            }
+        }
+        let committed = conn.execute_batch("COMMIT").map_err(map_err);
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, "store commit failed");
+            let _ = conn.execute_batch("ROLLBACK");
+        } else if !batch.events.is_empty() {
+            sink.publish(std::mem::take(&mut batch.events));
+        }
+        let error = committed.err();
+        for reply in batch.replies {
+            reply(error.as_ref());
+        }
+    }
+}

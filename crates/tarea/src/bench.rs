@@ -1,0 +1,97 @@
+//! `tarea bench`: in-process drain of no-op jobs. For each backlog size B it queues B + N jobs,
+//! starts the runtime and times how long the first N take to succeed — so every measured claim
+//! runs against a backlog of at least B, which is what "claim cost does not grow with the
+//! backlog" means. Prints one `name: value unit` line per figure.
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::value::RawValue;
+use tarea_core::{JobSpec, Store};
+use tarea_runtime::{EventHub, Metrics, Registry, Runtime, RuntimeConfig, now_ms, register_builtins};
+use tarea_store::{Durability, SqliteOptions};
+
+use crate::cli::BenchArgs;
+
+const CHUNK: u64 = 5_000;
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(0.0)
+}
+
+async fn fill(store: &dyn Store, n: u64) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    let mut left = n;
+    while left > 0 {
+        let take = left.min(CHUNK);
+        let specs = (0..take)
+            .map(|_| {
+                let mut s = JobSpec::new("tarea.noop", "bench", RawValue::from_string("{}".into()).expect("JSON"));
+                s.builtin = true;
+                s
+            })
+            .collect();
+        store.job_enqueue("bench", specs, now_ms()).await?;
+        left -= take;
+    }
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+async fn succeeded(store: &dyn Store) -> anyhow::Result<u64> {
+    Ok(store.queue_list(Some("bench")).await?.iter().map(|q| q.counts.succeeded).sum())
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let durability = match args.durability.as_str() {
+        "relaxed" => Durability::Relaxed,
+        _ => Durability::Full,
+    };
+    let base = match &args.dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("tarea-bench-{}", std::process::id())),
+    };
+    println!("bench: in-process drain of tarea.noop, {} jobs per figure, concurrency {}, durability {}", args.jobs, args.concurrency, args.durability);
+    let mut first_rate = None;
+    for backlog in &args.backlogs {
+        let dir = base.join(format!("backlog-{backlog}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let metrics = Arc::new(Metrics::default());
+        let hub = EventHub::new(Arc::clone(&metrics));
+        let store = tarea_store::open_store(
+            &format!("sqlite://{}", dir.join("tarea.db").display()),
+            SqliteOptions { durability },
+            hub.clone(),
+        )
+        .context("opening the benchmark store")?;
+        let enqueue_rate = fill(store.as_ref(), backlog + args.jobs).await?;
+        let rss_full = rss_mib();
+        let mut registry = Registry::new();
+        register_builtins(&mut registry);
+        let config = RuntimeConfig {
+            concurrency: args.concurrency,
+            claim_batch: 128,
+            maintenance: None,
+            grace: Duration::from_secs(5),
+            ..RuntimeConfig::default()
+        };
+        let start = Instant::now();
+        let runtime = Runtime::start(Arc::clone(&store), registry, hub, metrics, config);
+        while succeeded(store.as_ref()).await? < args.jobs {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        runtime.shutdown().await;
+        let rate = args.jobs as f64 / elapsed;
+        let first = *first_rate.get_or_insert(rate);
+        println!("backlog {backlog}: store enqueue {enqueue_rate:.0} jobs/s; drain {rate:.0} jobs/s ({:.0} % of the first backlog's rate); RSS with backlog {rss_full:.0} MiB", rate / first * 100.0);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let _ = std::fs::remove_dir_all(&base);
+    Ok(())
+}

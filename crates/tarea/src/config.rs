@@ -1,0 +1,190 @@
+//! Configuration of `tarea serve`: one struct that is both the command line (with `TAREA_*`
+//! environment variables) and the `tarea.toml` file. Precedence: flags > environment > file >
+//! defaults. Each field's doc ends with its default; the README's table repeats them.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use serde::Deserialize;
+use tarea_runtime::{MaintenanceConfig, RuntimeConfig};
+use tarea_server::ServerLimits;
+use tarea_store::{Durability, SqliteOptions};
+
+/// A configuration a person must fix (exit code 2).
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Options of `tarea serve`.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeArgs {
+    /// Configuration file (default: ./tarea.toml when it exists).
+    #[arg(long, env = "TAREA_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (default: 127.0.0.1:8080).
+    #[arg(long, env = "TAREA_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Folder for the embedded store (default: ./tarea-data).
+    #[arg(long, env = "TAREA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL; sqlite://PATH (default: tarea.db in the data dir).
+    #[arg(long, env = "TAREA_DATABASE_URL")]
+    pub database: Option<String>,
+    /// `full`: fsync every commit, a 201 survives power loss; `relaxed`: survives a crash of
+    /// tarea but not of the machine (default: full).
+    #[arg(long, env = "TAREA_DURABILITY")]
+    pub durability: Option<String>,
+    /// Built-in jobs run at once in this process; 0 runs none (default: 16).
+    #[arg(long, env = "TAREA_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+    /// Queues this process works on, comma-separated (default: all).
+    #[arg(long, env = "TAREA_QUEUES", value_delimiter = ',')]
+    pub queues: Option<Vec<String>>,
+    /// Lease of in-process jobs in ms; heartbeats renew it every third (default: 30000).
+    #[arg(long, env = "TAREA_LEASE_MS")]
+    pub lease_ms: Option<u64>,
+    /// Seconds running jobs get to finish at shutdown before they are released (default: 10).
+    #[arg(long, env = "TAREA_SHUTDOWN_GRACE_S")]
+    pub shutdown_grace_s: Option<u64>,
+    /// Largest request body in bytes (default: 1048576).
+    #[arg(long, env = "TAREA_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Most jobs in one batch request (default: 1000).
+    #[arg(long, env = "TAREA_MAX_BATCH")]
+    pub max_batch: Option<usize>,
+    /// Seconds succeeded jobs are kept (default: 604800, 7 days).
+    #[arg(long, env = "TAREA_RETENTION_SUCCEEDED_S")]
+    pub retention_succeeded_s: Option<u64>,
+    /// Seconds dead and cancelled jobs are kept (default: 2592000, 30 days).
+    #[arg(long, env = "TAREA_RETENTION_DEAD_S")]
+    pub retention_dead_s: Option<u64>,
+    /// Bearer token required by /metrics (default: none, open).
+    #[arg(long, env = "TAREA_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database: String,
+    pub store: SqliteOptions,
+    pub runtime: RuntimeConfig,
+    pub limits: ServerLimits,
+    pub metrics_token: Option<String>,
+}
+
+fn bad(msg: String) -> anyhow::Error {
+    anyhow::Error::new(ConfigError(msg))
+}
+
+fn read_file(path: &Path) -> anyhow::Result<ServeArgs> {
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| bad(format!("{} is not a valid tarea.toml: {e}", path.display())))
+}
+
+/// The store URL for a data dir and an optional `--database`.
+pub fn database_url(data_dir: &Path, database: Option<String>) -> String {
+    database.unwrap_or_else(|| format!("sqlite://{}", data_dir.join("tarea.db").display()))
+}
+
+impl ServeArgs {
+    /// Merges flags/environment over the file over the defaults, and checks the result.
+    pub fn resolve(self) -> anyhow::Result<Config> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None if Path::new("tarea.toml").exists() => read_file(Path::new("tarea.toml"))?,
+            None => ServeArgs::default(),
+        };
+        macro_rules! pick {
+            ($f:ident) => {
+                self.$f.or(file.$f)
+            };
+        }
+        let data_dir = pick!(data_dir).unwrap_or_else(|| PathBuf::from("tarea-data"));
+        let durability = match pick!(durability).as_deref().unwrap_or("full") {
+            "full" => Durability::Full,
+            "relaxed" => Durability::Relaxed,
+            other => return Err(bad(format!("durability must be `full` or `relaxed`; got {other:?}"))),
+        };
+        let lease_ms = pick!(lease_ms).unwrap_or(30_000);
+        if !(1_000..=3_600_000).contains(&lease_ms) {
+            return Err(bad(format!("lease_ms must be between 1000 and 3600000; got {lease_ms}")));
+        }
+        let max_body_bytes = pick!(max_body_bytes).unwrap_or(1 << 20);
+        if !(1024..=(256 << 20)).contains(&max_body_bytes) {
+            return Err(bad(format!("max_body_bytes must be between 1024 and 268435456; got {max_body_bytes}")));
+        }
+        let max_batch = pick!(max_batch).unwrap_or(1000);
+        if !(1..=100_000).contains(&max_batch) {
+            return Err(bad(format!("max_batch must be between 1 and 100000; got {max_batch}")));
+        }
+        let queues = pick!(queues).unwrap_or_default();
+        for q in &queues {
+            tarea_core::validate_name(q).map_err(|e| bad(format!("queues: {e}")))?;
+        }
+        let mut maintenance = MaintenanceConfig::default();
+        if let Some(s) = pick!(retention_succeeded_s) {
+            maintenance.retention.succeeded_ms = s.saturating_mul(1000);
+        }
+        if let Some(s) = pick!(retention_dead_s) {
+            maintenance.retention.dead_ms = s.saturating_mul(1000);
+        }
+        let runtime = RuntimeConfig {
+            concurrency: pick!(concurrency).unwrap_or(16),
+            queues,
+            lease_ms,
+            grace: Duration::from_secs(pick!(shutdown_grace_s).unwrap_or(10)),
+            maintenance: Some(maintenance),
+            ..RuntimeConfig::default()
+        };
+        Ok(Config {
+            listen: pick!(listen).unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address")),
+            database: database_url(&data_dir, pick!(database)),
+            store: SqliteOptions { durability },
+            runtime,
+            limits: ServerLimits { max_body_bytes, max_batch, ..ServerLimits::default() },
+            metrics_token: pick!(metrics_token),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let dir = std::env::temp_dir().join(format!("tarea-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("tarea.toml");
+        std::fs::write(&file, "concurrency = 3\nlisten = \"127.0.0.1:9999\"\ndurability = \"relaxed\"\n").unwrap();
+        let args = ServeArgs { config: Some(file.clone()), concurrency: Some(7), ..Default::default() };
+        let c = args.resolve().unwrap();
+        assert_eq!(c.runtime.concurrency, 7);
+        assert_eq!(c.listen.port(), 9999);
+        assert_eq!(c.store.durability, Durability::Relaxed);
+        assert_eq!(c.limits.max_body_bytes, 1 << 20);
+        std::fs::write(&file, "concurency = 3\n").unwrap();
+        let err = ServeArgs { config: Some(file), ..Default::default() }.resolve().unwrap_err();
+        assert!(format!("{err:#}").contains("concurency"), "{err:#}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let err = ServeArgs { durability: Some("fast".into()), ..Default::default() }.resolve().unwrap_err();
+        assert!(err.to_string().contains("full"));
+        assert!(err.downcast_ref::<ConfigError>().is_some());
+    }
+}

@@ -1,0 +1,94 @@
+//! `tarea serve`: opens the store, creates the first admin key on an empty store, starts the
+//! runtime and the HTTP server, and shuts both down in order on SIGTERM or SIGINT (a second
+//! signal exits at once).
+use std::sync::Arc;
+
+use anyhow::Context;
+use tarea_core::{ApiKey, Store};
+use tarea_runtime::{EventHub, Metrics, Registry, Runtime, now_ms, register_builtins};
+use tarea_server::{AppState, generate_key, hash_key};
+use tokio::net::TcpListener;
+
+use crate::config::ServeArgs;
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.resolve()?;
+    let metrics = Arc::new(Metrics::default());
+    let hub = EventHub::new(Arc::clone(&metrics));
+    let store = tarea_store::open_store(&config.database, config.store.clone(), hub.clone())
+        .with_context(|| format!("opening the store at {}", config.database))?;
+    bootstrap(store.as_ref()).await?;
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {} (is another process using it?)", config.listen))?;
+    let address = listener.local_addr()?;
+
+    let mut registry = Registry::new();
+    register_builtins(&mut registry);
+    let kinds = registry.kinds();
+    let runtime = Runtime::start(Arc::clone(&store), registry, Arc::clone(&hub), Arc::clone(&metrics), config.runtime.clone());
+    let mut state = AppState::new(store, hub, metrics, kinds, config.limits.clone());
+    state.metrics_token = config.metrics_token.as_deref().map(Arc::from);
+
+    let app = tarea_server::app(state.clone());
+    let draining = state.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { draining.shutdown_requested().await })
+            .await
+    });
+    tracing::info!(
+        database = %config.database,
+        concurrency = config.runtime.concurrency,
+        "tarea {} listening on http://{address}",
+        env!("CARGO_PKG_VERSION")
+    );
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: no new work is claimed; running jobs get {:?} to finish", config.runtime.grace);
+    state.set_draining();
+    tokio::spawn(async {
+        shutdown_signal().await;
+        tracing::warn!("second signal: exiting now; running jobs will run again after their lease expires");
+        std::process::exit(130);
+    });
+    let (served, ()) = tokio::join!(server, runtime.shutdown());
+    served.context("the HTTP server task failed")?.context("the HTTP server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// On an empty store: tenant `default` and one admin key, printed once on stdout.
+async fn bootstrap(store: &dyn Store) -> anyhow::Result<()> {
+    if store.tenant_count().await? > 0 {
+        return Ok(());
+    }
+    let (key, id) = generate_key();
+    store
+        .api_key_create(ApiKey { id, tenant: "default".into(), admin: true, created_at: now_ms() }, hash_key(&key))
+        .await?;
+    println!("Created tenant \"default\" and its admin API key. It is shown only this once; keep it:\n{key}");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
