@@ -10,6 +10,37 @@ use tarea_core::ErrorCode;
 
 use crate::ApiError;
 
+/// Deepest nesting of arrays and objects accepted in a body. Payloads are stored as bytes and
+/// parsed later by handlers and clients in other languages, whose parsers have limits of their
+/// own; refusing deep nesting at the door keeps a job from failing far from its cause.
+pub(crate) const MAX_NESTING: usize = 64;
+
+/// The deepest nesting of arrays and objects in JSON bytes (strings are skipped).
+fn nesting(bytes: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 /// A JSON body.
 pub struct Json<T>(pub T);
 
@@ -22,6 +53,12 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
         .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("the request body is not UTF-8: {e}")))?;
     if !text.trim_start().starts_with('{') {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "the request body must be a JSON object"));
+    }
+    if nesting(bytes) > MAX_NESTING {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("the request body is nested more than {MAX_NESTING} levels deep"),
+        ));
     }
     let mut de = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -87,4 +124,16 @@ fn serde_urlencoded_like<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
     })?)
     .map(|axum::extract::Query(v)| v)
     .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("bad query parameter: {}", e.body_text())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_ignores_brackets_in_strings() {
+        assert_eq!(nesting(br#"{"a": "[[[[", "b": [1, {"c": "\\\"]"}]}"#), 3);
+        assert_eq!(nesting(b"[[[]]]"), 3);
+        assert_eq!(nesting(b"{}"), 1);
+    }
 }

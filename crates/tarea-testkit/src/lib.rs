@@ -1,1 +1,68 @@
-pub fn x(){}
+//! Test helpers shared by the integration tests of every crate: temporary stores, the
+//! `store_test!` conformance macro, an in-process server on 127.0.0.1:0, and the real `tarea`
+//! binary as a child process.
+#![allow(missing_docs)]
+
+mod binary;
+mod server;
+
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+use tarea_core::{JobSpec, Store};
+use tarea_runtime::{EventHub, Metrics};
+use tarea_store::{SqliteOptions, SqliteStore};
+use tempfile::TempDir;
+
+pub use binary::{TareaProcess, tarea_binary};
+pub use server::TestServer;
+
+/// A store in a temporary folder, with its event hub. The folder lives as long as this value.
+pub struct TestStore {
+    pub store: Arc<dyn Store>,
+    pub hub: Arc<EventHub>,
+    pub metrics: Arc<Metrics>,
+    pub dir: TempDir,
+}
+
+impl TestStore {
+    /// A fresh SQLite store.
+    pub fn sqlite() -> TestStore {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let metrics = Arc::new(Metrics::default());
+        let hub = EventHub::new(Arc::clone(&metrics));
+        let store = SqliteStore::open(dir.path().join("tarea.db"), SqliteOptions::default(), hub.clone())
+            .expect("open SQLite store");
+        TestStore { store: Arc::new(store), hub, metrics, dir }
+    }
+}
+
+/// A JSON value as raw bytes.
+pub fn raw(json: serde_json::Value) -> Box<RawValue> {
+    RawValue::from_string(json.to_string()).expect("valid JSON")
+}
+
+/// A spec of an external job of `kind` in `queue` with an empty payload.
+pub fn spec(kind: &str, queue: &str) -> JobSpec {
+    JobSpec::new(kind, queue, raw(serde_json::json!({})))
+}
+
+/// Defines a store conformance test that runs on every backend: `name::sqlite` (and, from the
+/// PostgreSQL milestone on, `name::postgres`). The body is a closure taking `Arc<dyn Store>`
+/// and returning a future.
+#[macro_export]
+macro_rules! store_test {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let t = $crate::TestStore::sqlite();
+                let f = $body;
+                f(::std::sync::Arc::clone(&t.store)).await;
+            }
+        }
+    };
+}

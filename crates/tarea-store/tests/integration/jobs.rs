@@ -1,0 +1,115 @@
+use super::*;
+
+store_test!(enqueue_then_get_returns_the_same_job, |s: S| async move {
+    let mut sp = spec("pdf.render", "docs");
+    sp.priority = 7;
+    sp.tags = vec!["informe".into()];
+    sp.payload = raw(serde_json::json!({"protocolo": "HP 24/123", "ñ": "áé"}));
+    let job = enqueue_one(&s, sp, NOW).await;
+    assert_eq!(job.state, JobState::Queued);
+    assert_eq!(job.attempt, 0);
+    assert_eq!(job.max_attempts, limits::DEFAULT_MAX_ATTEMPTS);
+    let got = s.job_get(Some(T), job.id).await.unwrap().unwrap();
+    assert_eq!(got.kind, "pdf.render");
+    assert_eq!(got.queue, "docs");
+    assert_eq!(got.priority, 7);
+    assert_eq!(got.tags, vec!["informe".to_string()]);
+    let payload: serde_json::Value = serde_json::from_str(got.payload.get()).unwrap();
+    assert_eq!(payload["ñ"], "áé");
+    assert_eq!(got.created_at, NOW);
+    assert_eq!(got.run_at, NOW);
+});
+
+store_test!(another_tenant_cannot_see_a_job, |s: S| async move {
+    let job = enqueue_one(&s, spec("x", "q"), NOW).await;
+    assert!(s.job_get(Some("other"), job.id).await.unwrap().is_none());
+    assert!(matches!(s.job_cancel("other", job.id, NOW).await, Err(StoreError::NotFound)));
+    assert!(matches!(s.job_retry("other", job.id, NOW).await, Err(StoreError::NotFound)));
+    let page = s.job_list("other", JobFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert!(page.jobs.is_empty());
+    let mut p = claim_params(&["q"], 10, NOW);
+    p.tenant = Some("other".into());
+    assert!(s.job_claim(p).await.unwrap().is_empty());
+});
+
+store_test!(future_run_at_makes_a_scheduled_job, |s: S| async move {
+    let mut sp = spec("x", "q");
+    sp.run_at = Some(NOW + 60_000);
+    let job = enqueue_one(&s, sp, NOW).await;
+    assert_eq!(job.state, JobState::Scheduled);
+    assert!(s.job_claim(claim_params(&["q"], 10, NOW + 120_000)).await.unwrap().is_empty());
+    let (moved, next) = s.job_promote_due(NOW + 59_999).await.unwrap();
+    assert_eq!((moved, next), (0, Some(NOW + 60_000)));
+    let (moved, next) = s.job_promote_due(NOW + 60_000).await.unwrap();
+    assert_eq!((moved, next), (1, None));
+    assert_eq!(claim_one(&s, "q", NOW + 60_001).await.id, job.id);
+});
+
+store_test!(idempotency_key_returns_the_existing_job, |s: S| async move {
+    let mut sp = spec("x", "q");
+    sp.idempotency_key = Some("informe-123".into());
+    let first = s.job_enqueue(T, vec![sp.clone()], NOW).await.unwrap().pop().unwrap();
+    let again = s.job_enqueue(T, vec![sp.clone()], NOW + 5).await.unwrap().pop().unwrap();
+    assert!(first.created && !again.created);
+    assert_eq!(first.job.id, again.job.id);
+    let other_tenant = s.job_enqueue("other", vec![sp], NOW).await.unwrap().pop().unwrap();
+    assert!(other_tenant.created);
+    let page = s.job_list(T, JobFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(page.jobs.len(), 1);
+});
+
+store_test!(a_batch_is_all_or_nothing, |s: S| async move {
+    s.queue_update(T, "small", QueueSettings { max_depth: Some(2), ..Default::default() }).await.unwrap();
+    let specs = vec![spec("x", "big"), spec("x", "small"), spec("x", "small"), spec("x", "small")];
+    let err = s.job_enqueue(T, specs, NOW).await.unwrap_err();
+    assert!(matches!(err, StoreError::QueueFull { max_depth: 2, .. }), "{err}");
+    let page = s.job_list(T, JobFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert!(page.jobs.is_empty(), "nothing of a refused batch is written");
+    let counts = s.queue_list(Some(T)).await.unwrap();
+    assert!(counts.iter().all(|q| q.counts.queued == 0));
+});
+
+store_test!(queue_full_counts_waiting_jobs_only, |s: S| async move {
+    s.queue_update(T, "q", QueueSettings { max_depth: Some(2), ..Default::default() }).await.unwrap();
+    enqueue_one(&s, spec("x", "q"), NOW).await;
+    enqueue_one(&s, spec("x", "q"), NOW).await;
+    assert!(matches!(s.job_enqueue(T, vec![spec("x", "q")], NOW).await, Err(StoreError::QueueFull { .. })));
+    let job = claim_one(&s, "q", NOW).await;
+    s.job_complete_if_attempt(done(job.id, 1, succeeded(), NOW)).await.unwrap();
+    enqueue_one(&s, spec("x", "q"), NOW).await;
+});
+
+store_test!(list_is_newest_first_with_cursor_and_filters, |s: S| async move {
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mut sp = spec(if i % 2 == 0 { "a" } else { "b" }, "q");
+        if i == 3 {
+            sp.tags = vec!["urgente".into()];
+        }
+        ids.push(enqueue_one(&s, sp, NOW + i).await.id);
+    }
+    let p1 = s.job_list(T, JobFilter { limit: 2, ..Default::default() }).await.unwrap();
+    assert_eq!(p1.jobs.iter().map(|j| j.id).collect::<Vec<_>>(), vec![ids[4], ids[3]]);
+    let p2 = s.job_list(T, JobFilter { limit: 2, cursor: p1.next_cursor, ..Default::default() }).await.unwrap();
+    assert_eq!(p2.jobs.iter().map(|j| j.id).collect::<Vec<_>>(), vec![ids[2], ids[1]]);
+    let p3 = s.job_list(T, JobFilter { limit: 2, cursor: p2.next_cursor, ..Default::default() }).await.unwrap();
+    assert_eq!(p3.jobs.len(), 1);
+    assert!(p3.next_cursor.is_none());
+    let kind_a = s.job_list(T, JobFilter { limit: 10, kind: Some("a".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(kind_a.jobs.len(), 3);
+    let tagged = s.job_list(T, JobFilter { limit: 10, tag: Some("urgente".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(tagged.jobs.iter().map(|j| j.id).collect::<Vec<_>>(), vec![ids[3]]);
+    let running = s.job_list(T, JobFilter { limit: 10, state: Some(JobState::Running), ..Default::default() }).await.unwrap();
+    assert!(running.jobs.is_empty());
+});
+
+store_test!(api_keys_are_found_by_hash_only, |s: S| async move {
+    assert_eq!(s.tenant_count().await.unwrap(), 0);
+    let key = ApiKey { id: "key_1".into(), tenant: "lab".into(), admin: true, created_at: NOW };
+    s.api_key_create(key.clone(), KeyHash([7; 32])).await.unwrap();
+    assert_eq!(s.tenant_count().await.unwrap(), 1);
+    assert_eq!(s.api_key_find(KeyHash([7; 32])).await.unwrap(), Some(key));
+    assert_eq!(s.api_key_find(KeyHash([8; 32])).await.unwrap(), None);
+    let dup = ApiKey { id: "key_2".into(), tenant: "lab".into(), admin: false, created_at: NOW };
+    assert!(matches!(s.api_key_create(dup, KeyHash([7; 32])).await, Err(StoreError::Conflict(_))));
+});

@@ -1,0 +1,122 @@
+//! The real `tarea` binary as a child process: start it on a free port, read the admin key it
+//! prints on first start, kill it with any signal, start it again on the same data.
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The path of the `tarea` binary built next to the running test.
+pub fn tarea_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("CARGO_BIN_EXE_tarea") {
+        return PathBuf::from(p);
+    }
+    let mut dir = std::env::current_exe().expect("test binary path");
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join("tarea")
+}
+
+pub struct TareaProcess {
+    pub child: Child,
+    pub port: u16,
+    /// The admin key printed at first start (empty on later starts).
+    pub first_key: String,
+    stderr: mpsc::Receiver<String>,
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+impl TareaProcess {
+    /// Starts `tarea serve` on `data_dir` with extra flags; waits until it listens.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> TareaProcess {
+        Self::start_on(data_dir, free_port(), extra)
+    }
+
+    pub fn start_on(data_dir: &Path, port: u16, extra: &[&str]) -> TareaProcess {
+        let mut child = Command::new(tarea_binary())
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(extra)
+            .env("TAREA_LOG", "info")
+            .env_remove("TAREA_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tarea");
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = String::new();
+        loop {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => {
+                    let listening = line.contains("listening on http://");
+                    seen.push_str(&line);
+                    seen.push('\n');
+                    if listening {
+                        break;
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("tarea did not start listening; its log:\n{seen}");
+                }
+            }
+        }
+        let (out_tx, out_rx) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if out_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // The key (if any) is printed before the listener starts, so it is already in the pipe.
+        let mut first_key = String::new();
+        while let Ok(line) = out_rx.recv_timeout(Duration::from_millis(300)) {
+            if line.starts_with("tarea_") {
+                first_key = line;
+                break;
+            }
+        }
+        TareaProcess { child, port, first_key, stderr: rx }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// Sends a signal (e.g. "KILL", "TERM") and waits for the process to exit.
+    pub fn signal_and_wait(&mut self, signal: &str) -> std::process::ExitStatus {
+        let _ = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status();
+        self.child.wait().expect("wait for tarea")
+    }
+
+    /// Log lines printed so far.
+    pub fn log(&self) -> Vec<String> {
+        self.stderr.try_iter().collect()
+    }
+}
+
+impl Drop for TareaProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
