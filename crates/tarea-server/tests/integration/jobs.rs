@@ -1,0 +1,123 @@
+use super::*;
+
+#[tokio::test]
+async fn enqueue_answers_the_job_view() {
+    let api = Api::new().await;
+    let v = api
+        .enqueue(r#"{"kind":"pdf.render","queue":"docs","payload":{"protocolo":"HP 24/123"},"priority":5,"tags":["informe"],"max_attempts":3,"timeout_ms":60000}"#)
+        .await;
+    for field in ["id", "tenant", "kind", "queue", "state", "priority", "attempt", "max_attempts", "payload", "progress", "result", "error", "artifacts", "tags", "idempotency_key", "created_at", "run_at", "started_at", "finished_at"] {
+        assert!(v.get(field).is_some(), "job view lacks {field}: {v}");
+    }
+    assert_eq!(v["state"], "queued");
+    assert_eq!(v["tenant"], "acme");
+    assert_eq!(v["payload"]["protocolo"], "HP 24/123");
+    assert_eq!(v["max_attempts"], 3);
+    assert_eq!(v["attempt"], 0);
+    let (s, got) = api.call("GET", &format!("/v1/jobs/{}", v["id"].as_str().unwrap()), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(got, v);
+    let d = api.enqueue(r#"{"kind":"x","delay_ms":60000}"#).await;
+    assert_eq!(d["state"], "scheduled");
+    let r = api.enqueue(r#"{"kind":"x","run_at":"2099-01-01T00:00:00-03:00"}"#).await;
+    assert_eq!(r["run_at"], "2099-01-01T03:00:00.000Z");
+}
+
+#[tokio::test]
+async fn same_idempotency_key_answers_200_with_the_existing_job() {
+    let api = Api::new().await;
+    let body = r#"{"kind":"x","idempotency_key":"finalizar-informe-77"}"#;
+    let first = api.enqueue(body).await;
+    let (s, again) = api.call("POST", "/v1/jobs", Some(body)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(api.stored_jobs().await, 1);
+}
+
+#[tokio::test]
+async fn batch_creates_every_job() {
+    let api = Api::new().await;
+    let (s, v) = api.call("POST", "/v1/jobs/batch", Some(r#"{"jobs":[{"kind":"a"},{"kind":"b","queue":"q2"}]}"#)).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(v["jobs"].as_array().unwrap().len(), 2);
+    assert_eq!(api.stored_jobs().await, 2);
+}
+
+#[tokio::test]
+async fn list_pages_with_cursor_and_filters() {
+    let api = Api::new().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let v = api.enqueue(&format!(r#"{{"kind":"k{}","tags":["t{i}"]}}"#, i % 2)).await;
+        ids.push(v["id"].as_str().unwrap().to_owned());
+    }
+    let (_, p1) = api.call("GET", "/v1/jobs?limit=3", None).await;
+    let got: Vec<&str> = p1["jobs"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap()).collect();
+    assert_eq!(got, vec![&*ids[4], &*ids[3], &*ids[2]]);
+    let cursor = p1["next_cursor"].as_str().unwrap();
+    let (_, p2) = api.call("GET", &format!("/v1/jobs?limit=3&cursor={cursor}"), None).await;
+    assert_eq!(p2["jobs"].as_array().unwrap().len(), 2);
+    assert!(p2["next_cursor"].is_null());
+    let (_, k1) = api.call("GET", "/v1/jobs?kind=k1&state=queued", None).await;
+    assert_eq!(k1["jobs"].as_array().unwrap().len(), 2);
+    let (_, t) = api.call("GET", "/v1/jobs?tag=t3", None).await;
+    assert_eq!(t["jobs"][0]["id"], ids[3]);
+}
+
+#[tokio::test]
+async fn cancel_and_retry_follow_the_state_table() {
+    let api = Api::new().await;
+    let v = api.enqueue(r#"{"kind":"x"}"#).await;
+    let id = v["id"].as_str().unwrap();
+    expect_error(api.call("POST", &format!("/v1/jobs/{id}/retry"), None).await, 409, "illegal_transition");
+    let (s, c) = api.call("POST", &format!("/v1/jobs/{id}/cancel"), None).await;
+    assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("cancelled")));
+    let e = expect_error(api.call("POST", &format!("/v1/jobs/{id}/cancel"), None).await, 409, "illegal_transition");
+    assert_eq!(e["error"]["details"]["state"], "cancelled");
+    let (s, r) = api.call("POST", &format!("/v1/jobs/{id}/retry"), None).await;
+    assert_eq!((s, r["state"].as_str(), r["attempt"].as_u64()), (StatusCode::OK, Some("queued"), Some(0)));
+}
+
+#[tokio::test]
+async fn queues_show_counts_and_settings() {
+    let api = Api::new().await;
+    api.enqueue(r#"{"kind":"x","queue":"mail"}"#).await;
+    let (s, q) = api.call("PUT", "/v1/queues/mail", Some(r#"{"concurrency":2,"rate_limit":5}"#)).await;
+    assert_eq!(s, StatusCode::OK, "{q}");
+    assert_eq!((q["concurrency"].as_u64(), q["rate_limit"].as_f64()), (Some(2), Some(5.0)));
+    let (_, p) = api.call("POST", "/v1/queues/mail/pause", None).await;
+    assert_eq!(p["paused"], true);
+    let (_, list) = api.call("GET", "/v1/queues", None).await;
+    let mail = &list["queues"][0];
+    assert_eq!((mail["name"].as_str(), mail["paused"].as_bool()), (Some("mail"), Some(true)));
+    assert_eq!(mail["counts"]["queued"], 1);
+    let (_, r) = api.call("POST", "/v1/queues/mail/resume", None).await;
+    assert_eq!(r["paused"], false);
+}
+
+#[tokio::test]
+async fn admin_key_creates_keys_for_other_tenants() {
+    let api = Api::new().await;
+    let admin = api.key_for("acme", true).await;
+    let (s, v) = api.call_as(&admin, "POST", "/v1/keys", Some(r#"{"tenant":"petshop"}"#)).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let key = v["key"].as_str().unwrap();
+    let (s, job) = api.call_as(key, "POST", "/v1/jobs", Some(r#"{"kind":"x"}"#)).await;
+    assert_eq!((s, job["tenant"].as_str()), (StatusCode::CREATED, Some("petshop")));
+}
+
+#[tokio::test]
+async fn operations_endpoints_need_no_key() {
+    let api = Api::new().await;
+    api.enqueue(r#"{"kind":"x","queue":"q"}"#).await;
+    let (s, v) = api.call_as("", "GET", "/healthz", None).await;
+    assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (s, v) = api.call_as("", "GET", "/readyz", None).await;
+    assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("ready")));
+    let (s, v) = api.call_as("", "GET", "/metrics", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let text = v.as_str().unwrap();
+    for name in ["tarea_jobs_enqueued_total{queue=\"q\",kind=\"x\"} 1", "tarea_queue_jobs{tenant=\"acme\",queue=\"q\",state=\"queued\"} 1", "tarea_queue_oldest_queued_age_seconds"] {
+        assert!(text.contains(name), "metrics lack {name}:\n{text}");
+    }
+}

@@ -1,0 +1,166 @@
+//! Against a real server on 127.0.0.1:0 with the runtime running: SSE, long polls, built-in
+//! handlers, timeouts, cancellation, delays and shutdown.
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tarea_runtime::RuntimeConfig;
+use tarea_testkit::TestServer;
+
+use super::*;
+
+struct Client {
+    http: reqwest::Client,
+    key: String,
+}
+
+impl Client {
+    async fn new(server: &TestServer) -> Client {
+        Client { http: reqwest::Client::new(), key: server.key("acme", false).await }
+    }
+
+    async fn post(&self, server: &TestServer, path: &str, body: Value) -> Value {
+        let res = self.http.post(server.url(path)).bearer_auth(&self.key).json(&body).send().await.unwrap();
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        res.json().await.unwrap()
+    }
+
+    async fn get(&self, server: &TestServer, path: &str) -> Value {
+        self.http.get(server.url(path)).bearer_auth(&self.key).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Polls a job until `pred` holds (fails after 10 s).
+    async fn wait_job(&self, server: &TestServer, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let j = self.get(server, &format!("/v1/jobs/{id}")).await;
+            if pred(&j) {
+                return j;
+            }
+            assert!(Instant::now() < deadline, "job never reached the expected state: {j}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+fn id_of(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_streams_state_and_progress_then_closes() {
+    let server = TestServer::start().await;
+    let c = Client::new(&server).await;
+    let job = c.post(&server, "/v1/jobs", json!({"kind": "tarea.sleep", "payload": {"ms": 300}})).await;
+    let mut res = c
+        .http
+        .get(server.url(&format!("/v1/jobs/{}/events", id_of(&job))))
+        .bearer_auth(&c.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let mut text = String::new();
+    let read = async {
+        while let Some(chunk) = res.chunk().await.unwrap() {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read).await.expect("the stream closes after the terminal state");
+    let events: Vec<(&str, Value)> = text
+        .split("\n\n")
+        .filter(|b| b.contains("data:"))
+        .map(|b| {
+            let name = b.lines().find_map(|l| l.strip_prefix("event: ")).unwrap();
+            let data = b.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+            (name, serde_json::from_str(data).unwrap())
+        })
+        .collect();
+    assert_eq!(events.first().unwrap().0, "state");
+    assert!(events.iter().any(|(n, v)| *n == "progress" && v["progress"]["step"].is_string()), "{text}");
+    let (last_name, last) = events.last().unwrap();
+    assert_eq!((*last_name, last["state"].as_str()), ("state", Some("succeeded")));
+    assert_eq!(last["result"]["slept_ms"], 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_poll_claim_returns_as_soon_as_work_arrives() {
+    let server = TestServer::start().await;
+    let c = Client::new(&server).await;
+    let http = c.http.clone();
+    let (url, key) = (server.url("/v1/worker/claim"), c.key.clone());
+    let started = Instant::now();
+    let waiting = tokio::spawn(async move {
+        let res = http.post(url).bearer_auth(key).json(&json!({"queues": ["ext"], "wait_ms": 20000})).send().await.unwrap();
+        res.json::<Value>().await.unwrap()
+    });
+    let job = c.post(&server, "/v1/jobs", json!({"kind": "app.task", "queue": "ext"})).await;
+    let got = waiting.await.unwrap();
+    assert_eq!(got["jobs"][0]["id"], job["id"]);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let empty = c.post(&server, "/v1/worker/claim", json!({"queues": ["ext"], "wait_ms": 50})).await;
+    assert!(empty["jobs"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn built_in_jobs_run_time_out_and_retry() {
+    let server = TestServer::start().await;
+    let c = Client::new(&server).await;
+    let ok = c.post(&server, "/v1/jobs", json!({"kind": "tarea.noop"})).await;
+    let done = c.wait_job(&server, &id_of(&ok), |j| j["state"] == "succeeded").await;
+    assert_eq!(done["attempt"], 1);
+    let slow = c.post(&server, "/v1/jobs", json!({"kind": "tarea.sleep", "payload": {"ms": 5000}, "timeout_ms": 100, "max_attempts": 1})).await;
+    let dead = c.wait_job(&server, &id_of(&slow), |j| j["state"] == "dead").await;
+    assert_eq!(dead["error"]["code"], "timeout");
+    let failing = c
+        .post(&server, "/v1/jobs", json!({"kind": "tarea.sleep", "payload": {"ms": 10, "fail": "sin papel"}, "max_attempts": 2, "retry": {"base_ms": 20, "max_ms": 20}}))
+        .await;
+    let dead = c.wait_job(&server, &id_of(&failing), |j| j["state"] == "dead").await;
+    assert_eq!((dead["attempt"].as_u64(), dead["error"]["message"].as_str()), (Some(2), Some("sin papel")));
+    let bad = c.post(&server, "/v1/jobs", json!({"kind": "tarea.sleep", "payload": {"seconds": 1}})).await;
+    let dead = c.wait_job(&server, &id_of(&bad), |j| j["state"] == "dead").await;
+    assert_eq!((dead["attempt"].as_u64(), dead["error"]["code"].as_str()), (Some(1), Some("invalid_payload")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delayed_jobs_start_when_due() {
+    let server = TestServer::start().await;
+    let c = Client::new(&server).await;
+    let job = c.post(&server, "/v1/jobs", json!({"kind": "tarea.noop", "delay_ms": 300})).await;
+    assert_eq!(job["state"], "scheduled");
+    let done = c.wait_job(&server, &id_of(&job), |j| j["state"] == "succeeded").await;
+    assert!(done["started_at"].as_str().unwrap() >= done["run_at"].as_str().unwrap(), "{done}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_running_job_stops_its_handler() {
+    let server = TestServer::start().await;
+    let c = Client::new(&server).await;
+    let job = c.post(&server, "/v1/jobs", json!({"kind": "tarea.sleep", "payload": {"ms": 30000}})).await;
+    let id = id_of(&job);
+    c.wait_job(&server, &id, |j| j["state"] == "running").await;
+    let cancelled = c.post(&server, &format!("/v1/jobs/{id}/cancel"), json!({})).await;
+    assert_eq!(cancelled["state"], "cancelled");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.runtime.running() > 0 {
+        assert!(Instant::now() < deadline, "the handler kept running after cancel");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let after = c.get(&server, &format!("/v1/jobs/{id}")).await;
+    assert_eq!(after["state"], "cancelled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_releases_running_jobs_without_burning_an_attempt() {
+    let config = RuntimeConfig { grace: Duration::from_millis(200), ..RuntimeConfig::default() };
+    let server = TestServer::start_with(config).await;
+    let c = Client::new(&server).await;
+    let quick = c.post(&server, "/v1/jobs", json!({"kind": "tarea.sleep", "payload": {"ms": 50}})).await;
+    let slow = c.post(&server, "/v1/jobs", json!({"kind": "tarea.sleep", "payload": {"ms": 60000}})).await;
+    c.wait_job(&server, &id_of(&slow), |j| j["state"] == "running").await;
+    server.runtime.shutdown().await;
+    server.runtime.shutdown().await;
+    let released = c.get(&server, &format!("/v1/jobs/{}", id_of(&slow))).await;
+    assert_eq!((released["state"].as_str(), released["attempt"].as_u64()), (Some("queued"), Some(0)), "{released}");
+    let finished = c.get(&server, &format!("/v1/jobs/{}", id_of(&quick))).await;
+    assert_eq!(finished["state"], "succeeded", "a job that fits in the grace period finishes");
+}
