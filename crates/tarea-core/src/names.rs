@@ -10,11 +10,7 @@ pub struct NameError {
 
 impl fmt::Display for NameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:?} is not a valid name: use 1 to 64 characters from a-z, 0-9, '.', '_' and '-'",
-            self.name
-        )
+        write!(f, "{:?} is not a valid name: use 1 to 64 characters from a-z, 0-9, '.', '_' and '-'", self.name)
     }
 }
 
@@ -23,14 +19,8 @@ impl std::error::Error for NameError {}
 /// Checks a kind or queue name.
 pub fn validate_name(name: &str) -> Result<(), NameError> {
     let ok = (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(NameError { name: name.to_owned() })
-    }
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+    if ok { Ok(()) } else { Err(NameError { name: name.to_owned() }) }
 }
 
 #[cfg(test)]

@@ -104,10 +104,7 @@ impl std::error::Error for UnknownState {}
 impl FromStr for JobState {
     type Err = UnknownState;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        JobState::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| UnknownState(s.to_owned()))
+        JobState::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| UnknownState(s.to_owned()))
     }
 }
 
@@ -167,10 +164,7 @@ impl Transition {
     /// The state this transition ends in.
     pub fn target(self) -> JobState {
         match self {
-            Transition::Promote
-            | Transition::LeaseExpire
-            | Transition::Release
-            | Transition::Retry => JobState::Queued,
+            Transition::Promote | Transition::LeaseExpire | Transition::Release | Transition::Retry => JobState::Queued,
             Transition::Claim => JobState::Running,
             Transition::Succeed => JobState::Succeeded,
             Transition::FailRetry => JobState::Failed,
@@ -254,10 +248,7 @@ mod tests {
         for s in JobState::ALL.into_iter().filter(|s| s.is_terminal()) {
             for t in Transition::ALL {
                 if t.apply(s).is_ok() {
-                    assert!(
-                        t == Transition::Retry,
-                        "{s} left by {t:?}"
-                    );
+                    assert!(t == Transition::Retry, "{s} left by {t:?}");
                 }
             }
         }
@@ -299,10 +290,10 @@ mod tests {
         let mut i = 0;
         while i < seen.len() {
             for t in Transition::ALL {
-                if let Ok(n) = t.apply(seen[i]) {
-                    if !seen.contains(&n) {
-                        seen.push(n);
-                    }
+                if let Ok(n) = t.apply(seen[i])
+                    && !seen.contains(&n)
+                {
+                    seen.push(n);
                 }
             }
             i += 1;

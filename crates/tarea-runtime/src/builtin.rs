@@ -31,9 +31,8 @@ struct SleepPayload {
 #[async_trait]
 impl Handler for Sleep {
     async fn run(&self, ctx: JobContext) -> Result<Box<RawValue>, HandlerError> {
-        let p: SleepPayload = serde_json::from_str(ctx.payload.get()).map_err(|e| {
-            HandlerError::fatal("invalid_payload", format!("tarea.sleep wants {{\"ms\": N}}: {e}"))
-        })?;
+        let p: SleepPayload = serde_json::from_str(ctx.payload.get())
+            .map_err(|e| HandlerError::fatal("invalid_payload", format!("tarea.sleep wants {{\"ms\": N}}: {e}")))?;
         let steps = 10u64;
         for i in 0..steps {
             ctx.report(ProgressUpdate {

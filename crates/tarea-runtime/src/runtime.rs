@@ -105,7 +105,10 @@ impl Runtime {
             tracing::info!(jobs = running, grace = ?self.worker.config.grace, "waiting for running jobs to finish");
         }
         if tokio::time::timeout(self.worker.config.grace, self.worker.jobs.wait()).await.is_err() {
-            tracing::warn!(jobs = self.worker.running_count(), "grace period over; cancelling and releasing running jobs");
+            tracing::warn!(
+                jobs = self.worker.running_count(),
+                "grace period over; cancelling and releasing running jobs"
+            );
             self.worker.hard_stop.cancel();
             self.worker.jobs.wait().await;
         }

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tarea_core::{
-    ClaimParams, CompleteParams, EventKind, Handler, HandlerError, Job, JobContext, JobError,
-    JobId, JobState, Outcome, ProgressSink, ProgressUpdate, Store, StoreError,
+    ClaimParams, CompleteParams, EventKind, Handler, HandlerError, Job, JobContext, JobError, JobId, JobState, Outcome,
+    ProgressSink, ProgressUpdate, Store, StoreError,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -179,7 +179,9 @@ impl Worker {
             Err(StoreError::StaleAttempt { state, .. }) => {
                 tracing::debug!(job = %job.id, %state, "completion refused: the attempt is no longer current");
             }
-            Err(e) => tracing::error!(job = %job.id, error = %e, "could not record a job's outcome; its lease will expire and it runs again"),
+            Err(e) => {
+                tracing::error!(job = %job.id, error = %e, "could not record a job's outcome; its lease will expire and it runs again")
+            }
         }
     }
 
@@ -235,7 +237,10 @@ impl Worker {
             Ok(Err(HandlerError::Cancelled)) => None,
             Err(e) if e.is_panic() => {
                 tracing::error!(job = %job.id, kind = %job.kind, "handler panicked");
-                Some(Outcome::Failed { error: JobError::new("handler_panicked", "the handler crashed; see the server log"), retryable: true })
+                Some(Outcome::Failed {
+                    error: JobError::new("handler_panicked", "the handler crashed; see the server log"),
+                    retryable: true,
+                })
             }
             Err(_) => Some(Outcome::Released),
         }
@@ -310,10 +315,10 @@ impl Worker {
     }
 
     fn cancel_local(&self, id: JobId) {
-        if let Ok(r) = self.running.lock() {
-            if let Some(run) = r.get(&id) {
-                run.token.cancel();
-            }
+        if let Ok(r) = self.running.lock()
+            && let Some(run) = r.get(&id)
+        {
+            run.token.cancel();
         }
     }
 
@@ -324,10 +329,10 @@ impl Worker {
             Err(_) => return,
         };
         for (id, attempt) in ids {
-            if let Ok(Some(job)) = self.store.job_get(None, id).await {
-                if job.state != JobState::Running || job.attempt != attempt {
-                    self.cancel_local(id);
-                }
+            if let Ok(Some(job)) = self.store.job_get(None, id).await
+                && (job.state != JobState::Running || job.attempt != attempt)
+            {
+                self.cancel_local(id);
             }
         }
     }

@@ -60,17 +60,16 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)
-            .ok_or_else(|| unauthorized("send an API key in the header Authorization: Bearer <key>"))?;
+        let token =
+            bearer(parts).ok_or_else(|| unauthorized("send an API key in the header Authorization: Bearer <key>"))?;
         let hash = hash_key(token);
         let key = match state.keys.get(&hash) {
             Some(k) => k,
             None => {
-                let k = state
-                    .store
-                    .api_key_find(hash)
-                    .await?
-                    .ok_or_else(|| unauthorized("this API key is not valid; create one with `tarea keys create`"))?;
+                let k =
+                    state.store.api_key_find(hash).await?.ok_or_else(|| {
+                        unauthorized("this API key is not valid; create one with `tarea keys create`")
+                    })?;
                 state.keys.put(hash, k.clone());
                 k
             }

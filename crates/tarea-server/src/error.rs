@@ -97,7 +97,10 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Unavailable(m) => {
                 tracing::warn!(error = %m, "store unavailable");
-                let mut e = ApiError::new(ErrorCode::Unavailable, "the job store is not reachable right now; try again shortly");
+                let mut e = ApiError::new(
+                    ErrorCode::Unavailable,
+                    "the job store is not reachable right now; try again shortly",
+                );
                 e.retry_after = Some(1);
                 e
             }

@@ -67,8 +67,11 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
         match inner.classify() {
             serde_json::error::Category::Data => {
                 let field = if path == "." { String::new() } else { path };
-                ApiError::new(ErrorCode::InvalidRequest, format!("{}{inner}", if field.is_empty() { String::new() } else { format!("{field}: ") }))
-                    .with_details(json!({ "field": field }))
+                ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("{}{inner}", if field.is_empty() { String::new() } else { format!("{field}: ") }),
+                )
+                .with_details(json!({ "field": field }))
             }
             _ => ApiError::new(ErrorCode::InvalidJson, format!("the request body is not valid JSON: {inner}")),
         }
@@ -81,14 +84,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                let mime = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-            });
+        let json_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|v| {
+            let mime = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        });
         if json_type != Some(true) {
             return Err(ApiError::new(
                 ErrorCode::UnsupportedMediaType,
@@ -97,7 +96,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(ErrorCode::PayloadTooLarge, "the request body is larger than the server accepts (max_body_bytes)")
+                ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    "the request body is larger than the server accepts (max_body_bytes)",
+                )
             } else {
                 ApiError::new(ErrorCode::InvalidRequest, format!("could not read the request body: {e}"))
             }
@@ -119,9 +121,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 }
 
 fn serde_urlencoded_like<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
-    axum::extract::Query::<T>::try_from_uri(&format!("/?{q}").parse().map_err(|_| {
-        ApiError::new(ErrorCode::InvalidRequest, "the query string is malformed")
-    })?)
+    axum::extract::Query::<T>::try_from_uri(
+        &format!("/?{q}")
+            .parse()
+            .map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "the query string is malformed"))?,
+    )
     .map(|axum::extract::Query(v)| v)
     .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("bad query parameter: {}", e.body_text())))
 }

@@ -62,7 +62,13 @@ fn check_key(prefix: &str, field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn check_range<T: PartialOrd + std::fmt::Display>(prefix: &str, field: &str, v: T, lo: T, hi: T) -> Result<T, ApiError> {
+fn check_range<T: PartialOrd + std::fmt::Display>(
+    prefix: &str,
+    field: &str,
+    v: T,
+    lo: T,
+    hi: T,
+) -> Result<T, ApiError> {
     if v < lo || v > hi {
         return Err(ApiError::field(&at(prefix, field), format!("{field} must be between {lo} and {hi}; got {v}")));
     }
@@ -75,9 +81,7 @@ impl EnqueueRequest {
         validate_name(&self.kind).map_err(|e| ApiError::field(&at(prefix, "kind"), format!("kind: {e}")))?;
         let queue = self.queue.unwrap_or_else(|| "default".into());
         validate_name(&queue).map_err(|e| ApiError::field(&at(prefix, "queue"), format!("queue: {e}")))?;
-        let payload = self
-            .payload
-            .unwrap_or_else(|| RawValue::from_string("{}".into()).expect("valid JSON"));
+        let payload = self.payload.unwrap_or_else(|| RawValue::from_string("{}".into()).expect("valid JSON"));
         let mut spec = JobSpec::new(&self.kind, &queue, payload);
         spec.builtin = state.builtin_kinds.contains(&self.kind);
         if let Some(p) = self.priority {
@@ -88,7 +92,10 @@ impl EnqueueRequest {
                 return Err(ApiError::field(&at(prefix, "run_at"), "give either run_at or delay_ms, not both"));
             }
             (Some(t), None) => Some(parse_rfc3339_ms(&t).ok_or_else(|| {
-                ApiError::field(&at(prefix, "run_at"), format!("run_at must be an RFC 3339 timestamp such as 2026-12-01T02:00:00-03:00; got {t:?}"))
+                ApiError::field(
+                    &at(prefix, "run_at"),
+                    format!("run_at must be an RFC 3339 timestamp such as 2026-12-01T02:00:00-03:00; got {t:?}"),
+                )
             })?),
             (None, Some(d)) => Some(now + check_range(prefix, "delay_ms", d, 0, limits::DELAY_MS_MAX)? as i64),
             (None, None) => None,

@@ -102,10 +102,22 @@ impl TareaProcess {
         format!("http://127.0.0.1:{}{}", self.port, path)
     }
 
-    /// Sends a signal (e.g. "KILL", "TERM") and waits for the process to exit.
-    pub fn signal_and_wait(&mut self, signal: &str) -> std::process::ExitStatus {
+    /// Sends a signal (e.g. "KILL", "TERM") and waits for the process to exit. The process
+    /// is consumed; its log lines are returned by [`TareaProcess::log`] before calling this.
+    pub fn signal_and_wait(mut self, signal: &str) -> std::process::ExitStatus {
         let _ = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status();
         self.child.wait().expect("wait for tarea")
+    }
+
+    /// Like [`TareaProcess::signal_and_wait`], also returning every log line it printed.
+    pub fn signal_and_wait_with_log(mut self, signal: &str) -> (std::process::ExitStatus, Vec<String>) {
+        let _ = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status();
+        let status = self.child.wait().expect("wait for tarea");
+        let mut lines = Vec::new();
+        while let Ok(line) = self.stderr.recv_timeout(Duration::from_millis(500)) {
+            lines.push(line);
+        }
+        (status, lines)
     }
 
     /// Log lines printed so far.

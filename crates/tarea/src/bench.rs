@@ -55,7 +55,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("tarea-bench-{}", std::process::id())),
     };
-    println!("bench: in-process drain of tarea.noop, {} jobs per figure, concurrency {}, durability {}", args.jobs, args.concurrency, args.durability);
+    println!(
+        "bench: in-process drain of tarea.noop, {} jobs per figure, concurrency {}, durability {}",
+        args.jobs, args.concurrency, args.durability
+    );
     let mut first_rate = None;
     for backlog in &args.backlogs {
         let dir = base.join(format!("backlog-{backlog}"));
@@ -88,7 +91,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         runtime.shutdown().await;
         let rate = args.jobs as f64 / elapsed;
         let first = *first_rate.get_or_insert(rate);
-        println!("backlog {backlog}: store enqueue {enqueue_rate:.0} jobs/s; drain {rate:.0} jobs/s ({:.0} % of the first backlog's rate); RSS with backlog {rss_full:.0} MiB", rate / first * 100.0);
+        println!(
+            "backlog {backlog}: store enqueue {enqueue_rate:.0} jobs/s; drain {rate:.0} jobs/s ({:.0} % of the first backlog's rate); RSS with backlog {rss_full:.0} MiB",
+            rate / first * 100.0
+        );
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -26,7 +26,17 @@ async fn send(req: RequestBuilder) -> anyhow::Result<()> {
 
 pub async fn run(cmd: JobsCommand) -> anyhow::Result<()> {
     match cmd {
-        JobsCommand::Enqueue { kind, queue, payload, priority, delay_ms, max_attempts, idempotency_key, tags, remote } => {
+        JobsCommand::Enqueue {
+            kind,
+            queue,
+            payload,
+            priority,
+            delay_ms,
+            max_attempts,
+            idempotency_key,
+            tags,
+            remote,
+        } => {
             let mut body = Map::new();
             body.insert("kind".into(), json!(kind));
             if let Some(p) = payload {
@@ -60,7 +70,11 @@ pub async fn run(cmd: JobsCommand) -> anyhow::Result<()> {
             }
             send(request(&remote, Method::GET, "/v1/jobs").query(&q)).await
         }
-        JobsCommand::Cancel { id, remote } => send(request(&remote, Method::POST, &format!("/v1/jobs/{id}/cancel"))).await,
-        JobsCommand::Retry { id, remote } => send(request(&remote, Method::POST, &format!("/v1/jobs/{id}/retry"))).await,
+        JobsCommand::Cancel { id, remote } => {
+            send(request(&remote, Method::POST, &format!("/v1/jobs/{id}/cancel"))).await
+        }
+        JobsCommand::Retry { id, remote } => {
+            send(request(&remote, Method::POST, &format!("/v1/jobs/{id}/retry"))).await
+        }
     }
 }

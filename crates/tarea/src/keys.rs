@@ -27,9 +27,7 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
     let store = tarea_store::open_store(&url, Default::default(), Arc::new(NoEvents))
         .with_context(|| format!("opening the store at {url}"))?;
     let (key, id) = generate_key();
-    store
-        .api_key_create(ApiKey { id, tenant, admin, created_at: now_ms() }, hash_key(&key))
-        .await?;
+    store.api_key_create(ApiKey { id, tenant, admin, created_at: now_ms() }, hash_key(&key)).await?;
     println!("{key}");
     Ok(())
 }

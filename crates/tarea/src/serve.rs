@@ -27,16 +27,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut registry = Registry::new();
     register_builtins(&mut registry);
     let kinds = registry.kinds();
-    let runtime = Runtime::start(Arc::clone(&store), registry, Arc::clone(&hub), Arc::clone(&metrics), config.runtime.clone());
+    let runtime =
+        Runtime::start(Arc::clone(&store), registry, Arc::clone(&hub), Arc::clone(&metrics), config.runtime.clone());
     let mut state = AppState::new(store, hub, metrics, kinds, config.limits.clone());
     state.metrics_token = config.metrics_token.as_deref().map(Arc::from);
 
     let app = tarea_server::app(state.clone());
     let draining = state.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { draining.shutdown_requested().await })
-            .await
+        axum::serve(listener, app).with_graceful_shutdown(async move { draining.shutdown_requested().await }).await
     });
     tracing::info!(
         database = %config.database,

@@ -104,10 +104,8 @@ pub(crate) async fn list(
     auth: Auth,
     Query(q): Query<ListQuery>,
 ) -> Result<axum::Json<JobList>, ApiError> {
-    let state_filter = q
-        .state
-        .map(|s| s.parse::<JobState>().map_err(|e| ApiError::field("state", e.to_string())))
-        .transpose()?;
+    let state_filter =
+        q.state.map(|s| s.parse::<JobState>().map_err(|e| ApiError::field("state", e.to_string()))).transpose()?;
     for (field, v) in [("queue", &q.queue), ("kind", &q.kind)] {
         if let Some(v) = v {
             validate_name(v).map_err(|e| ApiError::field(field, e.to_string()))?;
@@ -119,7 +117,9 @@ pub(crate) async fn list(
     }
     let cursor = q
         .cursor
-        .map(|c| c.parse().map_err(|_| ApiError::field("cursor", "cursor must be a next_cursor value from an earlier page")))
+        .map(|c| {
+            c.parse().map_err(|_| ApiError::field("cursor", "cursor must be a next_cursor value from an earlier page"))
+        })
         .transpose()?;
     let filter = JobFilter { state: state_filter, queue: q.queue, kind: q.kind, tag: q.tag, limit, cursor };
     let page = state.store.job_list(&auth.tenant, filter).await?;

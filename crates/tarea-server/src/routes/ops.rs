@@ -47,17 +47,23 @@ struct QueueOnly {
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
 pub(crate) async fn metrics(State(state): State<AppState>, parts: Parts) -> Result<impl IntoResponse, ApiError> {
-    if let Some(token) = &state.metrics_token {
-        if bearer(&parts) != Some(&**token) {
-            return Err(ApiError::new(ErrorCode::Unauthorized, "/metrics needs the metrics token as a bearer token"));
-        }
+    if let Some(token) = &state.metrics_token
+        && bearer(&parts) != Some(&**token)
+    {
+        return Err(ApiError::new(ErrorCode::Unauthorized, "/metrics needs the metrics token as a bearer token"));
     }
     let depth = Family::<QueueLabels, Gauge>::default();
     let oldest = Family::<QueueOnly, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let now = now_ms();
     for q in state.store.queue_list(None).await? {
         let c = q.counts;
-        for (name, n) in [("queued", c.queued), ("running", c.running), ("scheduled", c.scheduled), ("failed", c.failed), ("dead", c.dead)] {
+        for (name, n) in [
+            ("queued", c.queued),
+            ("running", c.running),
+            ("scheduled", c.scheduled),
+            ("failed", c.failed),
+            ("dead", c.dead),
+        ] {
             let labels = QueueLabels { tenant: q.tenant.clone(), queue: q.name.clone(), state: name.into() };
             depth.get_or_create(&labels).set(n as i64);
         }

@@ -54,23 +54,23 @@ pub(crate) async fn update(
     if req.concurrency == Some(0) {
         return Err(ApiError::field("concurrency", "concurrency must be at least 1 (pause the queue to stop it)"));
     }
-    if let Some(r) = req.rate_limit {
-        if !(r > 0.0 && r <= 1_000_000.0) {
-            return Err(ApiError::field("rate_limit", "rate_limit must be a number of jobs per second above 0"));
-        }
+    if let Some(r) = req.rate_limit
+        && !(r > 0.0 && r <= 1_000_000.0)
+    {
+        return Err(ApiError::field("rate_limit", "rate_limit must be a number of jobs per second above 0"));
     }
     if req.max_depth == Some(0) {
         return Err(ApiError::field("max_depth", "max_depth must be at least 1"));
     }
-    if let Some(a) = req.max_attempts {
-        if !(1..=tarea_core::limits::MAX_ATTEMPTS_MAX).contains(&a) {
-            return Err(ApiError::field("max_attempts", "max_attempts must be between 1 and 1000"));
-        }
+    if let Some(a) = req.max_attempts
+        && !(1..=tarea_core::limits::MAX_ATTEMPTS_MAX).contains(&a)
+    {
+        return Err(ApiError::field("max_attempts", "max_attempts must be between 1 and 1000"));
     }
-    if let Some(r) = req.retry {
-        if r.base_ms == 0 || r.max_ms < r.base_ms {
-            return Err(ApiError::field("retry", "retry needs base_ms ≥ 1 and max_ms ≥ base_ms"));
-        }
+    if let Some(r) = req.retry
+        && (r.base_ms == 0 || r.max_ms < r.base_ms)
+    {
+        return Err(ApiError::field("retry", "retry needs base_ms ≥ 1 and max_ms ≥ base_ms"));
     }
     let settings = QueueSettings {
         concurrency: req.concurrency,
@@ -89,7 +89,11 @@ pub(crate) async fn update(
 /// Pauses a queue: nothing more is claimed from it.
 #[utoipa::path(post, path = "/v1/queues/{name}/pause", tag = "queues",
     params(("name" = String, Path, description = "Queue name")), responses((status = 200, body = QueueView)))]
-pub(crate) async fn pause(State(state): State<AppState>, auth: Auth, Path(name): Path<String>) -> Result<axum::Json<QueueView>, ApiError> {
+pub(crate) async fn pause(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(name): Path<String>,
+) -> Result<axum::Json<QueueView>, ApiError> {
     queue_name(&name)?;
     Ok(axum::Json(state.store.queue_set_paused(&auth.tenant, &name, true).await?.into()))
 }
@@ -97,7 +101,11 @@ pub(crate) async fn pause(State(state): State<AppState>, auth: Auth, Path(name):
 /// Resumes a queue.
 #[utoipa::path(post, path = "/v1/queues/{name}/resume", tag = "queues",
     params(("name" = String, Path, description = "Queue name")), responses((status = 200, body = QueueView)))]
-pub(crate) async fn resume(State(state): State<AppState>, auth: Auth, Path(name): Path<String>) -> Result<axum::Json<QueueView>, ApiError> {
+pub(crate) async fn resume(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(name): Path<String>,
+) -> Result<axum::Json<QueueView>, ApiError> {
     queue_name(&name)?;
     let q = state.store.queue_set_paused(&auth.tenant, &name, false).await?;
     state.hub.poke();

@@ -5,7 +5,9 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tarea_core::{ClaimParams, CompleteParams, JobError, JobId, Outcome, ProgressUpdate, StoreError, format_ms, validate_name};
+use tarea_core::{
+    ClaimParams, CompleteParams, JobError, JobId, Outcome, ProgressUpdate, StoreError, format_ms, validate_name,
+};
 use tarea_runtime::now_ms;
 use utoipa::ToSchema;
 
@@ -150,7 +152,11 @@ pub(crate) async fn heartbeat(
     if kept.first() != Some(&true) {
         return Err(refusal(&state, &auth.tenant, id, req.attempt).await);
     }
-    Ok(axum::Json(LeaseView { id: id.to_string(), attempt: req.attempt, lease_expires_at: format_ms(now + lease_ms as i64) }))
+    Ok(axum::Json(LeaseView {
+        id: id.to_string(),
+        attempt: req.attempt,
+        lease_expires_at: format_ms(now + lease_ms as i64),
+    }))
 }
 
 /// A progress report.
@@ -179,10 +185,10 @@ pub(crate) async fn progress(
     Path(id): Path<String>,
     Json(req): Json<ProgressRequest>,
 ) -> Result<axum::Json<JobView>, ApiError> {
-    if let Some(p) = req.percent {
-        if !(0.0..=100.0).contains(&p) {
-            return Err(ApiError::field("percent", "percent must be between 0 and 100"));
-        }
+    if let Some(p) = req.percent
+        && !(0.0..=100.0).contains(&p)
+    {
+        return Err(ApiError::field("percent", "percent must be between 0 and 100"));
     }
     if req.step.as_ref().is_some_and(|s| s.len() > 1000) {
         return Err(ApiError::field("step", "step must be at most 1000 bytes"));
@@ -203,7 +209,13 @@ pub(crate) struct CompleteRequest {
     result: Option<Box<RawValue>>,
 }
 
-async fn finish(state: &AppState, auth: &Auth, id: &str, attempt: u32, outcome: Outcome) -> Result<axum::Json<JobView>, ApiError> {
+async fn finish(
+    state: &AppState,
+    auth: &Auth,
+    id: &str,
+    attempt: u32,
+    outcome: Outcome,
+) -> Result<axum::Json<JobView>, ApiError> {
     let params = CompleteParams { id: job_id(id)?, tenant: Some(auth.tenant.clone()), attempt, outcome, now: now_ms() };
     let job = state.store.job_complete_if_attempt(params).await?;
     if let (Some(start), Some(end)) = (job.started_at, job.finished_at) {

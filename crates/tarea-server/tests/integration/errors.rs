@@ -17,7 +17,12 @@ async fn malformed_bodies_are_refused_and_write_nothing() {
         ("{\"kind\": \"x\", \"colour\": 1}", 400, "invalid_request", Some("colour")),
         ("{\"kind\": \"Bad Kind\"}", 400, "invalid_request", Some("kind")),
         ("{\"kind\": \"\"}", 400, "invalid_request", Some("kind")),
-        (&*Box::leak(format!("{{\"kind\": \"{}\"}}", "a".repeat(65)).into_boxed_str()), 400, "invalid_request", Some("kind")),
+        (
+            &*Box::leak(format!("{{\"kind\": \"{}\"}}", "a".repeat(65)).into_boxed_str()),
+            400,
+            "invalid_request",
+            Some("kind"),
+        ),
         ("{\"kind\": \"x\", \"queue\": \"ñ\"}", 400, "invalid_request", Some("queue")),
         ("{\"kind\": \"x\", \"priority\": 101}", 400, "invalid_request", Some("priority")),
         ("{\"kind\": \"x\", \"priority\": -101}", 400, "invalid_request", Some("priority")),
@@ -28,11 +33,21 @@ async fn malformed_bodies_are_refused_and_write_nothing() {
         ("{\"kind\": \"x\", \"timeout_ms\": 0}", 400, "invalid_request", Some("timeout_ms")),
         ("{\"kind\": \"x\", \"delay_ms\": 99999999999999}", 400, "invalid_request", Some("delay_ms")),
         ("{\"kind\": \"x\", \"run_at\": \"mañana\"}", 400, "invalid_request", Some("run_at")),
-        ("{\"kind\": \"x\", \"run_at\": \"2026-12-01T02:00:00Z\", \"delay_ms\": 5}", 400, "invalid_request", Some("run_at")),
+        (
+            "{\"kind\": \"x\", \"run_at\": \"2026-12-01T02:00:00Z\", \"delay_ms\": 5}",
+            400,
+            "invalid_request",
+            Some("run_at"),
+        ),
         ("{\"kind\": \"x\", \"tags\": [\"\"]}", 400, "invalid_request", Some("tags")),
         ("{\"kind\": \"x\", \"idempotency_key\": \"\"}", 400, "invalid_request", Some("idempotency_key")),
         ("{\"kind\": \"x\", \"retry\": {\"base_ms\": 10}}", 400, "invalid_request", Some("retry")),
-        ("{\"kind\": \"x\", \"retry\": {\"base_ms\": 100, \"max_ms\": 10}}", 400, "invalid_request", Some("retry.max_ms")),
+        (
+            "{\"kind\": \"x\", \"retry\": {\"base_ms\": 100, \"max_ms\": 10}}",
+            400,
+            "invalid_request",
+            Some("retry.max_ms"),
+        ),
         (&*Box::leak(deep.into_boxed_str()), 400, "invalid_request", None),
     ];
     for (body, status, code, field) in cases {

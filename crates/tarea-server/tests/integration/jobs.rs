@@ -6,7 +6,27 @@ async fn enqueue_answers_the_job_view() {
     let v = api
         .enqueue(r#"{"kind":"pdf.render","queue":"docs","payload":{"protocolo":"HP 24/123"},"priority":5,"tags":["informe"],"max_attempts":3,"timeout_ms":60000}"#)
         .await;
-    for field in ["id", "tenant", "kind", "queue", "state", "priority", "attempt", "max_attempts", "payload", "progress", "result", "error", "artifacts", "tags", "idempotency_key", "created_at", "run_at", "started_at", "finished_at"] {
+    for field in [
+        "id",
+        "tenant",
+        "kind",
+        "queue",
+        "state",
+        "priority",
+        "attempt",
+        "max_attempts",
+        "payload",
+        "progress",
+        "result",
+        "error",
+        "artifacts",
+        "tags",
+        "idempotency_key",
+        "created_at",
+        "run_at",
+        "started_at",
+        "finished_at",
+    ] {
         assert!(v.get(field).is_some(), "job view lacks {field}: {v}");
     }
     assert_eq!(v["state"], "queued");
@@ -117,7 +137,11 @@ async fn operations_endpoints_need_no_key() {
     let (s, v) = api.call_as("", "GET", "/metrics", None).await;
     assert_eq!(s, StatusCode::OK);
     let text = v.as_str().unwrap();
-    for name in ["tarea_jobs_enqueued_total{queue=\"q\",kind=\"x\"} 1", "tarea_queue_jobs{tenant=\"acme\",queue=\"q\",state=\"queued\"} 1", "tarea_queue_oldest_queued_age_seconds"] {
+    for name in [
+        "tarea_jobs_enqueued_total{queue=\"q\",kind=\"x\"} 1",
+        "tarea_queue_jobs{tenant=\"acme\",queue=\"q\",state=\"queued\"} 1",
+        "tarea_queue_oldest_queued_age_seconds",
+    ] {
         assert!(text.contains(name), "metrics lack {name}:\n{text}");
     }
 }

@@ -51,13 +51,8 @@ async fn sse_streams_state_and_progress_then_closes() {
     let server = TestServer::start().await;
     let c = Client::new(&server).await;
     let job = c.post(&server, "/v1/jobs", json!({"kind": "tarea.sleep", "payload": {"ms": 300}})).await;
-    let mut res = c
-        .http
-        .get(server.url(&format!("/v1/jobs/{}/events", id_of(&job))))
-        .bearer_auth(&c.key)
-        .send()
-        .await
-        .unwrap();
+    let mut res =
+        c.http.get(server.url(&format!("/v1/jobs/{}/events", id_of(&job)))).bearer_auth(&c.key).send().await.unwrap();
     assert_eq!(res.headers()["content-type"], "text/event-stream");
     let mut text = String::new();
     let read = async {
@@ -90,7 +85,8 @@ async fn long_poll_claim_returns_as_soon_as_work_arrives() {
     let (url, key) = (server.url("/v1/worker/claim"), c.key.clone());
     let started = Instant::now();
     let waiting = tokio::spawn(async move {
-        let res = http.post(url).bearer_auth(key).json(&json!({"queues": ["ext"], "wait_ms": 20000})).send().await.unwrap();
+        let res =
+            http.post(url).bearer_auth(key).json(&json!({"queues": ["ext"], "wait_ms": 20000})).send().await.unwrap();
         res.json::<Value>().await.unwrap()
     });
     let job = c.post(&server, "/v1/jobs", json!({"kind": "app.task", "queue": "ext"})).await;
@@ -108,7 +104,13 @@ async fn built_in_jobs_run_time_out_and_retry() {
     let ok = c.post(&server, "/v1/jobs", json!({"kind": "tarea.noop"})).await;
     let done = c.wait_job(&server, &id_of(&ok), |j| j["state"] == "succeeded").await;
     assert_eq!(done["attempt"], 1);
-    let slow = c.post(&server, "/v1/jobs", json!({"kind": "tarea.sleep", "payload": {"ms": 5000}, "timeout_ms": 100, "max_attempts": 1})).await;
+    let slow = c
+        .post(
+            &server,
+            "/v1/jobs",
+            json!({"kind": "tarea.sleep", "payload": {"ms": 5000}, "timeout_ms": 100, "max_attempts": 1}),
+        )
+        .await;
     let dead = c.wait_job(&server, &id_of(&slow), |j| j["state"] == "dead").await;
     assert_eq!(dead["error"]["code"], "timeout");
     let failing = c

@@ -95,7 +95,10 @@ pub async fn send(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
     if status.is_client_error() || status.is_server_error() {
         assert!(ct.starts_with("application/json"), "error answered as {ct}: {v}");
         let e = &v["error"];
-        assert!(e["code"].is_string() && e["message"].as_str().is_some_and(|m| !m.is_empty()) && e["details"].is_object(), "not an error body: {v}");
+        assert!(
+            e["code"].is_string() && e["message"].as_str().is_some_and(|m| !m.is_empty()) && e["details"].is_object(),
+            "not an error body: {v}"
+        );
     }
     (status, v)
 }

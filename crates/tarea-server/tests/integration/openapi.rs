@@ -5,7 +5,14 @@ use std::path::PathBuf;
 fn openapi_document_matches_docs() {
     let generated = tarea_server::openapi_json();
     let doc: serde_json::Value = serde_json::from_str(&generated).unwrap();
-    for path in ["/v1/jobs", "/v1/jobs/batch", "/v1/jobs/{id}/events", "/v1/worker/claim", "/v1/queues/{name}/pause", "/metrics"] {
+    for path in [
+        "/v1/jobs",
+        "/v1/jobs/batch",
+        "/v1/jobs/{id}/events",
+        "/v1/worker/claim",
+        "/v1/queues/{name}/pause",
+        "/metrics",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "OpenAPI lacks {path}");
     }
     let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");

@@ -19,16 +19,27 @@ async fn a_worker_claims_reports_and_completes() {
     assert_eq!((job["kind"].as_str(), job["attempt"].as_u64()), (Some("protocols.set_status"), Some(1)));
     assert!(job["lease_expires_at"].is_string());
     let id = job["id"].as_str().unwrap();
-    let (s, p) = api.call("POST", &format!("/v1/jobs/{id}/progress"), Some(r#"{"attempt":1,"current":2,"total":3,"step":"Actualizando protocolos"}"#)).await;
+    let (s, p) = api
+        .call(
+            "POST",
+            &format!("/v1/jobs/{id}/progress"),
+            Some(r#"{"attempt":1,"current":2,"total":3,"step":"Actualizando protocolos"}"#),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(p["progress"]["current"], 2);
     let (s, h) = api.call("POST", &format!("/v1/jobs/{id}/heartbeat"), Some(r#"{"attempt":1,"lease_ms":60000}"#)).await;
     assert_eq!(s, StatusCode::OK);
     assert!(h["lease_expires_at"].is_string());
-    let (s, done) = api.call("POST", &format!("/v1/jobs/{id}/complete"), Some(r#"{"attempt":1,"result":{"updated":3}}"#)).await;
+    let (s, done) =
+        api.call("POST", &format!("/v1/jobs/{id}/complete"), Some(r#"{"attempt":1,"result":{"updated":3}}"#)).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!((done["state"].as_str(), done["result"]["updated"].as_u64()), (Some("succeeded"), Some(3)));
-    let e = expect_error(api.call("POST", &format!("/v1/jobs/{id}/complete"), Some(r#"{"attempt":1}"#)).await, 409, "stale_attempt");
+    let e = expect_error(
+        api.call("POST", &format!("/v1/jobs/{id}/complete"), Some(r#"{"attempt":1}"#)).await,
+        409,
+        "stale_attempt",
+    );
     assert_eq!(e["error"]["details"]["state"], "succeeded");
 }
 
@@ -44,7 +55,8 @@ async fn stale_attempts_change_nothing() {
         ("progress", r#"{"attempt":7,"percent":10}"#),
         ("heartbeat", r#"{"attempt":3}"#),
     ] {
-        let e = expect_error(api.call("POST", &format!("/v1/jobs/{id}/{path}"), Some(body)).await, 409, "stale_attempt");
+        let e =
+            expect_error(api.call("POST", &format!("/v1/jobs/{id}/{path}"), Some(body)).await, 409, "stale_attempt");
         assert_eq!(e["error"]["details"]["current_attempt"], 1);
     }
     let (_, j) = api.call("GET", &format!("/v1/jobs/{id}"), None).await;
@@ -60,12 +72,20 @@ async fn failures_retry_then_die() {
     let (_, f) = api.call("POST", &format!("/v1/jobs/{id}/fail"), Some(r#"{"attempt":1,"error":{"code":"smtp_down","message":"el servidor no responde","details":{"host":"mail"}}}"#)).await;
     assert_eq!(f["state"], "failed");
     assert_eq!(f["error"]["details"]["host"], "mail");
-    let (_, nf) = api.call("POST", &format!("/v1/jobs/{id}/fail"), Some(r#"{"attempt":1,"error":{"code":"x","message":"y"}}"#)).await;
+    let (_, nf) = api
+        .call("POST", &format!("/v1/jobs/{id}/fail"), Some(r#"{"attempt":1,"error":{"code":"x","message":"y"}}"#))
+        .await;
     assert_eq!(nf["error"]["code"], "stale_attempt");
     let v2 = api.enqueue(r#"{"kind":"ext2"}"#).await;
     let id2 = v2["id"].as_str().unwrap();
     claim(&api, r#"{"queues":["default"],"kinds":["ext2"]}"#).await;
-    let (_, d) = api.call("POST", &format!("/v1/jobs/{id2}/fail"), Some(r#"{"attempt":1,"error":{"code":"bad_input","message":"no existe"},"retryable":false}"#)).await;
+    let (_, d) = api
+        .call(
+            "POST",
+            &format!("/v1/jobs/{id2}/fail"),
+            Some(r#"{"attempt":1,"error":{"code":"bad_input","message":"no existe"},"retryable":false}"#),
+        )
+        .await;
     assert_eq!(d["state"], "dead");
 }
 

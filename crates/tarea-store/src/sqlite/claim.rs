@@ -45,9 +45,7 @@ pub(crate) fn claim(b: &mut Batch<'_>, p: &ClaimParams) -> StoreResult<Vec<Job>>
     let mut stmt = b.conn.prepare_cached(&sql).map_err(map_err)?;
     let until = p.now.saturating_add(p.lease_ms as i64);
     for c in &candidates {
-        let job = stmt
-            .query_row(params![c.id, p.worker, until, p.now], job_from_row)
-            .map_err(map_err)?;
+        let job = stmt.query_row(params![c.id, p.worker, until, p.now], job_from_row).map_err(map_err)?;
         per_lane[c.lane] += 1;
         b.events.push(state_event(&job));
         claimed.push(job);
@@ -74,7 +72,8 @@ fn lanes(conn: &Connection, p: &ClaimParams) -> StoreResult<Vec<Lane>> {
         .map_err(map_err)?;
     let mut lanes = Vec::new();
     let any = [None];
-    let names: Vec<Option<&String>> = if p.queues.is_empty() { any.to_vec() } else { p.queues.iter().map(Some).collect() };
+    let names: Vec<Option<&String>> =
+        if p.queues.is_empty() { any.to_vec() } else { p.queues.iter().map(Some).collect() };
     for queue in names {
         let rows = stmt
             .query_map(params![queue, p.tenant], |r| {
@@ -115,11 +114,8 @@ fn candidates_of(conn: &Connection, p: &ClaimParams, lane: &Lane, index: usize) 
     let mut sql = String::from(
         "SELECT id, priority, run_at FROM jobs WHERE tenant = ? AND queue = ? AND builtin = ? AND state = 1",
     );
-    let mut args = vec![
-        Value::Text(lane.tenant.clone()),
-        Value::Text(lane.queue.clone()),
-        Value::Integer(i64::from(p.builtin)),
-    ];
+    let mut args =
+        vec![Value::Text(lane.tenant.clone()), Value::Text(lane.queue.clone()), Value::Integer(i64::from(p.builtin))];
     if let Some(kinds) = &p.kinds {
         sql.push_str(" AND kind IN (");
         for (i, k) in kinds.iter().enumerate() {

@@ -3,8 +3,8 @@
 //! a stale worker changes nothing even if the checks before it were skipped.
 use rusqlite::{Connection, OptionalExtension, params};
 use tarea_core::{
-    CompleteParams, EventKind, Job, JobEvent, JobId, JobState, Outcome, Progress, ProgressUpdate,
-    RetryPolicy, StoreError, StoreResult, Transition,
+    CompleteParams, EventKind, Job, JobEvent, JobId, JobState, Outcome, Progress, ProgressUpdate, RetryPolicy,
+    StoreError, StoreResult, Transition,
 };
 
 use super::map_err;
@@ -65,19 +65,23 @@ pub(crate) fn complete(b: &mut Batch<'_>, p: CompleteParams) -> StoreResult<Job>
                  progress = CASE WHEN progress IS NULL THEN NULL ELSE json_set(progress, '$.percent', 100.0) END {tail}"
             );
             let result = result.as_ref().map(|r| r.get());
-            b.conn.prepare_cached(&sql).and_then(|mut s| s.query_row(params![id, p.attempt, result, p.now], job_from_row))
+            b.conn
+                .prepare_cached(&sql)
+                .and_then(|mut s| s.query_row(params![id, p.attempt, result, p.now], job_from_row))
         }
         Outcome::Failed { error, retryable } => {
             let error = json_text(&error)?;
             if retryable && cur.attempt < cur.max_attempts {
                 let run_at = p.now.saturating_add(cur.retry.delay_ms_random(cur.attempt) as i64);
                 let sql = format!("{head} state = 4, error = ?3, finished_at = ?4, run_at = ?5 {tail}");
-                b.conn.prepare_cached(&sql).and_then(|mut s| {
-                    s.query_row(params![id, p.attempt, error, p.now, run_at], job_from_row)
-                })
+                b.conn
+                    .prepare_cached(&sql)
+                    .and_then(|mut s| s.query_row(params![id, p.attempt, error, p.now, run_at], job_from_row))
             } else {
                 let sql = format!("{head} state = 5, error = ?3, finished_at = ?4 {tail}");
-                b.conn.prepare_cached(&sql).and_then(|mut s| s.query_row(params![id, p.attempt, error, p.now], job_from_row))
+                b.conn
+                    .prepare_cached(&sql)
+                    .and_then(|mut s| s.query_row(params![id, p.attempt, error, p.now], job_from_row))
             }
         }
         Outcome::Released => {
@@ -124,9 +128,8 @@ pub(crate) fn progress(
     let cur = fenced(b.conn, tenant, id, attempt)?;
     let mut progress: Progress = cur.progress.and_then(|p| serde_json::from_str(&p).ok()).unwrap_or_default();
     progress.apply(update);
-    let sql = format!(
-        "UPDATE jobs SET progress = ?3 WHERE id = ?1 AND state = 2 AND attempt = ?2 RETURNING {JOB_COLUMNS}"
-    );
+    let sql =
+        format!("UPDATE jobs SET progress = ?3 WHERE id = ?1 AND state = 2 AND attempt = ?2 RETURNING {JOB_COLUMNS}");
     let text = json_text(&progress)?;
     let job = b
         .conn

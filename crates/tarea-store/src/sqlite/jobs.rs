@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use tarea_core::{
-    Enqueued, Job, JobFilter, JobId, JobPage, JobSpec, JobState, QueueSettings, RetryPolicy,
-    StoreError, StoreResult, limits,
+    Enqueued, Job, JobFilter, JobId, JobPage, JobSpec, JobState, QueueSettings, RetryPolicy, StoreError, StoreResult,
+    limits,
 };
 
 use super::rows::{JOB_COLUMNS, job_from_row, state_event};
@@ -17,11 +17,11 @@ pub(crate) fn enqueue(b: &mut Batch<'_>, tenant: &str, specs: Vec<JobSpec>, now:
     let mut defaults: HashMap<String, QueueSettings> = HashMap::new();
     let mut out = Vec::with_capacity(specs.len());
     for spec in specs {
-        if let Some(key) = &spec.idempotency_key {
-            if let Some(job) = find_by_idempotency_key(b.conn, tenant, key)? {
-                out.push(Enqueued { job, created: false });
-                continue;
-            }
+        if let Some(key) = &spec.idempotency_key
+            && let Some(job) = find_by_idempotency_key(b.conn, tenant, key)?
+        {
+            out.push(Enqueued { job, created: false });
+            continue;
         }
         if !defaults.contains_key(&spec.queue) {
             let settings = queues::settings(b.conn, tenant, &spec.queue)?;

@@ -77,7 +77,10 @@ pub(crate) fn reap_expired(b: &mut Batch<'_>, now: i64) -> StoreResult<u64> {
                 JobState::Dead,
                 JobError::new(
                     "worker_lost",
-                    format!("the job's lease expired {} times in a row: its worker stops answering while running it", lost + 1),
+                    format!(
+                        "the job's lease expired {} times in a row: its worker stops answering while running it",
+                        lost + 1
+                    ),
                 ),
             )
         } else if attempt >= max_attempts {
@@ -87,13 +90,22 @@ pub(crate) fn reap_expired(b: &mut Batch<'_>, now: i64) -> StoreResult<u64> {
         };
         let error = serde_json::to_string(&error).unwrap_or_default();
         let row: Option<(String, String, bool, String)> = stmt
-            .query_row(params![id, state.code(), error, now, attempt], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_row(params![id, state.code(), error, now, attempt], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
             .map(Some)
             .or_else(|e| if matches!(e, rusqlite::Error::QueryReturnedNoRows) { Ok(None) } else { Err(e) })
             .map_err(map_err)?;
         if let Some((tenant, queue, builtin, kind)) = row {
             let bytes: [u8; 16] = id.as_slice().try_into().unwrap_or_default();
-            b.events.push(JobEvent { id: JobId::from_bytes(bytes), tenant, queue, kind, builtin, change: EventKind::State(state) });
+            b.events.push(JobEvent {
+                id: JobId::from_bytes(bytes),
+                tenant,
+                queue,
+                kind,
+                builtin,
+                change: EventKind::State(state),
+            });
             count += 1;
         }
     }
@@ -104,9 +116,7 @@ pub(crate) fn reap_expired(b: &mut Batch<'_>, now: i64) -> StoreResult<u64> {
 pub(crate) fn delete_expired(b: &mut Batch<'_>, now: i64, defaults: Retention, limit: u32) -> StoreResult<u64> {
     let overrides: HashMap<(String, String), QueueSettings> = b
         .conn
-        .prepare_cached(
-            "SELECT tenant, name, settings FROM queues WHERE settings LIKE '%retention%'",
-        )
+        .prepare_cached("SELECT tenant, name, settings FROM queues WHERE settings LIKE '%retention%'")
         .and_then(|mut s| {
             s.query_map([], |r| {
                 let settings: String = r.get(2)?;

@@ -22,9 +22,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::Connection;
 use tarea_core::{
-    ApiKey, ClaimParams, CompleteParams, Enqueued, EventSink, Job, JobFilter, JobId, JobPage,
-    JobSpec, KeyHash, ProgressUpdate, QueueInfo, QueueSettings, Retention, Store, StoreError,
-    StoreResult,
+    ApiKey, ClaimParams, CompleteParams, Enqueued, EventSink, Job, JobFilter, JobId, JobPage, JobSpec, KeyHash,
+    ProgressUpdate, QueueInfo, QueueSettings, Retention, Store, StoreError, StoreResult,
 };
 
 use readers::Readers;
@@ -114,13 +113,11 @@ impl SqliteStore {
     pub fn open(path: impl AsRef<Path>, options: SqliteOptions, sink: Arc<dyn EventSink>) -> StoreResult<Self> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let conn = open_writer(&path, &options).map_err(|e| {
-            StoreError::Unavailable(format!("cannot open the database {}: {e}", path.display()))
-        })?;
+        let conn = open_writer(&path, &options)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open the database {}: {e}", path.display())))?;
         let stop = Arc::new(AtomicBool::new(false));
         start_checkpointer(path.clone(), Arc::clone(&stop));
         Ok(SqliteStore { writer: Writer::start(conn, sink), readers: Readers::new(path), stop })
@@ -161,9 +158,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<bool>> {
         let tenant = tenant.map(str::to_owned);
         let jobs = jobs.to_vec();
-        self.writer
-            .write(move |b| complete::renew(b, tenant.as_deref(), &jobs, lease_ms, now))
-            .await
+        self.writer.write(move |b| complete::renew(b, tenant.as_deref(), &jobs, lease_ms, now)).await
     }
 
     async fn job_progress_if_attempt(
@@ -174,9 +169,7 @@ impl Store for SqliteStore {
         update: ProgressUpdate,
     ) -> StoreResult<Job> {
         let tenant = tenant.map(str::to_owned);
-        self.writer
-            .write(move |b| complete::progress(b, tenant.as_deref(), id, attempt, &update))
-            .await
+        self.writer.write(move |b| complete::progress(b, tenant.as_deref(), id, attempt, &update)).await
     }
 
     async fn job_cancel(&self, tenant: &str, id: JobId, now: i64) -> StoreResult<Job> {
@@ -198,9 +191,7 @@ impl Store for SqliteStore {
     }
 
     async fn job_delete_expired(&self, now: i64, defaults: Retention, limit: u32) -> StoreResult<u64> {
-        self.writer
-            .write(move |b| maintenance::delete_expired(b, now, defaults, limit))
-            .await
+        self.writer.write(move |b| maintenance::delete_expired(b, now, defaults, limit)).await
     }
 
     async fn queue_list(&self, tenant: Option<&str>) -> StoreResult<Vec<QueueInfo>> {

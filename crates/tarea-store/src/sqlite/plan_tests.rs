@@ -14,7 +14,10 @@ fn plan(conn: &Connection, sql: &str) -> String {
 fn hot_queries_use_their_indexes() {
     let mut conn = Connection::open_in_memory().unwrap();
     migrations::migrate(&mut conn).unwrap();
-    assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap() as usize, migrations::latest());
+    assert_eq!(
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap() as usize,
+        migrations::latest()
+    );
     let claim = plan(
         &conn,
         "SELECT id, priority, run_at FROM jobs WHERE tenant = 't' AND queue = 'q' AND builtin = 1 \
@@ -25,11 +28,10 @@ fn hot_queries_use_their_indexes() {
     assert!(due.contains("jobs_due") && !due.contains("TEMP B-TREE"), "{due}");
     let lease = plan(&conn, "SELECT id FROM jobs WHERE state = 2 AND locked_until < 5 ORDER BY locked_until LIMIT 10");
     assert!(lease.contains("jobs_lease"), "{lease}");
-    let finished = plan(
-        &conn,
-        "SELECT id FROM jobs WHERE state IN (3, 5, 6) AND finished_at < 5 ORDER BY finished_at LIMIT 10",
-    );
+    let finished =
+        plan(&conn, "SELECT id FROM jobs WHERE state IN (3, 5, 6) AND finished_at < 5 ORDER BY finished_at LIMIT 10");
     assert!(finished.contains("jobs_finished"), "{finished}");
-    let list = plan(&conn, "SELECT id FROM jobs WHERE tenant = 't' AND id < x'00' ORDER BY tenant DESC, id DESC LIMIT 10");
+    let list =
+        plan(&conn, "SELECT id FROM jobs WHERE tenant = 't' AND id < x'00' ORDER BY tenant DESC, id DESC LIMIT 10");
     assert!(list.contains("jobs_tenant") && !list.contains("TEMP B-TREE"), "{list}");
 }

@@ -40,12 +40,10 @@ pub(crate) fn settings(conn: &Connection, tenant: &str, name: &str) -> StoreResu
 
 /// Jobs waiting to run: queued, scheduled and failed (awaiting a retry).
 pub(crate) fn waiting(conn: &Connection, tenant: &str, name: &str) -> StoreResult<u64> {
-    conn.prepare_cached(
-        "SELECT n_queued + n_scheduled + n_failed FROM queues WHERE tenant = ?1 AND name = ?2",
-    )
-    .and_then(|mut s| s.query_row(params![tenant, name], |r| r.get::<_, i64>(0)).optional())
-    .map(|n| n.unwrap_or(0).max(0) as u64)
-    .map_err(map_err)
+    conn.prepare_cached("SELECT n_queued + n_scheduled + n_failed FROM queues WHERE tenant = ?1 AND name = ?2")
+        .and_then(|mut s| s.query_row(params![tenant, name], |r| r.get::<_, i64>(0)).optional())
+        .map(|n| n.unwrap_or(0).max(0) as u64)
+        .map_err(map_err)
 }
 
 fn oldest_queued(conn: &Connection, tenant: &str, name: &str) -> StoreResult<Option<i64>> {
@@ -68,9 +66,7 @@ fn get(conn: &Connection, tenant: &str, name: &str) -> StoreResult<QueueInfo> {
 
 /// Queues of one tenant, or every tenant's.
 pub(crate) fn list(conn: &Connection, tenant: Option<&str>) -> StoreResult<Vec<QueueInfo>> {
-    let sql = format!(
-        "SELECT {QUEUE_COLUMNS} FROM queues WHERE (?1 IS NULL OR tenant = ?1) ORDER BY tenant, name"
-    );
+    let sql = format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE (?1 IS NULL OR tenant = ?1) ORDER BY tenant, name");
     let mut queues = conn
         .prepare_cached(&sql)
         .and_then(|mut s| s.query_map(params![tenant], queue_from_row)?.collect::<Result<Vec<_>, _>>())

@@ -24,13 +24,10 @@ impl Readers {
     }
 
     fn open(&self) -> StoreResult<Connection> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(map_err)?;
-        conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA cache_size = -4000;")
-            .map_err(map_err)?;
+        let conn =
+            Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(map_err)?;
+        conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA cache_size = -4000;").map_err(map_err)?;
         Ok(conn)
     }
 
@@ -40,11 +37,8 @@ impl Readers {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+        let _permit =
+            self.permits.acquire().await.map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
         let this = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let conn = match this.idle.lock().map(|mut v| v.pop()) {

@@ -2,7 +2,7 @@
 //! jobs, so the order is written once.
 use rusqlite::Row;
 use serde_json::value::RawValue;
-use tarea_core::{Job, JobEvent, EventKind, JobId, JobState, RetryPolicy};
+use tarea_core::{EventKind, Job, JobEvent, JobId, JobState, RetryPolicy};
 
 /// Every column of a job, in the order [`job_from_row`] reads them.
 pub(crate) const JOB_COLUMNS: &str = "id, tenant, kind, queue, state, builtin, priority, attempt, \
@@ -14,9 +14,7 @@ fn raw(s: String) -> rusqlite::Result<Box<RawValue>> {
 }
 
 fn json<T: serde::de::DeserializeOwned>(s: Option<String>) -> rusqlite::Result<Option<T>> {
-    s.map(|s| serde_json::from_str(&s))
-        .transpose()
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+    s.map(|s| serde_json::from_str(&s)).transpose().map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
 /// Reads a job from a row selected with [`JOB_COLUMNS`].

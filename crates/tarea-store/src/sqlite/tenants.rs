@@ -5,9 +5,7 @@ use tarea_core::{ApiKey, KeyHash, StoreResult};
 use super::map_err;
 
 pub(crate) fn count(conn: &Connection) -> StoreResult<u64> {
-    conn.query_row("SELECT COUNT(*) FROM tenants", [], |r| r.get::<_, i64>(0))
-        .map(|n| n as u64)
-        .map_err(map_err)
+    conn.query_row("SELECT COUNT(*) FROM tenants", [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(map_err)
 }
 
 pub(crate) fn ensure(conn: &Connection, name: &str, now: i64) -> StoreResult<()> {
@@ -19,11 +17,9 @@ pub(crate) fn ensure(conn: &Connection, name: &str, now: i64) -> StoreResult<()>
 
 pub(crate) fn key_create(conn: &Connection, key: ApiKey, hash: KeyHash) -> StoreResult<ApiKey> {
     ensure(conn, &key.tenant, key.created_at)?;
-    conn.prepare_cached(
-        "INSERT INTO api_keys (id, hash, tenant, admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )
-    .and_then(|mut s| s.execute(params![key.id, &hash.0[..], key.tenant, key.admin, key.created_at]))
-    .map_err(map_err)?;
+    conn.prepare_cached("INSERT INTO api_keys (id, hash, tenant, admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .and_then(|mut s| s.execute(params![key.id, &hash.0[..], key.tenant, key.admin, key.created_at]))
+        .map_err(map_err)?;
     Ok(key)
 }
 

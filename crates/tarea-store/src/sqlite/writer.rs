@@ -66,11 +66,8 @@ impl Writer {
                 let _ = done.send(answer);
             }));
         });
-        self.tx
-            .send(op)
-            .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
-        wait.await
-            .map_err(|_| StoreError::Unavailable("the store writer stopped".into()))?
+        self.tx.send(op).map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+        wait.await.map_err(|_| StoreError::Unavailable("the store writer stopped".into()))?
     }
 }
 

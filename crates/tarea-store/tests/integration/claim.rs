@@ -6,7 +6,8 @@ store_test!(claim_takes_highest_priority_then_oldest, |s: S| async move {
     hi.priority = 50;
     let high = enqueue_one(&s, hi, NOW + 10).await;
     let later = enqueue_one(&s, spec("x", "q"), NOW + 20).await;
-    let order: Vec<JobId> = s.job_claim(claim_params(&["q"], 3, NOW + 30)).await.unwrap().iter().map(|j| j.id).collect();
+    let order: Vec<JobId> =
+        s.job_claim(claim_params(&["q"], 3, NOW + 30)).await.unwrap().iter().map(|j| j.id).collect();
     assert_eq!(order, vec![high.id, low.id, later.id]);
 });
 
@@ -18,7 +19,10 @@ store_test!(claim_starts_an_attempt_with_a_lease, |s: S| async move {
     assert_eq!(job.locked_by.as_deref(), Some("test"));
     assert_eq!(job.locked_until, Some(NOW + 5 + 30_000));
     assert_eq!(job.started_at, Some(NOW + 5));
-    assert!(s.job_claim(claim_params(&["q"], 1, NOW + 6)).await.unwrap().is_empty(), "a running job is not claimed twice");
+    assert!(
+        s.job_claim(claim_params(&["q"], 1, NOW + 6)).await.unwrap().is_empty(),
+        "a running job is not claimed twice"
+    );
 });
 
 store_test!(claim_merges_queues_by_priority, |s: S| async move {
@@ -27,7 +31,8 @@ store_test!(claim_merges_queues_by_priority, |s: S| async move {
     sb.priority = 1;
     let b = enqueue_one(&s, sb, NOW + 1).await;
     enqueue_one(&s, spec("x", "c"), NOW).await;
-    let got: Vec<JobId> = s.job_claim(claim_params(&["a", "b"], 5, NOW + 2)).await.unwrap().iter().map(|j| j.id).collect();
+    let got: Vec<JobId> =
+        s.job_claim(claim_params(&["a", "b"], 5, NOW + 2)).await.unwrap().iter().map(|j| j.id).collect();
     assert_eq!(got, vec![b.id, a.id]);
     let all = s.job_claim(claim_params(&[], 5, NOW + 2)).await.unwrap();
     assert_eq!(all.len(), 1, "an empty queue list means every queue");
@@ -70,7 +75,11 @@ store_test!(claim_filters_kinds_and_runner, |s: S| async move {
     let mut p = claim_params(&["q"], 10, NOW);
     p.builtin = true;
     let got = s.job_claim(p).await.unwrap();
-    assert_eq!(got.iter().map(|j| j.id).collect::<Vec<_>>(), vec![builtin.id], "external workers never get built-in kinds and vice versa");
+    assert_eq!(
+        got.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![builtin.id],
+        "external workers never get built-in kinds and vice versa"
+    );
 });
 
 store_test!(rate_limit_spaces_out_claims, |s: S| async move {
@@ -82,7 +91,11 @@ store_test!(rate_limit_spaces_out_claims, |s: S| async move {
     assert_eq!(first, 2, "a full bucket holds one second of jobs");
     assert_eq!(s.job_claim(claim_params(&["mail"], 10, NOW + 100)).await.unwrap().len(), 0);
     assert_eq!(s.job_claim(claim_params(&["mail"], 10, NOW + 600)).await.unwrap().len(), 1);
-    assert_eq!(s.job_claim(claim_params(&["mail"], 10, NOW + 5_000)).await.unwrap().len(), 2, "the bucket never holds more than its burst");
+    assert_eq!(
+        s.job_claim(claim_params(&["mail"], 10, NOW + 5_000)).await.unwrap().len(),
+        2,
+        "the bucket never holds more than its burst"
+    );
 });
 
 store_test!(concurrent_claims_never_share_a_job, |s: S| async move {

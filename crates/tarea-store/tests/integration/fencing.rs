@@ -9,13 +9,22 @@ store_test!(stale_attempt_cannot_complete_job, |s: S| async move {
     assert_eq!((again.id, again.attempt), (job.id, 2));
     let stale = s.job_complete_if_attempt(done(job.id, 1, succeeded(), NOW + 31_002)).await.unwrap_err();
     assert!(matches!(stale, StoreError::StaleAttempt { attempt: 1, current: 2, state: JobState::Running }), "{stale}");
-    assert!(matches!(s.job_progress_if_attempt(None, job.id, 1, ProgressUpdate::default()).await, Err(StoreError::StaleAttempt { .. })));
+    assert!(matches!(
+        s.job_progress_if_attempt(None, job.id, 1, ProgressUpdate::default()).await,
+        Err(StoreError::StaleAttempt { .. })
+    ));
     assert_eq!(s.lease_renew_if_attempt(None, &[(job.id, 1)], 30_000, NOW).await.unwrap(), vec![false]);
     let fin = s.job_complete_if_attempt(done(job.id, 2, succeeded(), NOW + 31_003)).await.unwrap();
     assert_eq!(fin.state, JobState::Succeeded);
     assert_eq!(fin.finished_at, Some(NOW + 31_003));
     assert!(fin.locked_by.is_none());
-    assert!(matches!(s.job_complete_if_attempt(done(job.id, 2, succeeded(), NOW)).await, Err(StoreError::StaleAttempt { .. })), "a job is recorded finished once");
+    assert!(
+        matches!(
+            s.job_complete_if_attempt(done(job.id, 2, succeeded(), NOW)).await,
+            Err(StoreError::StaleAttempt { .. })
+        ),
+        "a job is recorded finished once"
+    );
 });
 
 store_test!(retryable_failure_backs_off_then_dies_when_attempts_run_out, |s: S| async move {
@@ -55,13 +64,20 @@ store_test!(release_does_not_burn_an_attempt, |s: S| async move {
 store_test!(progress_is_merged_and_fenced, |s: S| async move {
     enqueue_one(&s, spec("x", "q"), NOW).await;
     let job = claim_one(&s, "q", NOW).await;
-    let up = ProgressUpdate { step: Some("Generando PDF".into()), current: Some(1), total: Some(4), ..Default::default() };
+    let up =
+        ProgressUpdate { step: Some("Generando PDF".into()), current: Some(1), total: Some(4), ..Default::default() };
     let j = s.job_progress_if_attempt(None, job.id, 1, up).await.unwrap();
     let p = j.progress.unwrap();
     assert_eq!((p.percent, p.step.as_deref()), (25.0, Some("Generando PDF")));
-    let j = s.job_progress_if_attempt(Some(T), job.id, 1, ProgressUpdate { percent: Some(90.0), ..Default::default() }).await.unwrap();
+    let j = s
+        .job_progress_if_attempt(Some(T), job.id, 1, ProgressUpdate { percent: Some(90.0), ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(j.progress.as_ref().unwrap().step.as_deref(), Some("Generando PDF"));
-    assert!(matches!(s.job_progress_if_attempt(Some("other"), job.id, 1, ProgressUpdate::default()).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        s.job_progress_if_attempt(Some("other"), job.id, 1, ProgressUpdate::default()).await,
+        Err(StoreError::NotFound)
+    ));
     let fin = s.job_complete_if_attempt(done(job.id, 1, succeeded(), NOW)).await.unwrap();
     assert_eq!(fin.progress.unwrap().percent, 100.0, "a finished job shows 100 %");
 });
@@ -85,7 +101,13 @@ store_test!(cancel_moves_unfinished_jobs_and_refuses_finished_ones, |s: S| async
     enqueue_one(&s, spec("x", "q"), NOW).await;
     let running = claim_one(&s, "q", NOW).await;
     s.job_cancel(T, running.id, NOW).await.unwrap();
-    assert!(matches!(s.job_complete_if_attempt(done(running.id, 1, succeeded(), NOW)).await, Err(StoreError::StaleAttempt { .. })), "the worker of a cancelled job records nothing");
+    assert!(
+        matches!(
+            s.job_complete_if_attempt(done(running.id, 1, succeeded(), NOW)).await,
+            Err(StoreError::StaleAttempt { .. })
+        ),
+        "the worker of a cancelled job records nothing"
+    );
     assert_eq!(state_of(&s, running.id).await, JobState::Cancelled);
 });
 

@@ -97,9 +97,11 @@ store_test!(list_is_newest_first_with_cursor_and_filters, |s: S| async move {
     assert!(p3.next_cursor.is_none());
     let kind_a = s.job_list(T, JobFilter { limit: 10, kind: Some("a".into()), ..Default::default() }).await.unwrap();
     assert_eq!(kind_a.jobs.len(), 3);
-    let tagged = s.job_list(T, JobFilter { limit: 10, tag: Some("urgente".into()), ..Default::default() }).await.unwrap();
+    let tagged =
+        s.job_list(T, JobFilter { limit: 10, tag: Some("urgente".into()), ..Default::default() }).await.unwrap();
     assert_eq!(tagged.jobs.iter().map(|j| j.id).collect::<Vec<_>>(), vec![ids[3]]);
-    let running = s.job_list(T, JobFilter { limit: 10, state: Some(JobState::Running), ..Default::default() }).await.unwrap();
+    let running =
+        s.job_list(T, JobFilter { limit: 10, state: Some(JobState::Running), ..Default::default() }).await.unwrap();
     assert!(running.jobs.is_empty());
 });
 

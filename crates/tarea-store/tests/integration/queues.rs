@@ -20,7 +20,13 @@ store_test!(queue_counts_follow_every_transition, |s: S| async move {
 });
 
 store_test!(queue_settings_replace_and_create_on_first_use, |s: S| async move {
-    let settings = QueueSettings { concurrency: Some(3), rate_limit: Some(5.0), max_depth: Some(100), max_attempts: Some(2), ..Default::default() };
+    let settings = QueueSettings {
+        concurrency: Some(3),
+        rate_limit: Some(5.0),
+        max_depth: Some(100),
+        max_attempts: Some(2),
+        ..Default::default()
+    };
     let q = s.queue_update(T, "mail", settings.clone()).await.unwrap();
     assert_eq!(q.settings, settings);
     let job = enqueue_one(&s, spec("x", "mail"), NOW).await;

@@ -5,7 +5,11 @@ use tarea_testkit::{TareaProcess, tarea_binary};
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(tarea_binary()).args(args).env_remove("TAREA_CONFIG").output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[test]
@@ -45,7 +49,21 @@ fn keys_and_jobs_commands_work_against_a_server() {
     assert!(key.starts_with("tarea_") && !key.contains('\n'), "the key alone on stdout: {key:?}");
     let url = p.url("");
     let remote = ["--url", &url, "--key", &key];
-    let (code, out, err) = run(&[&["jobs", "enqueue", "informes.finalizar", "--payload", r#"{"informe": 77}"#, "--tag", "urgente", "--priority", "-5"], &remote[..]].concat());
+    let (code, out, err) = run(&[
+        &[
+            "jobs",
+            "enqueue",
+            "informes.finalizar",
+            "--payload",
+            r#"{"informe": 77}"#,
+            "--tag",
+            "urgente",
+            "--priority",
+            "-5",
+        ],
+        &remote[..],
+    ]
+    .concat());
     assert_eq!(code, 0, "{err}");
     let job: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!((job["tenant"].as_str(), job["priority"].as_i64()), (Some("veterinaria"), Some(-5)));

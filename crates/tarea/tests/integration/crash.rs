@@ -34,7 +34,8 @@ async fn produce(base: String, key: String, ledger: Arc<Mutex<Ledger>>) {
             .map(|i| json!({"kind": "crash.test", "queue": "crash", "idempotency_key": format!("job-{i}"), "payload": {"n": i}}))
             .collect();
         loop {
-            let res = http.post(format!("{base}/v1/jobs/batch")).bearer_auth(&key).json(&json!({"jobs": jobs})).send().await;
+            let res =
+                http.post(format!("{base}/v1/jobs/batch")).bearer_auth(&key).json(&json!({"jobs": jobs})).send().await;
             match res {
                 Ok(r) if r.status().as_u16() == 201 => {
                     let v: Value = r.json().await.unwrap();
@@ -80,7 +81,8 @@ async fn work(base: String, key: String, ledger: Arc<Mutex<Ledger>>, stop: Arc<s
                 continue;
             }
             let body = json!({"attempt": attempt, "result": {"done_by": attempt}});
-            if let Ok(r) = http.post(format!("{base}/v1/jobs/{id}/complete")).bearer_auth(&key).json(&body).send().await {
+            if let Ok(r) = http.post(format!("{base}/v1/jobs/{id}/complete")).bearer_auth(&key).json(&body).send().await
+            {
                 match r.status().as_u16() {
                     200 => *ledger.lock().unwrap().completed.entry(id).or_default() += 1,
                     409 => {}
@@ -93,7 +95,11 @@ async fn work(base: String, key: String, ledger: Arc<Mutex<Ledger>>, stop: Arc<s
 
 async fn succeeded_count(base: &str, key: &str) -> Option<u64> {
     let v: Value = http().get(format!("{base}/v1/queues")).bearer_auth(key).send().await.ok()?.json().await.ok()?;
-    v["queues"].as_array()?.iter().find(|q| q["name"] == "crash").map(|q| q["counts"]["succeeded"].as_u64().unwrap_or(0))
+    v["queues"]
+        .as_array()?
+        .iter()
+        .find(|q| q["name"] == "crash")
+        .map(|q| q["counts"]["succeeded"].as_u64().unwrap_or(0))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,22 +118,19 @@ async fn sigkill_five_times_loses_nothing_and_finishes_each_job_once() {
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let producer = tokio::spawn(produce(base.clone(), key.clone(), Arc::clone(&ledger)));
-    let workers: Vec<_> = (0..2).map(|_| tokio::spawn(work(base.clone(), key.clone(), Arc::clone(&ledger), Arc::clone(&stop)))).collect();
+    let workers: Vec<_> =
+        (0..2).map(|_| tokio::spawn(work(base.clone(), key.clone(), Arc::clone(&ledger), Arc::clone(&stop)))).collect();
 
     let mut process = first;
     for round in 0..5 {
         let pause = rand::rng().random_range(300..1500);
         tokio::time::sleep(Duration::from_millis(pause)).await;
-        let status = tokio::task::spawn_blocking(move || {
-            let s = process.signal_and_wait("KILL");
-            (process, s)
-        })
-        .await
-        .unwrap();
-        process = status.0;
-        assert!(!status.1.success(), "round {round}: the process was killed");
+        let status = tokio::task::spawn_blocking(move || process.signal_and_wait("KILL")).await.unwrap();
+        assert!(!status.success(), "round {round}: the process was killed");
         let d = dir.path().to_owned();
-        process = tokio::task::spawn_blocking(move || TareaProcess::start_on(&d, port, &["--concurrency", "0"])).await.unwrap();
+        process = tokio::task::spawn_blocking(move || TareaProcess::start_on(&d, port, &["--concurrency", "0"]))
+            .await
+            .unwrap();
         assert!(process.first_key.is_empty(), "a restart never prints a new admin key");
     }
     producer.await.unwrap();
@@ -141,7 +144,7 @@ async fn sigkill_five_times_loses_nothing_and_finishes_each_job_once() {
         w.await.unwrap();
     }
 
-    let ledger = ledger.lock().unwrap();
+    let ledger = std::mem::take(&mut *ledger.lock().unwrap());
     assert_eq!(ledger.accepted.len(), JOBS);
     let http = http();
     let mut seen = HashSet::new();
@@ -172,8 +175,13 @@ async fn sigkill_five_times_loses_nothing_and_finishes_each_job_once() {
         *e = (*e).max(*attempt);
     }
     for (id, attempt) in ledger.held.iter().chain(ledger.claimed.iter().filter(|(id, a)| finals[id] > *a)) {
-        let (status, body) = post_json(&http, &format!("{base}/v1/jobs/{id}/complete"), &key, json!({"attempt": attempt})).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("stale_attempt")), "{id} attempt {attempt}: {body}");
+        let (status, body) =
+            post_json(&http, &format!("{base}/v1/jobs/{id}/complete"), &key, json!({"attempt": attempt})).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (409, Some("stale_attempt")),
+            "{id} attempt {attempt}: {body}"
+        );
         stale += 1;
     }
     assert!(stale >= ledger.held.len());

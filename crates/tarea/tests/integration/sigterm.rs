@@ -24,31 +24,30 @@ async fn wait_state(base: &str, key: &str, id: &str, state: &str) -> serde_json:
 async fn sigterm_releases_running_jobs_without_burning_an_attempt() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_owned();
-    let mut p = tokio::task::spawn_blocking(move || TareaProcess::start(&d, &["--shutdown-grace-s", "1"])).await.unwrap();
+    let p = tokio::task::spawn_blocking(move || TareaProcess::start(&d, &["--shutdown-grace-s", "1"])).await.unwrap();
     let (key, port) = (p.first_key.clone(), p.port);
     let base = format!("http://127.0.0.1:{port}");
     let http = http();
-    let (_, long) = post_json(&http, &format!("{base}/v1/jobs"), &key, json!({"kind": "tarea.sleep", "payload": {"ms": 60000}})).await;
+    let (_, long) =
+        post_json(&http, &format!("{base}/v1/jobs"), &key, json!({"kind": "tarea.sleep", "payload": {"ms": 60000}}))
+            .await;
     let long_id = long["id"].as_str().unwrap().to_owned();
     wait_state(&base, &key, &long_id, "running").await;
-    let (_, short) = post_json(&http, &format!("{base}/v1/jobs"), &key, json!({"kind": "tarea.sleep", "payload": {"ms": 400}})).await;
+    let (_, short) =
+        post_json(&http, &format!("{base}/v1/jobs"), &key, json!({"kind": "tarea.sleep", "payload": {"ms": 400}}))
+            .await;
     let short_id = short["id"].as_str().unwrap().to_owned();
     wait_state(&base, &key, &short_id, "running").await;
     let started = Instant::now();
-    let status = tokio::task::spawn_blocking(move || {
-        let s = p.signal_and_wait("TERM");
-        (p, s)
-    })
-    .await
-    .unwrap();
-    assert!(status.1.success(), "SIGTERM exits 0: {:?}", status.1);
+    let (status, log) = tokio::task::spawn_blocking(move || p.signal_and_wait_with_log("TERM")).await.unwrap();
+    assert!(status.success(), "SIGTERM exits 0: {status:?}");
     assert!(started.elapsed() < Duration::from_secs(8), "shutdown took {:?}", started.elapsed());
-    let log = status.0.log().join("\n");
-    assert!(log.contains("shutting down"), "{log}");
-    drop(status);
+    let log = log.join("\n");
+    assert!(log.contains("shutting down") && log.contains("releasing"), "{log}");
 
     let d = dir.path().to_owned();
-    let p = tokio::task::spawn_blocking(move || TareaProcess::start_on(&d, port, &["--concurrency", "0"])).await.unwrap();
+    let p =
+        tokio::task::spawn_blocking(move || TareaProcess::start_on(&d, port, &["--concurrency", "0"])).await.unwrap();
     let short = get_json(&http, &format!("{base}/v1/jobs/{short_id}"), &key).await;
     assert_eq!(short["state"], "succeeded", "a job that fits the grace period finishes: {short}");
     let long = get_json(&http, &format!("{base}/v1/jobs/{long_id}"), &key).await;
