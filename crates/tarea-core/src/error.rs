@@ -87,15 +87,19 @@ pub struct JobError {
     pub code: String,
     /// A message a person can act on.
     pub message: String,
-    /// Anything else, as JSON.
-    #[serde(default)]
+    /// Anything else, as JSON (an empty object when there is nothing more).
+    #[serde(default = "empty_details")]
     pub details: serde_json::Value,
+}
+
+fn empty_details() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
 }
 
 impl JobError {
     /// An error with no details.
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        JobError { code: code.into(), message: message.into(), details: serde_json::Value::Null }
+        JobError { code: code.into(), message: message.into(), details: empty_details() }
     }
 }
 

@@ -19,12 +19,12 @@ pub enum JobState {
     /// claim moves it to `running`; cancel. Never deleted while queued.
     Queued,
     /// Claimed by a worker holding a lease. In: claim. Out: the worker's fenced completion, the
-    /// reaper when the lease expires, release on shutdown, cancel.
+    /// reaper when the lease expires, release on shutdown, cancel. Never deleted while running.
     Running,
     /// Finished well. In: completion. Terminal; deleted by the retention cleaner.
     Succeeded,
     /// This attempt failed and another is due at `run_at`. In: a retryable failure. Out: the
-    /// promoter moves it to `queued` when due; cancel; retry.
+    /// promoter moves it to `queued` when due; cancel; retry. Never deleted while failed.
     Failed,
     /// Attempts exhausted, a non-retryable error, or a poison pill. In: failure, reaper.
     /// Out: retry. Deleted by the retention cleaner.

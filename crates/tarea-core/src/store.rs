@@ -171,6 +171,9 @@ pub trait Store: Send + Sync + 'static {
     async fn job_claim(&self, params: ClaimParams) -> StoreResult<Vec<Job>>;
     /// Ends an attempt if `attempt` is still the job's running attempt.
     async fn job_complete_if_attempt(&self, params: CompleteParams) -> StoreResult<Job>;
+    /// Ends many attempts in one transaction (the runtime's batch completer); each one is
+    /// applied or refused on its own, exactly as [`Store::job_complete_if_attempt`] would.
+    async fn job_complete_many_if_attempt(&self, params: Vec<CompleteParams>) -> StoreResult<Vec<StoreResult<()>>>;
     /// Renews leases of jobs still running under the given attempts; returns, per job, whether
     /// the lease is still held.
     async fn lease_renew_if_attempt(

@@ -60,16 +60,20 @@ impl EventSink for EventHub {
     fn publish(&self, events: Vec<JobEvent>) {
         let (mut builtin, mut external, mut delayed) = (false, false, false);
         for e in &events {
-            match e.change {
-                EventKind::State(JobState::Queued) if e.builtin => builtin = true,
-                EventKind::State(JobState::Queued) => external = true,
-                EventKind::State(JobState::Scheduled | JobState::Failed) => delayed = true,
-                EventKind::State(s) => self.metrics.job_finished(&e.queue, &e.kind, s),
-                EventKind::Progress => {}
+            let EventKind::State(state) = e.change else { continue };
+            // A queued job is claimable; a job leaving `running` frees a slot of a queue that
+            // may be at its concurrency limit.
+            if state != JobState::Running && state != JobState::Scheduled {
+                if e.builtin {
+                    builtin = true;
+                } else {
+                    external = true;
+                }
             }
-            if let EventKind::State(JobState::Failed) = e.change {
-                self.metrics.job_finished(&e.queue, &e.kind, JobState::Failed);
+            if matches!(state, JobState::Scheduled | JobState::Failed) {
+                delayed = true;
             }
+            self.metrics.job_finished(&e.tenant, &e.queue, &e.kind, state);
         }
         if builtin {
             self.builtin_ready.send_modify(|n| *n += 1);

@@ -12,6 +12,8 @@ use tarea_core::JobState;
 /// Labels of per-job metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct JobLabels {
+    /// Tenant.
+    pub tenant: String,
     /// Queue.
     pub queue: String,
     /// Kind.
@@ -64,18 +66,18 @@ impl Default for Metrics {
     }
 }
 
-fn labels(queue: &str, kind: &str) -> JobLabels {
-    JobLabels { queue: queue.to_owned(), kind: kind.to_owned() }
+fn labels(tenant: &str, queue: &str, kind: &str) -> JobLabels {
+    JobLabels { tenant: tenant.to_owned(), queue: queue.to_owned(), kind: kind.to_owned() }
 }
 
 impl Metrics {
     /// Counts created jobs.
-    pub fn jobs_enqueued(&self, queue: &str, kind: &str, n: u64) {
-        self.enqueued.get_or_create(&labels(queue, kind)).inc_by(n);
+    pub fn jobs_enqueued(&self, tenant: &str, queue: &str, kind: &str, n: u64) {
+        self.enqueued.get_or_create(&labels(tenant, queue, kind)).inc_by(n);
     }
 
     /// Counts a job reaching `state` (only finished states and `failed` count).
-    pub fn job_finished(&self, queue: &str, kind: &str, state: JobState) {
+    pub fn job_finished(&self, tenant: &str, queue: &str, kind: &str, state: JobState) {
         let family = match state {
             JobState::Succeeded => &self.succeeded,
             JobState::Failed => &self.failed,
@@ -83,17 +85,17 @@ impl Metrics {
             JobState::Cancelled => &self.cancelled,
             _ => return,
         };
-        family.get_or_create(&labels(queue, kind)).inc();
+        family.get_or_create(&labels(tenant, queue, kind)).inc();
     }
 
     /// Records how long an attempt ran.
-    pub fn job_ran(&self, queue: &str, kind: &str, seconds: f64) {
-        self.duration.get_or_create(&labels(queue, kind)).observe(seconds);
+    pub fn job_ran(&self, tenant: &str, queue: &str, kind: &str, seconds: f64) {
+        self.duration.get_or_create(&labels(tenant, queue, kind)).observe(seconds);
     }
 
     /// Records how long a job waited from due to started.
-    pub fn job_started(&self, queue: &str, kind: &str, waited_seconds: f64) {
-        self.wait.get_or_create(&labels(queue, kind)).observe(waited_seconds.max(0.0));
+    pub fn job_started(&self, tenant: &str, queue: &str, kind: &str, waited_seconds: f64) {
+        self.wait.get_or_create(&labels(tenant, queue, kind)).observe(waited_seconds.max(0.0));
     }
 
     /// Encodes every metric in the Prometheus text format, then `extra` (gauges read at scrape).

@@ -70,9 +70,12 @@ impl Runtime {
     ) -> Runtime {
         let maintenance_config = config.maintenance.clone();
         let runs_jobs = config.concurrency > 0;
-        let worker = Worker::new(Arc::clone(&store), registry, Arc::clone(&hub), metrics, config);
+        let (completions, completed) = tokio::sync::mpsc::unbounded_channel();
+        let worker = Worker::new(Arc::clone(&store), registry, Arc::clone(&hub), metrics, config, completions);
         let services = TaskTracker::new();
         let stop = CancellationToken::new();
+        // Stops only after every job task has handed over its completion (see `shutdown`).
+        services.spawn(crate::worker::completer(Arc::clone(&store), completed, stop.clone()));
         let claim_loop = runs_jobs.then(|| tokio::spawn(Arc::clone(&worker).claim_loop()));
         if runs_jobs {
             services.spawn(Arc::clone(&worker).heartbeat_loop(stop.clone()));

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use tarea_core::{
     ClaimParams, CompleteParams, EventKind, Handler, HandlerError, Job, JobContext, JobError, JobId, JobState, Outcome,
-    ProgressSink, ProgressUpdate, Store, StoreError,
+    ProgressSink, ProgressUpdate, Store,
 };
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -59,6 +59,7 @@ pub(crate) struct Worker {
     /// Fires at a hard stop: cancel handlers and release their jobs.
     pub(crate) hard_stop: CancellationToken,
     pub(crate) jobs: TaskTracker,
+    completions: mpsc::UnboundedSender<CompleteParams>,
 }
 
 impl Worker {
@@ -68,8 +69,10 @@ impl Worker {
         hub: Arc<EventHub>,
         metrics: Arc<Metrics>,
         config: RuntimeConfig,
+        completions: mpsc::UnboundedSender<CompleteParams>,
     ) -> Arc<Worker> {
         Arc::new(Worker {
+            completions,
             store,
             registry,
             hub,
@@ -152,7 +155,7 @@ impl Worker {
     async fn execute(self: Arc<Self>, job: Job, _slot: OwnedSemaphorePermit) {
         let started = Instant::now();
         let waited = (job.started_at.unwrap_or(job.run_at) - job.run_at) as f64 / 1000.0;
-        self.metrics.job_started(&job.queue, &job.kind, waited);
+        self.metrics.job_started(&job.tenant, &job.queue, &job.kind, waited);
         let token = self.hard_stop.child_token();
         let progress = Arc::new(Pending::default());
         if let Ok(mut r) = self.running.lock() {
@@ -172,16 +175,10 @@ impl Worker {
             r.remove(&job.id);
         }
         let Some(outcome) = outcome else { return };
-        self.metrics.job_ran(&job.queue, &job.kind, started.elapsed().as_secs_f64());
+        self.metrics.job_ran(&job.tenant, &job.queue, &job.kind, started.elapsed().as_secs_f64());
         let params = CompleteParams { id: job.id, tenant: None, attempt: job.attempt, outcome, now: now_ms() };
-        match self.store.job_complete_if_attempt(params).await {
-            Ok(_) => {}
-            Err(StoreError::StaleAttempt { state, .. }) => {
-                tracing::debug!(job = %job.id, %state, "completion refused: the attempt is no longer current");
-            }
-            Err(e) => {
-                tracing::error!(job = %job.id, error = %e, "could not record a job's outcome; its lease will expire and it runs again")
-            }
+        if self.completions.send(params).is_err() {
+            tracing::error!(job = %job.id, "the completer stopped; the job's lease will expire and it runs again");
         }
     }
 
@@ -334,6 +331,63 @@ impl Worker {
             {
                 self.cancel_local(id);
             }
+        }
+    }
+}
+
+/// Most completions written in one store call.
+const COMPLETION_BATCH: usize = 1000;
+
+/// The batch completer: whatever completions queued up while the previous batch was being
+/// written go out together in one store call (River's batch completer). There is no timer: a
+/// lone completion is written at once.
+pub(crate) async fn completer(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::UnboundedReceiver<CompleteParams>,
+    stop: CancellationToken,
+) {
+    loop {
+        let first = tokio::select! {
+            p = rx.recv() => p,
+            _ = stop.cancelled() => None,
+        };
+        let mut batch: Vec<CompleteParams> = first.into_iter().collect();
+        while batch.len() < COMPLETION_BATCH {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
+            break;
+        }
+        write_completions(store.as_ref(), batch).await;
+    }
+}
+
+async fn write_completions(store: &dyn Store, batch: Vec<CompleteParams>) {
+    let ids: Vec<JobId> = batch.iter().map(|p| p.id).collect();
+    let mut delay = Duration::from_millis(50);
+    for attempt in 1..=5 {
+        match store.job_complete_many_if_attempt(batch.clone()).await {
+            Ok(results) => {
+                for (id, r) in ids.iter().zip(results) {
+                    match r {
+                        Ok(()) => {}
+                        Err(tarea_core::StoreError::StaleAttempt { state, .. }) => {
+                            tracing::debug!(job = %id, %state, "completion refused: the attempt is no longer current");
+                        }
+                        Err(e) => tracing::error!(job = %id, error = %e, "could not record a job's outcome"),
+                    }
+                }
+                return;
+            }
+            Err(e) if attempt < 5 => {
+                tracing::warn!(error = %e, jobs = ids.len(), "writing completions failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => tracing::error!(error = %e, jobs = ids.len(), "could not record outcomes; these jobs run again after their lease expires"),
         }
     }
 }

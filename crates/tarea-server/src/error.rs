@@ -85,7 +85,10 @@ impl From<StoreError> for ApiError {
             .with_details(json!({ "attempt": attempt, "current_attempt": current, "state": state.as_str() })),
             StoreError::Illegal(t) => ApiError::new(ErrorCode::IllegalTransition, t.to_string())
                 .with_details(json!({ "state": t.from.as_str() })),
-            StoreError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
+            StoreError::Conflict(m) => {
+                tracing::info!(error = %m, "store conflict");
+                ApiError::new(ErrorCode::Conflict, "this conflicts with data that already exists")
+            }
             StoreError::QueueFull { queue, max_depth } => {
                 let mut e = ApiError::new(
                     ErrorCode::QueueFull,

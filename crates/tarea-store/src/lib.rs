@@ -24,8 +24,3 @@ pub fn open_store(url: &str, options: SqliteOptions, sink: Arc<dyn EventSink>) -
         Err(StoreError::Unavailable(format!("unknown database URL scheme in {url:?}; use sqlite://PATH")))
     }
 }
-
-/// Milliseconds since the Unix epoch, from the system clock.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}

@@ -11,7 +11,7 @@ use tarea_core::{JobSpec, Store};
 use tarea_runtime::{EventHub, Metrics, Registry, Runtime, RuntimeConfig, now_ms, register_builtins};
 use tarea_store::{Durability, SqliteOptions};
 
-use crate::cli::BenchArgs;
+use crate::cli::{BenchArgs, BenchDurability};
 
 const CHUNK: u64 = 5_000;
 
@@ -47,16 +47,16 @@ async fn succeeded(store: &dyn Store) -> anyhow::Result<u64> {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let durability = match args.durability.as_str() {
-        "relaxed" => Durability::Relaxed,
-        _ => Durability::Full,
+    let durability = match args.durability {
+        BenchDurability::Relaxed => Durability::Relaxed,
+        BenchDurability::Full => Durability::Full,
     };
     let base = match &args.dir {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("tarea-bench-{}", std::process::id())),
     };
     println!(
-        "bench: in-process drain of tarea.noop, {} jobs per figure, concurrency {}, durability {}",
+        "bench: in-process drain of tarea.noop, {} jobs per figure, concurrency {}, durability {:?}",
         args.jobs, args.concurrency, args.durability
     );
     let mut first_rate = None;

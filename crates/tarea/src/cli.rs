@@ -10,7 +10,7 @@ pub struct Cli {
     /// Log format: text or json.
     #[arg(long, global = true, env = "TAREA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Log filter, e.g. `info` or `tarea=debug` [env: TAREA_LOG, else RUST_LOG] (default: info).
+    /// Log filter, e.g. `info` or `tarea=debug`; without it RUST_LOG is read (default: info).
     #[arg(long, global = true, env = "TAREA_LOG")]
     pub log_level: Option<String>,
     #[command(subcommand)]
@@ -40,6 +40,9 @@ pub enum Command {
 /// Where the store is, for commands that open it directly.
 #[derive(Debug, Args, Clone)]
 pub struct StoreArgs {
+    /// Configuration file, read like `serve` reads it (default: ./tarea.toml when it exists).
+    #[arg(long, env = "TAREA_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
     /// Folder for the embedded store (default: ./tarea-data).
     #[arg(long, env = "TAREA_DATA_DIR")]
     pub data_dir: Option<std::path::PathBuf>,
@@ -150,6 +153,14 @@ pub enum JobsCommand {
     },
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BenchDurability {
+    /// fsync on every commit.
+    Full,
+    /// synchronous=NORMAL.
+    Relaxed,
+}
+
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Jobs drained per measurement.
@@ -161,9 +172,9 @@ pub struct BenchArgs {
     /// In-process concurrency.
     #[arg(long, default_value_t = 256)]
     pub concurrency: usize,
-    /// Commit durability: full or relaxed.
-    #[arg(long, default_value = "full")]
-    pub durability: String,
+    /// Commit durability.
+    #[arg(long, value_enum, default_value_t = BenchDurability::Full)]
+    pub durability: BenchDurability,
     /// Folder for the benchmark's database (default: a temporary folder).
     #[arg(long)]
     pub dir: Option<std::path::PathBuf>,

@@ -7,7 +7,7 @@ use tarea_runtime::now_ms;
 use tarea_server::{generate_key, hash_key};
 
 use crate::cli::{KeysCommand, StoreArgs};
-use crate::config::{ConfigError, database_url};
+use crate::config::{ConfigError, ServeArgs};
 
 struct NoEvents;
 
@@ -15,15 +15,16 @@ impl EventSink for NoEvents {
     fn publish(&self, _events: Vec<JobEvent>) {}
 }
 
-pub fn store_url(args: StoreArgs) -> String {
-    let dir = args.data_dir.unwrap_or_else(|| "tarea-data".into());
-    database_url(&dir, args.database)
+/// The store `serve` would open with the same flags, environment and file.
+pub fn store_url(args: StoreArgs) -> anyhow::Result<String> {
+    let serve = ServeArgs { config: args.config, data_dir: args.data_dir, database: args.database, ..Default::default() };
+    Ok(serve.resolve()?.database)
 }
 
 pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
     let KeysCommand::Create { tenant, admin, store } = cmd;
     validate_name(&tenant).map_err(|e| ConfigError(format!("--tenant: {e}")))?;
-    let url = store_url(store);
+    let url = store_url(store)?;
     let store = tarea_store::open_store(&url, Default::default(), Arc::new(NoEvents))
         .with_context(|| format!("opening the store at {url}"))?;
     let (key, id) = generate_key();

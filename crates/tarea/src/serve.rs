@@ -33,9 +33,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     state.metrics_token = config.metrics_token.as_deref().map(Arc::from);
 
     let app = tarea_server::app(state.clone());
-    let draining = state.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(async move { draining.shutdown_requested().await }).await
+    let stop_http = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn({
+        let stop_http = stop_http.clone();
+        async move { axum::serve(listener, app).with_graceful_shutdown(stop_http.cancelled_owned()).await }
     });
     tracing::info!(
         database = %config.database,
@@ -52,8 +53,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("second signal: exiting now; running jobs will run again after their lease expires");
         std::process::exit(130);
     });
-    let (served, ()) = tokio::join!(server, runtime.shutdown());
-    served.context("the HTTP server task failed")?.context("the HTTP server failed")?;
+    // The API stays up through the grace period so external workers can still complete,
+    // heartbeat and fail their jobs; it hands out no new work (claims answer empty).
+    runtime.shutdown().await;
+    stop_http.cancel();
+    server.await.context("the HTTP server task failed")?.context("the HTTP server failed")?;
     tracing::info!("stopped");
     Ok(())
 }

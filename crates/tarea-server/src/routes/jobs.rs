@@ -15,7 +15,7 @@ use crate::{ApiError, AppState};
 
 fn count_created(state: &AppState, done: &[Enqueued]) {
     for e in done.iter().filter(|e| e.created) {
-        state.metrics.jobs_enqueued(&e.job.queue, &e.job.kind, 1);
+        state.metrics.jobs_enqueued(&e.job.tenant, &e.job.queue, &e.job.kind, 1);
     }
 }
 

@@ -17,6 +17,9 @@ use crate::extract::Json;
 use crate::views::{JobView, Jobs};
 use crate::{ApiError, AppState};
 
+/// Longest a long poll waits without looking again (rate-limited queues refill over time).
+const RECHECK: Duration = Duration::from_millis(250);
+
 /// What to claim.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +76,9 @@ pub(crate) async fn claim(
     if worker.is_empty() || worker.len() > 255 || worker.chars().any(char::is_control) {
         return Err(ApiError::field("worker", "worker must be 1 to 255 characters without control characters"));
     }
+    if state.is_draining() {
+        return Ok(axum::Json(Jobs { jobs: Vec::new() }));
+    }
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
     let mut ready = state.hub.external_ready();
     loop {
@@ -91,13 +97,15 @@ pub(crate) async fn claim(
         let jobs = state.store.job_claim(params).await?;
         if !jobs.is_empty() || tokio::time::Instant::now() >= deadline {
             for j in &jobs {
-                state.metrics.job_started(&j.queue, &j.kind, (now - j.run_at) as f64 / 1000.0);
+                state.metrics.job_started(&j.tenant, &j.queue, &j.kind, (now - j.run_at) as f64 / 1000.0);
             }
             return Ok(axum::Json(Jobs { jobs: jobs.into_iter().map(Into::into).collect() }));
         }
+        // Rate limits refill with time, not events: look again at least every RECHECK.
+        let next = deadline.min(tokio::time::Instant::now() + RECHECK);
         tokio::select! {
             _ = ready.changed() => {}
-            _ = tokio::time::sleep_until(deadline) => {}
+            _ = tokio::time::sleep_until(next) => {}
             _ = state.shutdown.cancelled() => return Ok(axum::Json(Jobs { jobs: Vec::new() })),
         }
     }
@@ -219,7 +227,7 @@ async fn finish(
     let params = CompleteParams { id: job_id(id)?, tenant: Some(auth.tenant.clone()), attempt, outcome, now: now_ms() };
     let job = state.store.job_complete_if_attempt(params).await?;
     if let (Some(start), Some(end)) = (job.started_at, job.finished_at) {
-        state.metrics.job_ran(&job.queue, &job.kind, (end - start).max(0) as f64 / 1000.0);
+        state.metrics.job_ran(&job.tenant, &job.queue, &job.kind, (end - start).max(0) as f64 / 1000.0);
     }
     Ok(axum::Json(job.into()))
 }

@@ -138,7 +138,7 @@ async fn operations_endpoints_need_no_key() {
     assert_eq!(s, StatusCode::OK);
     let text = v.as_str().unwrap();
     for name in [
-        "tarea_jobs_enqueued_total{queue=\"q\",kind=\"x\"} 1",
+        "tarea_jobs_enqueued_total{tenant=\"acme\",queue=\"q\",kind=\"x\"} 1",
         "tarea_queue_jobs{tenant=\"acme\",queue=\"q\",state=\"queued\"} 1",
         "tarea_queue_oldest_queued_age_seconds",
     ] {

@@ -40,7 +40,7 @@ pub(crate) fn claim(b: &mut Batch<'_>, p: &ClaimParams) -> StoreResult<Vec<Job>>
     let mut per_lane = vec![0u32; lanes.len()];
     let sql = format!(
         "UPDATE jobs SET state = 2, attempt = attempt + 1, locked_by = ?2, locked_until = ?3, \
-         started_at = ?4, finished_at = NULL WHERE id = ?1 AND state = 1 RETURNING {JOB_COLUMNS}"
+         started_at = ?4, finished_at = NULL, progress = NULL WHERE id = ?1 AND state = 1 RETURNING {JOB_COLUMNS}"
     );
     let mut stmt = b.conn.prepare_cached(&sql).map_err(map_err)?;
     let until = p.now.saturating_add(p.lease_ms as i64);

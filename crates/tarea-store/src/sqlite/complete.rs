@@ -1,7 +1,8 @@
 //! Fenced operations on a running job (complete, renew, progress) and the operator's cancel and
 //! retry. Every fenced statement repeats `state = 2 AND attempt = ?` in its `WHERE` clause, so
 //! a stale worker changes nothing even if the checks before it were skipped.
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use tarea_core::{
     CompleteParams, EventKind, Job, JobEvent, JobId, JobState, Outcome, Progress, ProgressUpdate, RetryPolicy,
     StoreError, StoreResult, Transition,
@@ -52,46 +53,91 @@ fn json_text<T: serde::Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
-/// Ends an attempt.
-pub(crate) fn complete(b: &mut Batch<'_>, p: CompleteParams) -> StoreResult<Job> {
-    let cur = fenced(b.conn, p.tenant.as_deref(), p.id, p.attempt)?;
-    let head = "UPDATE jobs SET locked_by = NULL, locked_until = NULL, lost = 0, ";
-    let tail = format!("WHERE id = ?1 AND state = 2 AND attempt = ?2 RETURNING {JOB_COLUMNS}");
-    let id = p.id.as_bytes();
-    let job = match p.outcome {
+/// Columns a batch completion returns: just enough for the event.
+const EVENT_COLUMNS: &str = "id, tenant, queue, kind, builtin, state";
+
+fn event_from_row(r: &Row<'_>) -> rusqlite::Result<JobEvent> {
+    let state: i64 = r.get(5)?;
+    Ok(JobEvent {
+        id: JobId::from_bytes(r.get(0)?),
+        tenant: r.get(1)?,
+        queue: r.get(2)?,
+        kind: r.get(3)?,
+        builtin: r.get(4)?,
+        change: EventKind::State(JobState::from_code(state).unwrap_or(JobState::Dead)),
+    })
+}
+
+/// Why a fenced update changed no row.
+fn refusal(conn: &Connection, tenant: Option<&str>, id: JobId, attempt: u32) -> StoreError {
+    match current(conn, tenant, id) {
+        Ok(cur) => StoreError::StaleAttempt { attempt, current: cur.attempt, state: cur.state },
+        Err(e) => e,
+    }
+}
+
+/// Ends an attempt and returns `returning` columns mapped by `map`. A success or a release
+/// is one fenced `UPDATE`; only a failure reads the job first (for its attempts and backoff).
+fn finish<T>(
+    b: &mut Batch<'_>,
+    p: CompleteParams,
+    returning: &str,
+    map: fn(&Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<T> {
+    let tenant = p.tenant.as_deref();
+    let mut args = vec![
+        Value::Blob(p.id.as_bytes().to_vec()),
+        Value::Integer(i64::from(p.attempt)),
+        tenant.map_or(Value::Null, |t| Value::Text(t.to_owned())),
+        Value::Integer(p.now),
+    ];
+    let set = match p.outcome {
         Outcome::Succeeded { result } => {
-            let sql = format!(
-                "{head} state = 3, result = ?3, error = NULL, finished_at = ?4, \
-                 progress = CASE WHEN progress IS NULL THEN NULL ELSE json_set(progress, '$.percent', 100.0) END {tail}"
-            );
-            let result = result.as_ref().map(|r| r.get());
-            b.conn
-                .prepare_cached(&sql)
-                .and_then(|mut s| s.query_row(params![id, p.attempt, result, p.now], job_from_row))
+            args.push(result.map_or(Value::Null, |r| Value::Text(r.get().to_owned())));
+            "state = 3, result = ?5, error = NULL, finished_at = ?4, \
+             progress = CASE WHEN progress IS NULL THEN NULL ELSE json_set(progress, '$.percent', 100.0) END"
         }
         Outcome::Failed { error, retryable } => {
-            let error = json_text(&error)?;
+            let cur = fenced(b.conn, tenant, p.id, p.attempt)?;
+            args.push(Value::Text(json_text(&error)?));
             if retryable && cur.attempt < cur.max_attempts {
                 let run_at = p.now.saturating_add(cur.retry.delay_ms_random(cur.attempt) as i64);
-                let sql = format!("{head} state = 4, error = ?3, finished_at = ?4, run_at = ?5 {tail}");
-                b.conn
-                    .prepare_cached(&sql)
-                    .and_then(|mut s| s.query_row(params![id, p.attempt, error, p.now, run_at], job_from_row))
+                args.push(Value::Integer(run_at));
+                "state = 4, error = ?5, finished_at = ?4, run_at = ?6"
             } else {
-                let sql = format!("{head} state = 5, error = ?3, finished_at = ?4 {tail}");
-                b.conn
-                    .prepare_cached(&sql)
-                    .and_then(|mut s| s.query_row(params![id, p.attempt, error, p.now], job_from_row))
+                "state = 5, error = ?5, finished_at = ?4"
             }
         }
-        Outcome::Released => {
-            let sql = format!("{head} state = 1, attempt = attempt - 1, run_at = ?3 {tail}");
-            b.conn.prepare_cached(&sql).and_then(|mut s| s.query_row(params![id, p.attempt, p.now], job_from_row))
-        }
-    }
-    .map_err(map_err)?;
+        Outcome::Released => "state = 1, attempt = attempt - 1, run_at = ?4",
+    };
+    let sql = format!(
+        "UPDATE jobs SET locked_by = NULL, locked_until = NULL, lost = 0, {set} \
+         WHERE id = ?1 AND state = 2 AND attempt = ?2 AND (?3 IS NULL OR tenant = ?3) RETURNING {returning}"
+    );
+    let row = b
+        .conn
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_row(params_from_iter(args), map).optional())
+        .map_err(map_err)?;
+    row.ok_or_else(|| refusal(b.conn, tenant, p.id, p.attempt))
+}
+
+/// Ends an attempt and returns the job.
+pub(crate) fn complete(b: &mut Batch<'_>, p: CompleteParams) -> StoreResult<Job> {
+    let job = finish(b, p, JOB_COLUMNS, job_from_row)?;
     b.events.push(state_event(&job));
     Ok(job)
+}
+
+/// Ends many attempts; each succeeds or is refused on its own.
+pub(crate) fn complete_many(b: &mut Batch<'_>, ps: Vec<CompleteParams>) -> Vec<StoreResult<()>> {
+    ps.into_iter()
+        .map(|p| {
+            let event = finish(b, p, EVENT_COLUMNS, event_from_row)?;
+            b.events.push(event);
+            Ok(())
+        })
+        .collect()
 }
 
 /// Renews the leases still held under the given attempts.

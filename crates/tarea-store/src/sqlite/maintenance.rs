@@ -1,7 +1,5 @@
 //! Promotion of due jobs, the lease reaper and the retention cleaner. Each works in bounded
 //! chunks so one call never holds the writer for long; callers loop while a chunk is full.
-use std::collections::HashMap;
-
 use rusqlite::params;
 use tarea_core::{EventKind, JobError, JobEvent, JobId, JobState, QueueSettings, Retention, StoreResult, limits};
 
@@ -112,51 +110,64 @@ pub(crate) fn reap_expired(b: &mut Batch<'_>, now: i64) -> StoreResult<u64> {
     Ok(count)
 }
 
-/// Deletes finished jobs past their queue's retention (or the default).
+/// The two retention classes: succeeded jobs, and dead or cancelled ones.
+const CLASSES: [(&str, &str); 2] = [("3", "retention_succeeded_s"), ("5, 6", "retention_dead_s")];
+
+fn cutoff(now: i64, keep_ms: u64) -> i64 {
+    now.saturating_sub(keep_ms.min(i64::MAX as u64) as i64)
+}
+
+/// Deletes finished jobs past their queue's retention (or the default), at most `limit`.
+///
+/// Queues without a retention of their own are cleaned by one query per class; each queue
+/// with its own retention by a query of its own. So a queue that keeps jobs longer than the
+/// default never blocks the cleaning of the others.
 pub(crate) fn delete_expired(b: &mut Batch<'_>, now: i64, defaults: Retention, limit: u32) -> StoreResult<u64> {
-    let overrides: HashMap<(String, String), QueueSettings> = b
+    let mut left = i64::from(limit);
+    let mut count = 0u64;
+    for ((states, key), keep_ms) in CLASSES.iter().zip([defaults.succeeded_ms, defaults.dead_ms]) {
+        let sql = format!(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN (3, 5, 6) AND state IN ({states}) \
+             AND finished_at < ?1 AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.tenant = jobs.tenant \
+             AND q.name = jobs.queue AND json_extract(q.settings, '$.{key}') IS NOT NULL) \
+             ORDER BY finished_at LIMIT ?2)"
+        );
+        let n = b.conn.prepare_cached(&sql).and_then(|mut s| s.execute(params![cutoff(now, keep_ms), left])).map_err(map_err)?;
+        count += n as u64;
+        left -= n as i64;
+    }
+    let own: Vec<(String, String, QueueSettings)> = b
         .conn
-        .prepare_cached("SELECT tenant, name, settings FROM queues WHERE settings LIKE '%retention%'")
+        .prepare_cached(
+            "SELECT tenant, name, settings FROM queues WHERE json_extract(settings, '$.retention_succeeded_s') \
+             IS NOT NULL OR json_extract(settings, '$.retention_dead_s') IS NOT NULL",
+        )
         .and_then(|mut s| {
             s.query_map([], |r| {
                 let settings: String = r.get(2)?;
-                Ok(((r.get(0)?, r.get(1)?), serde_json::from_str(&settings).unwrap_or_default()))
+                Ok((r.get(0)?, r.get(1)?, serde_json::from_str(&settings).unwrap_or_default()))
             })?
             .collect::<Result<_, _>>()
         })
         .map_err(map_err)?;
-    let keep = |q: Option<&QueueSettings>, state: i64| -> i64 {
-        let secs = match state {
-            3 => q.and_then(|q| q.retention_succeeded_s).map(|s| s * 1000).unwrap_or(defaults.succeeded_ms),
-            _ => q.and_then(|q| q.retention_dead_s).map(|s| s * 1000).unwrap_or(defaults.dead_ms),
-        };
-        secs.min(i64::MAX as u64) as i64
-    };
-    let shortest = overrides
-        .values()
-        .flat_map(|q| [keep(Some(q), 3), keep(Some(q), 5)])
-        .chain([keep(None, 3), keep(None, 5)])
-        .min()
-        .unwrap_or(0);
-    let candidates: Vec<(Vec<u8>, String, String, i64, i64)> = b
-        .conn
-        .prepare_cached(
-            "SELECT id, tenant, queue, state, finished_at FROM jobs WHERE state IN (3, 5, 6) \
-             AND finished_at < ?1 ORDER BY finished_at LIMIT ?2",
-        )
-        .and_then(|mut s| {
-            s.query_map(params![now.saturating_sub(shortest), limit], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()
-        })
-        .map_err(map_err)?;
-    let mut delete = b.conn.prepare_cached("DELETE FROM jobs WHERE id = ?1").map_err(map_err)?;
-    let mut count = 0;
-    for (id, tenant, queue, state, finished_at) in candidates {
-        let q = overrides.get(&(tenant, queue));
-        if finished_at < now.saturating_sub(keep(q, state)) {
-            count += delete.execute(params![id]).map_err(map_err)? as u64;
+    for (tenant, queue, settings) in own {
+        let keeps = [settings.retention_succeeded_s, settings.retention_dead_s];
+        for ((states, _), keep_s) in CLASSES.iter().zip(keeps) {
+            let Some(keep_s) = keep_s else { continue };
+            if left <= 0 {
+                return Ok(count);
+            }
+            let sql = format!(
+                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN (3, 5, 6) AND state IN ({states}) \
+                 AND finished_at < ?1 AND tenant = ?2 AND queue = ?3 ORDER BY finished_at LIMIT ?4)"
+            );
+            let n = b
+                .conn
+                .prepare_cached(&sql)
+                .and_then(|mut s| s.execute(params![cutoff(now, keep_s.saturating_mul(1000)), tenant, queue, left]))
+                .map_err(map_err)?;
+            count += n as u64;
+            left -= n as i64;
         }
     }
     Ok(count)

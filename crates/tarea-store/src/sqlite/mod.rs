@@ -149,6 +149,10 @@ impl Store for SqliteStore {
         self.writer.write(move |b| complete::complete(b, params)).await
     }
 
+    async fn job_complete_many_if_attempt(&self, params: Vec<CompleteParams>) -> StoreResult<Vec<StoreResult<()>>> {
+        self.writer.write(move |b| Ok(complete::complete_many(b, params))).await
+    }
+
     async fn lease_renew_if_attempt(
         &self,
         tenant: Option<&str>,

@@ -24,6 +24,12 @@ fn hot_queries_use_their_indexes() {
          AND state = 1 ORDER BY priority DESC, run_at, id LIMIT 10",
     );
     assert!(claim.contains("INDEX jobs_claim") && !claim.contains("TEMP B-TREE"), "{claim}");
+    let oldest = plan(
+        &conn,
+        "SELECT priority, run_at FROM jobs WHERE tenant = 't' AND queue = 'q' AND builtin = 0 AND state = 1 \
+         AND priority < 5 ORDER BY priority DESC, run_at, id LIMIT 1",
+    );
+    assert!(oldest.contains("INDEX jobs_claim") && !oldest.contains("TEMP B-TREE"), "{oldest}");
     let due = plan(&conn, "SELECT id FROM jobs WHERE state IN (0, 4) AND run_at <= 5 ORDER BY run_at LIMIT 10");
     assert!(due.contains("jobs_due") && !due.contains("TEMP B-TREE"), "{due}");
     let lease = plan(&conn, "SELECT id FROM jobs WHERE state = 2 AND locked_until < 5 ORDER BY locked_until LIMIT 10");

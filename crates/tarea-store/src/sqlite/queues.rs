@@ -46,10 +46,29 @@ pub(crate) fn waiting(conn: &Connection, tenant: &str, name: &str) -> StoreResul
         .map_err(map_err)
 }
 
+/// The due time of the oldest queued job. The claim index is ordered by priority first, so
+/// this walks it one priority group at a time (the first row of a group is its oldest): as
+/// many index seeks as there are distinct priorities waiting, whatever the backlog.
 fn oldest_queued(conn: &Connection, tenant: &str, name: &str) -> StoreResult<Option<i64>> {
-    conn.prepare_cached("SELECT MIN(run_at) FROM jobs WHERE tenant = ?1 AND queue = ?2 AND state = 1")
-        .and_then(|mut s| s.query_row(params![tenant, name], |r| r.get(0)))
-        .map_err(map_err)
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT priority, run_at FROM jobs WHERE tenant = ?1 AND queue = ?2 AND builtin = ?3 \
+             AND state = 1 AND priority < ?4 ORDER BY priority DESC, run_at, id LIMIT 1",
+        )
+        .map_err(map_err)?;
+    let mut oldest: Option<i64> = None;
+    for builtin in [false, true] {
+        let mut below = i64::MAX;
+        while let Some((priority, run_at)) = stmt
+            .query_row(params![tenant, name, builtin, below], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+            .optional()
+            .map_err(map_err)?
+        {
+            oldest = Some(oldest.map_or(run_at, |o| o.min(run_at)));
+            below = priority;
+        }
+    }
+    Ok(oldest)
 }
 
 fn get(conn: &Connection, tenant: &str, name: &str) -> StoreResult<QueueInfo> {

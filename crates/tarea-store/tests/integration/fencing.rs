@@ -123,3 +123,28 @@ store_test!(retry_requeues_with_attempts_reset, |s: S| async move {
     s.job_complete_if_attempt(done(again.id, 1, succeeded(), NOW + 12)).await.unwrap();
     assert!(matches!(s.job_retry(T, job.id, NOW).await, Err(StoreError::Illegal(_))), "a succeeded job is not retried");
 });
+
+store_test!(batch_completion_applies_each_item_on_its_own, |s: S| async move {
+    for _ in 0..3 {
+        enqueue_one(&s, spec("x", "q"), NOW).await;
+    }
+    let jobs = s.job_claim(claim_params(&["q"], 3, NOW)).await.unwrap();
+    let results = s
+        .job_complete_many_if_attempt(vec![
+            done(jobs[0].id, 1, succeeded(), NOW),
+            done(jobs[1].id, 2, succeeded(), NOW),
+            done(jobs[2].id, 1, failed(false), NOW),
+            done(jobs[0].id, 1, succeeded(), NOW),
+        ])
+        .await
+        .unwrap();
+    assert!(results[0].is_ok() && results[2].is_ok());
+    assert!(matches!(results[1], Err(StoreError::StaleAttempt { attempt: 2, current: 1, .. })));
+    assert!(matches!(results[3], Err(StoreError::StaleAttempt { state: JobState::Succeeded, .. })), "a job is recorded finished once");
+    assert_eq!(state_of(&s, jobs[0].id).await, JobState::Succeeded);
+    assert_eq!(state_of(&s, jobs[1].id).await, JobState::Running);
+    assert_eq!(state_of(&s, jobs[2].id).await, JobState::Dead);
+    let mut p = done(jobs[1].id, 1, succeeded(), NOW);
+    p.tenant = Some("other".into());
+    assert!(matches!(s.job_complete_if_attempt(p).await, Err(StoreError::NotFound)));
+});

@@ -81,3 +81,17 @@ store_test!(retention_deletes_old_finished_jobs_only, |s: S| async move {
     let q = s.queue_list(Some(T)).await.unwrap();
     assert!(q.iter().all(|q| q.counts.succeeded == 0));
 });
+
+store_test!(a_queue_keeping_jobs_longer_never_blocks_cleaning, |s: S| async move {
+    s.queue_update(T, "long", QueueSettings { retention_succeeded_s: Some(3600), ..Default::default() }).await.unwrap();
+    for q in ["long", "long", "long", "q"] {
+        enqueue_one(&s, spec("x", q), NOW).await;
+        let job = claim_one(&s, q, NOW).await;
+        s.job_complete_if_attempt(done(job.id, 1, succeeded(), NOW)).await.unwrap();
+    }
+    let defaults = Retention { succeeded_ms: 1_000, dead_ms: 1_000 };
+    assert_eq!(s.job_delete_expired(NOW + 2_000, defaults, 2).await.unwrap(), 1, "the default queue is cleaned despite older long-kept jobs");
+    assert_eq!(s.job_delete_expired(NOW + 2_000, defaults, 2).await.unwrap(), 0);
+    assert_eq!(s.job_delete_expired(NOW + 3_601_000, defaults, 2).await.unwrap(), 2, "the limit holds");
+    assert_eq!(s.job_delete_expired(NOW + 3_601_000, defaults, 2).await.unwrap(), 1);
+});

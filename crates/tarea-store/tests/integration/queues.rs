@@ -35,3 +35,16 @@ store_test!(queue_settings_replace_and_create_on_first_use, |s: S| async move {
     assert_eq!(q.settings, QueueSettings::default());
     assert_eq!(q.counts.queued, 1);
 });
+
+store_test!(oldest_queued_looks_across_priorities_and_runners, |s: S| async move {
+    let mut a = spec("x", "q");
+    a.priority = 10;
+    enqueue_one(&s, a, NOW + 50).await;
+    let mut b = spec("tarea.noop", "q");
+    b.builtin = true;
+    b.priority = -3;
+    enqueue_one(&s, b, NOW + 20).await;
+    enqueue_one(&s, spec("x", "q"), NOW + 30).await;
+    let q = s.queue_list(Some(T)).await.unwrap().pop().unwrap();
+    assert_eq!(q.oldest_queued_at, Some(NOW + 20));
+});
