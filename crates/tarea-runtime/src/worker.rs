@@ -387,7 +387,9 @@ async fn write_completions(store: &dyn Store, batch: Vec<CompleteParams>) {
                 tokio::time::sleep(delay).await;
                 delay *= 2;
             }
-            Err(e) => tracing::error!(error = %e, jobs = ids.len(), "could not record outcomes; these jobs run again after their lease expires"),
+            Err(e) => {
+                tracing::error!(error = %e, jobs = ids.len(), "could not record outcomes; these jobs run again after their lease expires")
+            }
         }
     }
 }

@@ -17,7 +17,8 @@ impl EventSink for NoEvents {
 
 /// The store `serve` would open with the same flags, environment and file.
 pub fn store_url(args: StoreArgs) -> anyhow::Result<String> {
-    let serve = ServeArgs { config: args.config, data_dir: args.data_dir, database: args.database, ..Default::default() };
+    let serve =
+        ServeArgs { config: args.config, data_dir: args.data_dir, database: args.database, ..Default::default() };
     Ok(serve.resolve()?.database)
 }
 

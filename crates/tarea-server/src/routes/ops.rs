@@ -25,7 +25,8 @@ pub(crate) async fn healthz() -> axum::Json<serde_json::Value> {
     responses((status = 200, description = "{\"status\":\"ready\"}"), (status = 503, description = "unavailable")))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {
     if state.is_draining() {
-        let mut e = ApiError::new(ErrorCode::Unavailable, "the server is shutting down; use another node or retry shortly");
+        let mut e =
+            ApiError::new(ErrorCode::Unavailable, "the server is shutting down; use another node or retry shortly");
         e.retry_after = Some(1);
         return Err(e);
     }

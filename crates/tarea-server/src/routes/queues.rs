@@ -73,7 +73,8 @@ pub(crate) async fn update(
         return Err(ApiError::field("retry", "retry needs base_ms ≥ 1 and max_ms ≥ base_ms"));
     }
     const TEN_YEARS_S: u64 = 10 * 366 * 86_400;
-    for (field, v) in [("retention_succeeded_s", req.retention_succeeded_s), ("retention_dead_s", req.retention_dead_s)] {
+    for (field, v) in [("retention_succeeded_s", req.retention_succeeded_s), ("retention_dead_s", req.retention_dead_s)]
+    {
         if v.is_some_and(|s| s > TEN_YEARS_S) {
             return Err(ApiError::field(field, format!("{field} must be at most {TEN_YEARS_S} (ten years)")));
         }

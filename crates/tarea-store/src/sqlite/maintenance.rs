@@ -132,7 +132,11 @@ pub(crate) fn delete_expired(b: &mut Batch<'_>, now: i64, defaults: Retention, l
              AND q.name = jobs.queue AND json_extract(q.settings, '$.{key}') IS NOT NULL) \
              ORDER BY finished_at LIMIT ?2)"
         );
-        let n = b.conn.prepare_cached(&sql).and_then(|mut s| s.execute(params![cutoff(now, keep_ms), left])).map_err(map_err)?;
+        let n = b
+            .conn
+            .prepare_cached(&sql)
+            .and_then(|mut s| s.execute(params![cutoff(now, keep_ms), left]))
+            .map_err(map_err)?;
         count += n as u64;
         left -= n as i64;
     }

@@ -140,7 +140,10 @@ store_test!(batch_completion_applies_each_item_on_its_own, |s: S| async move {
         .unwrap();
     assert!(results[0].is_ok() && results[2].is_ok());
     assert!(matches!(results[1], Err(StoreError::StaleAttempt { attempt: 2, current: 1, .. })));
-    assert!(matches!(results[3], Err(StoreError::StaleAttempt { state: JobState::Succeeded, .. })), "a job is recorded finished once");
+    assert!(
+        matches!(results[3], Err(StoreError::StaleAttempt { state: JobState::Succeeded, .. })),
+        "a job is recorded finished once"
+    );
     assert_eq!(state_of(&s, jobs[0].id).await, JobState::Succeeded);
     assert_eq!(state_of(&s, jobs[1].id).await, JobState::Running);
     assert_eq!(state_of(&s, jobs[2].id).await, JobState::Dead);

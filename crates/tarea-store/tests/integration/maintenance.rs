@@ -90,7 +90,11 @@ store_test!(a_queue_keeping_jobs_longer_never_blocks_cleaning, |s: S| async move
         s.job_complete_if_attempt(done(job.id, 1, succeeded(), NOW)).await.unwrap();
     }
     let defaults = Retention { succeeded_ms: 1_000, dead_ms: 1_000 };
-    assert_eq!(s.job_delete_expired(NOW + 2_000, defaults, 2).await.unwrap(), 1, "the default queue is cleaned despite older long-kept jobs");
+    assert_eq!(
+        s.job_delete_expired(NOW + 2_000, defaults, 2).await.unwrap(),
+        1,
+        "the default queue is cleaned despite older long-kept jobs"
+    );
     assert_eq!(s.job_delete_expired(NOW + 2_000, defaults, 2).await.unwrap(), 0);
     assert_eq!(s.job_delete_expired(NOW + 3_601_000, defaults, 2).await.unwrap(), 2, "the limit holds");
     assert_eq!(s.job_delete_expired(NOW + 3_601_000, defaults, 2).await.unwrap(), 1);
