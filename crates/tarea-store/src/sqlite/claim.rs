@@ -4,7 +4,7 @@
 //! The cost depends on the number of jobs claimed and queues served, never on the backlog.
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
-use tarea_core::{ClaimParams, Job, StoreResult};
+use tarea_core::{ClaimParams, Job, JobState, StoreResult};
 
 use super::map_err;
 use super::rows::{JOB_COLUMNS, job_from_row, state_event};
@@ -29,28 +29,34 @@ pub(crate) fn claim(b: &mut Batch<'_>, p: &ClaimParams) -> StoreResult<Vec<Job>>
         return Ok(Vec::new());
     }
     let lanes = lanes(b.conn, p)?;
-    let mut candidates = Vec::new();
-    for (i, lane) in lanes.iter().enumerate() {
-        candidates.extend(candidates_of(b.conn, p, lane, i)?);
-    }
-    candidates.sort_by(|a, c| c.priority.cmp(&a.priority).then(a.run_at.cmp(&c.run_at)).then(a.id.cmp(&c.id)));
-    candidates.truncate(p.max as usize);
-
-    let mut claimed = Vec::with_capacity(candidates.len());
-    let mut per_lane = vec![0u32; lanes.len()];
-    let sql = format!(
-        "UPDATE jobs SET state = 2, attempt = attempt + 1, locked_by = ?2, locked_until = ?3, \
-         started_at = ?4, finished_at = NULL, progress = NULL WHERE id = ?1 AND state = 1 RETURNING {JOB_COLUMNS}"
-    );
-    let mut stmt = b.conn.prepare_cached(&sql).map_err(map_err)?;
     let until = p.now.saturating_add(p.lease_ms as i64);
-    for c in &candidates {
-        let job = stmt.query_row(params![c.id, p.worker, until, p.now], job_from_row).map_err(map_err)?;
-        per_lane[c.lane] += 1;
-        b.events.push(state_event(&job));
-        claimed.push(job);
+    let mut claimed = Vec::new();
+    let mut per_lane = vec![0u32; lanes.len()];
+    if let [lane] = &lanes[..] {
+        // One queue to serve (the common case): pick and update in one statement.
+        claimed = claim_lane(b.conn, p, lane, until)?;
+        per_lane[0] = claimed.len() as u32;
+    } else {
+        let mut candidates = Vec::new();
+        for (i, lane) in lanes.iter().enumerate() {
+            candidates.extend(candidates_of(b.conn, p, lane, i)?);
+        }
+        candidates.sort_by(|a, c| c.priority.cmp(&a.priority).then(a.run_at.cmp(&c.run_at)).then(a.id.cmp(&c.id)));
+        candidates.truncate(p.max as usize);
+        let sql = format!(
+            "UPDATE jobs SET state = 2, attempt = attempt + 1, locked_by = ?2, locked_until = ?3, \
+             started_at = ?4, finished_at = NULL, progress = NULL WHERE id = ?1 AND state = 1 RETURNING {JOB_COLUMNS}"
+        );
+        let mut stmt = b.conn.prepare_cached(&sql).map_err(map_err)?;
+        for c in &candidates {
+            claimed.push(stmt.query_row(params![c.id, p.worker, until, p.now], job_from_row).map_err(map_err)?);
+            per_lane[c.lane] += 1;
+        }
     }
-    drop(stmt);
+    for job in &claimed {
+        b.moved(&job.tenant, &job.queue, Some(JobState::Queued), Some(JobState::Running));
+        b.events.push(state_event(job));
+    }
     for (lane, taken) in lanes.iter().zip(per_lane) {
         if let Some((_, tokens)) = lane.rate {
             b.conn
@@ -110,12 +116,8 @@ fn lanes(conn: &Connection, p: &ClaimParams) -> StoreResult<Vec<Lane>> {
     Ok(lanes)
 }
 
-fn candidates_of(conn: &Connection, p: &ClaimParams, lane: &Lane, index: usize) -> StoreResult<Vec<Candidate>> {
-    let mut sql = String::from(
-        "SELECT id, priority, run_at FROM jobs WHERE tenant = ? AND queue = ? AND builtin = ? AND state = 1",
-    );
-    let mut args =
-        vec![Value::Text(lane.tenant.clone()), Value::Text(lane.queue.clone()), Value::Integer(i64::from(p.builtin))];
+/// The kind filter of a claim, as SQL and arguments.
+fn kinds_filter(p: &ClaimParams, sql: &mut String, args: &mut Vec<Value>) {
     if let Some(kinds) = &p.kinds {
         sql.push_str(" AND kind IN (");
         for (i, k) in kinds.iter().enumerate() {
@@ -124,6 +126,42 @@ fn candidates_of(conn: &Connection, p: &ClaimParams, lane: &Lane, index: usize) 
         }
         sql.push(')');
     }
+}
+
+/// Claims up to the lane's allowance in one `UPDATE … WHERE id IN (SELECT … LIMIT n)`.
+fn claim_lane(conn: &Connection, p: &ClaimParams, lane: &Lane, until: i64) -> StoreResult<Vec<Job>> {
+    let mut args = vec![
+        Value::Text(p.worker.clone()),
+        Value::Integer(until),
+        Value::Integer(p.now),
+        Value::Text(lane.tenant.clone()),
+        Value::Text(lane.queue.clone()),
+        Value::Integer(i64::from(p.builtin)),
+    ];
+    let mut pick = String::from("SELECT id FROM jobs WHERE tenant = ? AND queue = ? AND builtin = ? AND state = 1");
+    kinds_filter(p, &mut pick, &mut args);
+    pick.push_str(" ORDER BY priority DESC, run_at, id LIMIT ?");
+    args.push(Value::Integer(i64::from(lane.allowance)));
+    let sql = format!(
+        "UPDATE jobs SET state = 2, attempt = attempt + 1, locked_by = ?, locked_until = ?, started_at = ?, \
+         finished_at = NULL, progress = NULL WHERE id IN ({pick}) RETURNING {JOB_COLUMNS}"
+    );
+    let mut jobs = conn
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_map(params_from_iter(args), job_from_row)?.collect::<Result<Vec<_>, _>>())
+        .map_err(map_err)?;
+    // RETURNING gives rows in no particular order; hand them out in claim order.
+    jobs.sort_by(|a, c| c.priority.cmp(&a.priority).then(a.run_at.cmp(&c.run_at)).then(a.id.cmp(&c.id)));
+    Ok(jobs)
+}
+
+fn candidates_of(conn: &Connection, p: &ClaimParams, lane: &Lane, index: usize) -> StoreResult<Vec<Candidate>> {
+    let mut sql = String::from(
+        "SELECT id, priority, run_at FROM jobs WHERE tenant = ? AND queue = ? AND builtin = ? AND state = 1",
+    );
+    let mut args =
+        vec![Value::Text(lane.tenant.clone()), Value::Text(lane.queue.clone()), Value::Integer(i64::from(p.builtin))];
+    kinds_filter(p, &mut sql, &mut args);
     sql.push_str(" ORDER BY priority DESC, run_at, id LIMIT ?");
     args.push(Value::Integer(i64::from(lane.allowance)));
     conn.prepare_cached(&sql)

@@ -125,19 +125,76 @@ fn finish<T>(
 /// Ends an attempt and returns the job.
 pub(crate) fn complete(b: &mut Batch<'_>, p: CompleteParams) -> StoreResult<Job> {
     let job = finish(b, p, JOB_COLUMNS, job_from_row)?;
+    b.moved(&job.tenant, &job.queue, Some(JobState::Running), Some(job.state));
     b.events.push(state_event(&job));
     Ok(job)
 }
 
-/// Ends many attempts; each succeeds or is refused on its own.
-pub(crate) fn complete_many(b: &mut Batch<'_>, ps: Vec<CompleteParams>) -> Vec<StoreResult<()>> {
-    ps.into_iter()
-        .map(|p| {
-            let event = finish(b, p, EVENT_COLUMNS, event_from_row)?;
+/// Ends many attempts; each succeeds or is refused on its own. The successes (nearly all of a
+/// busy worker's completions) are written by one `UPDATE … FROM json_each(?)`; failures and
+/// releases go one by one.
+pub(crate) fn complete_many(b: &mut Batch<'_>, ps: Vec<CompleteParams>) -> StoreResult<Vec<StoreResult<()>>> {
+    let mut results: Vec<Option<StoreResult<()>>> = (0..ps.len()).map(|_| None).collect();
+    let successes: Vec<(usize, &CompleteParams)> = ps
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.tenant.is_none() && matches!(p.outcome, Outcome::Succeeded { .. }))
+        .collect();
+    if !successes.is_empty() {
+        let now = successes[0].1.now;
+        let items: Vec<serde_json::Value> = successes
+            .iter()
+            .map(|(_, p)| {
+                let result = match &p.outcome {
+                    Outcome::Succeeded { result: Some(r) } => serde_json::Value::String(r.get().to_owned()),
+                    _ => serde_json::Value::Null,
+                };
+                serde_json::json!([hex(p.id.as_bytes()), p.attempt, result])
+            })
+            .collect();
+        let done: Vec<JobEvent> = b
+            .conn
+            .prepare_cached(
+                "UPDATE jobs SET locked_by = NULL, locked_until = NULL, lost = 0, state = 3, result = c.result, \
+                 error = NULL, finished_at = ?1, \
+                 progress = CASE WHEN progress IS NULL THEN NULL ELSE json_set(progress, '$.percent', 100.0) END \
+                 FROM (SELECT unhex(value ->> 0) AS id, value ->> 1 AS attempt, value ->> 2 AS result \
+                       FROM json_each(?2)) AS c \
+                 WHERE jobs.id = c.id AND jobs.attempt = c.attempt AND jobs.state = 2 \
+                 RETURNING jobs.id, jobs.tenant, jobs.queue, jobs.kind, jobs.builtin, jobs.state",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![now, serde_json::Value::Array(items).to_string()], event_from_row)?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(map_err)?;
+        let mut finished: std::collections::HashSet<JobId> = done.iter().map(|e| e.id).collect();
+        for e in &done {
+            b.moved(&e.tenant, &e.queue, Some(JobState::Running), Some(JobState::Succeeded));
+        }
+        b.events.extend(done);
+        for (i, p) in &successes {
+            // The first completion of a job wins; any other is refused like a late one.
+            results[*i] =
+                Some(if finished.remove(&p.id) { Ok(()) } else { Err(refusal(b.conn, None, p.id, p.attempt)) });
+        }
+    }
+    for (i, p) in ps.into_iter().enumerate() {
+        if results[i].is_some() {
+            continue;
+        }
+        results[i] = Some(finish(b, p, EVENT_COLUMNS, event_from_row).map(|event| {
+            if let EventKind::State(to) = event.change {
+                b.moved(&event.tenant, &event.queue, Some(JobState::Running), Some(to));
+            }
             b.events.push(event);
-            Ok(())
-        })
-        .collect()
+        }));
+    }
+    Ok(results.into_iter().map(|r| r.unwrap_or(Err(StoreError::Internal("completion not processed".into())))).collect())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Renews the leases still held under the given attempts.
@@ -207,6 +264,7 @@ pub(crate) fn cancel(b: &mut Batch<'_>, tenant: &str, id: JobId, now: i64) -> St
         .prepare_cached(&sql)
         .and_then(|mut s| s.query_row(params![id.as_bytes(), now, cur.state.code()], job_from_row))
         .map_err(map_err)?;
+    b.moved(&job.tenant, &job.queue, Some(cur.state), Some(JobState::Cancelled));
     b.events.push(state_event(&job));
     Ok(job)
 }
@@ -225,6 +283,7 @@ pub(crate) fn retry(b: &mut Batch<'_>, tenant: &str, id: JobId, now: i64) -> Sto
         .prepare_cached(&sql)
         .and_then(|mut s| s.query_row(params![id.as_bytes(), now, cur.state.code()], job_from_row))
         .map_err(map_err)?;
+    b.moved(&job.tenant, &job.queue, Some(cur.state), Some(JobState::Queued));
     b.events.push(state_event(&job));
     Ok(job)
 }

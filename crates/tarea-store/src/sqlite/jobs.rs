@@ -29,9 +29,11 @@ pub(crate) fn enqueue(b: &mut Batch<'_>, tenant: &str, specs: Vec<JobSpec>, now:
         }
         let queue = &defaults[&spec.queue];
         let job = insert(b.conn, tenant, spec, queue, now)?;
+        b.moved(tenant, &job.queue, None, Some(job.state));
         b.events.push(state_event(&job));
         out.push(Enqueued { job, created: true });
     }
+    b.flush_moves()?;
     for (name, settings) in &defaults {
         if let Some(max_depth) = settings.max_depth {
             let waiting = queues::waiting(b.conn, tenant, name)?;

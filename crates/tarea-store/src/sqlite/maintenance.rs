@@ -11,30 +11,36 @@ const CHUNK: i64 = 1000;
 
 /// Moves due `scheduled`/`failed` jobs to `queued`; returns how many and the next due time.
 pub(crate) fn promote_due(b: &mut Batch<'_>, now: i64) -> StoreResult<(u64, Option<i64>)> {
-    let moved: Vec<JobEvent> = b
-        .conn
-        .prepare_cached(
-            "UPDATE jobs SET state = 1 WHERE id IN \
-               (SELECT id FROM jobs WHERE state IN (0, 4) AND run_at <= ?1 ORDER BY run_at LIMIT ?2) \
-             RETURNING id, tenant, queue, builtin, kind",
-        )
-        .and_then(|mut s| {
-            s.query_map(params![now, CHUNK], |r| {
-                Ok(JobEvent {
-                    id: JobId::from_bytes(r.get(0)?),
-                    tenant: r.get(1)?,
-                    queue: r.get(2)?,
-                    builtin: r.get(3)?,
-                    kind: r.get(4)?,
-                    change: EventKind::State(JobState::Queued),
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()
-        })
-        .map_err(map_err)?;
-    let count = moved.len() as u64;
-    b.events.extend(moved);
-    let next: Option<i64> = if count as i64 == CHUNK {
+    let mut count = 0i64;
+    for from in [JobState::Scheduled, JobState::Failed] {
+        let moved: Vec<JobEvent> = b
+            .conn
+            .prepare_cached(
+                "UPDATE jobs SET state = 1 WHERE id IN \
+                   (SELECT id FROM jobs WHERE state IN (0, 4) AND state = ?3 AND run_at <= ?1 ORDER BY run_at LIMIT ?2) \
+                 RETURNING id, tenant, queue, builtin, kind",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![now, CHUNK - count, from.code()], |r| {
+                    Ok(JobEvent {
+                        id: JobId::from_bytes(r.get(0)?),
+                        tenant: r.get(1)?,
+                        queue: r.get(2)?,
+                        builtin: r.get(3)?,
+                        kind: r.get(4)?,
+                        change: EventKind::State(JobState::Queued),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(map_err)?;
+        count += moved.len() as i64;
+        for e in &moved {
+            b.moved(&e.tenant, &e.queue, Some(from), Some(JobState::Queued));
+        }
+        b.events.extend(moved);
+    }
+    let next: Option<i64> = if count == CHUNK {
         Some(now)
     } else {
         b.conn
@@ -42,7 +48,7 @@ pub(crate) fn promote_due(b: &mut Batch<'_>, now: i64) -> StoreResult<(u64, Opti
             .and_then(|mut s| s.query_row([], |r| r.get(0)))
             .map_err(map_err)?
     };
-    Ok((count, next))
+    Ok((count as u64, next))
 }
 
 /// Gives back jobs whose lease expired. The attempt counts (the next claim makes it attempt +
@@ -68,7 +74,7 @@ pub(crate) fn reap_expired(b: &mut Batch<'_>, now: i64) -> StoreResult<u64> {
              WHERE id = ?1 AND state = 2 AND attempt = ?5 RETURNING tenant, queue, builtin, kind",
         )
         .map_err(map_err)?;
-    let mut count = 0;
+    let mut reaped = Vec::new();
     for (id, attempt, max_attempts, lost) in expired {
         let (state, error) = if lost + 1 >= limits::LOST_LEASES_MAX {
             (
@@ -96,7 +102,7 @@ pub(crate) fn reap_expired(b: &mut Batch<'_>, now: i64) -> StoreResult<u64> {
             .map_err(map_err)?;
         if let Some((tenant, queue, builtin, kind)) = row {
             let bytes: [u8; 16] = id.as_slice().try_into().unwrap_or_default();
-            b.events.push(JobEvent {
+            reaped.push(JobEvent {
                 id: JobId::from_bytes(bytes),
                 tenant,
                 queue,
@@ -104,10 +110,30 @@ pub(crate) fn reap_expired(b: &mut Batch<'_>, now: i64) -> StoreResult<u64> {
                 builtin,
                 change: EventKind::State(state),
             });
-            count += 1;
         }
     }
+    drop(stmt);
+    for e in &reaped {
+        if let EventKind::State(to) = e.change {
+            b.moved(&e.tenant, &e.queue, Some(JobState::Running), Some(to));
+        }
+    }
+    let count = reaped.len() as u64;
+    b.events.extend(reaped);
     Ok(count)
+}
+
+/// Runs a `DELETE … RETURNING tenant, queue, state` and records the queue-count moves.
+fn delete_counted(b: &mut Batch<'_>, sql: &str, args: &[&dyn rusqlite::ToSql]) -> StoreResult<usize> {
+    let gone: Vec<(String, String, i64)> = b
+        .conn
+        .prepare_cached(sql)
+        .and_then(|mut s| s.query_map(args, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>())
+        .map_err(map_err)?;
+    for (tenant, queue, state) in &gone {
+        b.moved(tenant, queue, JobState::from_code(*state), None);
+    }
+    Ok(gone.len())
 }
 
 /// The two retention classes: succeeded jobs, and dead or cancelled ones.
@@ -130,13 +156,9 @@ pub(crate) fn delete_expired(b: &mut Batch<'_>, now: i64, defaults: Retention, l
             "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN (3, 5, 6) AND state IN ({states}) \
              AND finished_at < ?1 AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.tenant = jobs.tenant \
              AND q.name = jobs.queue AND json_extract(q.settings, '$.{key}') IS NOT NULL) \
-             ORDER BY finished_at LIMIT ?2)"
+             ORDER BY finished_at LIMIT ?2) RETURNING tenant, queue, state"
         );
-        let n = b
-            .conn
-            .prepare_cached(&sql)
-            .and_then(|mut s| s.execute(params![cutoff(now, keep_ms), left]))
-            .map_err(map_err)?;
+        let n = delete_counted(b, &sql, params![cutoff(now, keep_ms), left])?;
         count += n as u64;
         left -= n as i64;
     }
@@ -163,13 +185,10 @@ pub(crate) fn delete_expired(b: &mut Batch<'_>, now: i64, defaults: Retention, l
             }
             let sql = format!(
                 "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN (3, 5, 6) AND state IN ({states}) \
-                 AND finished_at < ?1 AND tenant = ?2 AND queue = ?3 ORDER BY finished_at LIMIT ?4)"
+                 AND finished_at < ?1 AND tenant = ?2 AND queue = ?3 ORDER BY finished_at LIMIT ?4) \
+                 RETURNING tenant, queue, state"
             );
-            let n = b
-                .conn
-                .prepare_cached(&sql)
-                .and_then(|mut s| s.execute(params![cutoff(now, keep_s.saturating_mul(1000)), tenant, queue, left]))
-                .map_err(map_err)?;
+            let n = delete_counted(b, &sql, params![cutoff(now, keep_s.saturating_mul(1000)), tenant, queue, left])?;
             count += n as u64;
             left -= n as i64;
         }

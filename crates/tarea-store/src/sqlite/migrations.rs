@@ -1,8 +1,9 @@
 //! Versioned schema. `PRAGMA user_version` records how many migrations ran; each runs in the
 //! same transaction as the version bump, so a crash mid-migration leaves the old schema.
 //!
-//! Queue counts are kept by triggers rather than counted on demand: depth checks at enqueue,
-//! concurrency checks at claim and `/v1/queues` all read one row instead of scanning jobs.
+//! Queue counts are kept in `queues` rather than counted on demand (see `counts.rs`): depth
+//! checks at enqueue, concurrency checks at claim and `/v1/queues` read one row instead of
+//! scanning jobs.
 use rusqlite::Connection;
 
 /// States: 0 scheduled, 1 queued, 2 running, 3 succeeded, 4 failed, 5 dead, 6 cancelled.
@@ -81,42 +82,6 @@ CREATE INDEX jobs_finished ON jobs (finished_at) WHERE state IN (3, 5, 6);
 CREATE INDEX jobs_tenant ON jobs (tenant, id);
 CREATE UNIQUE INDEX jobs_idempotency ON jobs (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL;
 
-CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN
-    INSERT OR IGNORE INTO queues (tenant, name) VALUES (NEW.tenant, NEW.queue);
-    UPDATE queues SET
-        n_scheduled = n_scheduled + (NEW.state = 0),
-        n_queued    = n_queued    + (NEW.state = 1),
-        n_running   = n_running   + (NEW.state = 2),
-        n_succeeded = n_succeeded + (NEW.state = 3),
-        n_failed    = n_failed    + (NEW.state = 4),
-        n_dead      = n_dead      + (NEW.state = 5),
-        n_cancelled = n_cancelled + (NEW.state = 6)
-    WHERE tenant = NEW.tenant AND name = NEW.queue;
-END;
-
-CREATE TRIGGER jobs_count_update AFTER UPDATE OF state ON jobs WHEN OLD.state <> NEW.state BEGIN
-    UPDATE queues SET
-        n_scheduled = n_scheduled + (NEW.state = 0) - (OLD.state = 0),
-        n_queued    = n_queued    + (NEW.state = 1) - (OLD.state = 1),
-        n_running   = n_running   + (NEW.state = 2) - (OLD.state = 2),
-        n_succeeded = n_succeeded + (NEW.state = 3) - (OLD.state = 3),
-        n_failed    = n_failed    + (NEW.state = 4) - (OLD.state = 4),
-        n_dead      = n_dead      + (NEW.state = 5) - (OLD.state = 5),
-        n_cancelled = n_cancelled + (NEW.state = 6) - (OLD.state = 6)
-    WHERE tenant = NEW.tenant AND name = NEW.queue;
-END;
-
-CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
-    UPDATE queues SET
-        n_scheduled = n_scheduled - (OLD.state = 0),
-        n_queued    = n_queued    - (OLD.state = 1),
-        n_running   = n_running   - (OLD.state = 2),
-        n_succeeded = n_succeeded - (OLD.state = 3),
-        n_failed    = n_failed    - (OLD.state = 4),
-        n_dead      = n_dead      - (OLD.state = 5),
-        n_cancelled = n_cancelled - (OLD.state = 6)
-    WHERE tenant = OLD.tenant AND name = OLD.queue;
-END;
 "#];
 
 /// Applies the migrations this database has not seen yet.

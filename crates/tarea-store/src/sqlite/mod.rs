@@ -2,6 +2,7 @@
 //! small pool of readers.
 mod claim;
 mod complete;
+mod counts;
 mod jobs;
 mod maintenance;
 mod migrations;
@@ -142,15 +143,15 @@ impl Store for SqliteStore {
     }
 
     async fn job_claim(&self, params: ClaimParams) -> StoreResult<Vec<Job>> {
-        self.writer.write(move |b| claim::claim(b, &params)).await
+        self.writer.write_unguarded(move |b| claim::claim(b, &params)).await
     }
 
     async fn job_complete_if_attempt(&self, params: CompleteParams) -> StoreResult<Job> {
-        self.writer.write(move |b| complete::complete(b, params)).await
+        self.writer.write_unguarded(move |b| complete::complete(b, params)).await
     }
 
     async fn job_complete_many_if_attempt(&self, params: Vec<CompleteParams>) -> StoreResult<Vec<StoreResult<()>>> {
-        self.writer.write(move |b| Ok(complete::complete_many(b, params))).await
+        self.writer.write_unguarded(move |b| complete::complete_many(b, params)).await
     }
 
     async fn lease_renew_if_attempt(
@@ -162,7 +163,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<bool>> {
         let tenant = tenant.map(str::to_owned);
         let jobs = jobs.to_vec();
-        self.writer.write(move |b| complete::renew(b, tenant.as_deref(), &jobs, lease_ms, now)).await
+        self.writer.write_unguarded(move |b| complete::renew(b, tenant.as_deref(), &jobs, lease_ms, now)).await
     }
 
     async fn job_progress_if_attempt(
@@ -173,29 +174,29 @@ impl Store for SqliteStore {
         update: ProgressUpdate,
     ) -> StoreResult<Job> {
         let tenant = tenant.map(str::to_owned);
-        self.writer.write(move |b| complete::progress(b, tenant.as_deref(), id, attempt, &update)).await
+        self.writer.write_unguarded(move |b| complete::progress(b, tenant.as_deref(), id, attempt, &update)).await
     }
 
     async fn job_cancel(&self, tenant: &str, id: JobId, now: i64) -> StoreResult<Job> {
         let tenant = tenant.to_owned();
-        self.writer.write(move |b| complete::cancel(b, &tenant, id, now)).await
+        self.writer.write_unguarded(move |b| complete::cancel(b, &tenant, id, now)).await
     }
 
     async fn job_retry(&self, tenant: &str, id: JobId, now: i64) -> StoreResult<Job> {
         let tenant = tenant.to_owned();
-        self.writer.write(move |b| complete::retry(b, &tenant, id, now)).await
+        self.writer.write_unguarded(move |b| complete::retry(b, &tenant, id, now)).await
     }
 
     async fn job_promote_due(&self, now: i64) -> StoreResult<(u64, Option<i64>)> {
-        self.writer.write(move |b| maintenance::promote_due(b, now)).await
+        self.writer.write_unguarded(move |b| maintenance::promote_due(b, now)).await
     }
 
     async fn lease_reap_expired(&self, now: i64) -> StoreResult<u64> {
-        self.writer.write(move |b| maintenance::reap_expired(b, now)).await
+        self.writer.write_unguarded(move |b| maintenance::reap_expired(b, now)).await
     }
 
     async fn job_delete_expired(&self, now: i64, defaults: Retention, limit: u32) -> StoreResult<u64> {
-        self.writer.write(move |b| maintenance::delete_expired(b, now, defaults, limit)).await
+        self.writer.write_unguarded(move |b| maintenance::delete_expired(b, now, defaults, limit)).await
     }
 
     async fn queue_list(&self, tenant: Option<&str>) -> StoreResult<Vec<QueueInfo>> {

@@ -30,6 +30,18 @@ fn hot_queries_use_their_indexes() {
          AND priority < 5 ORDER BY priority DESC, run_at, id LIMIT 1",
     );
     assert!(oldest.contains("INDEX jobs_claim") && !oldest.contains("TEMP B-TREE"), "{oldest}");
+    let batch = plan(
+        &conn,
+        "UPDATE jobs SET state = 3 FROM (SELECT unhex(value ->> 0) AS id, value ->> 1 AS attempt \
+         FROM json_each('[]')) AS c WHERE jobs.id = c.id AND jobs.attempt = c.attempt AND jobs.state = 2",
+    );
+    assert!(batch.contains("sqlite_autoindex_jobs_1") && !batch.contains("SCAN jobs"), "{batch}");
+    let claim_lane = plan(
+        &conn,
+        "UPDATE jobs SET state = 2 WHERE id IN (SELECT id FROM jobs WHERE tenant = 't' AND queue = 'q' \
+         AND builtin = 1 AND state = 1 ORDER BY priority DESC, run_at, id LIMIT 10)",
+    );
+    assert!(claim_lane.contains("jobs_claim") && !claim_lane.contains("SCAN jobs"), "{claim_lane}");
     let due = plan(&conn, "SELECT id FROM jobs WHERE state IN (0, 4) AND run_at <= 5 ORDER BY run_at LIMIT 10");
     assert!(due.contains("jobs_due") && !due.contains("TEMP B-TREE"), "{due}");
     let lease = plan(&conn, "SELECT id FROM jobs WHERE state = 2 AND locked_until < 5 ORDER BY locked_until LIMIT 10");

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use rusqlite::Connection;
-use tarea_core::{EventSink, JobEvent, StoreError, StoreResult};
+use tarea_core::{EventSink, JobEvent, JobState, StoreError, StoreResult};
 use tokio::sync::oneshot;
 
+use super::counts::{Move, flush_moves};
 use super::map_err;
 
 /// Most operations committed together; bounds the latency one group adds to its first caller.
@@ -19,11 +20,30 @@ const MAX_GROUP: usize = 1024;
 
 type Reply = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 
-/// What an operation may touch: the connection, and the events to publish after commit.
+/// What an operation may touch: the connection, the events to publish after commit, and the
+/// queue-count moves its state changes make (written once per queue at the end of the op).
 pub(crate) struct Batch<'c> {
     pub(crate) conn: &'c Connection,
     pub(crate) events: Vec<JobEvent>,
+    moves: Vec<Move>,
     replies: Vec<Reply>,
+    /// Set when an unguarded operation failed after it may have written: the group rolls back.
+    poisoned: Option<String>,
+}
+
+impl Batch<'_> {
+    /// Records that a job of (tenant, queue) left state `from` (None: it was created) for
+    /// state `to` (None: it was deleted).
+    pub(crate) fn moved(&mut self, tenant: &str, queue: &str, from: Option<JobState>, to: Option<JobState>) {
+        if from != to {
+            self.moves.push(Move { tenant: tenant.to_owned(), queue: queue.to_owned(), from, to });
+        }
+    }
+
+    /// Writes the moves recorded so far, for an operation that reads counts it just changed.
+    pub(crate) fn flush_moves(&mut self) -> StoreResult<()> {
+        flush_moves(self.conn, &mut self.moves)
+    }
 }
 
 type Op = Box<dyn FnOnce(&mut Batch<'_>) + Send>;
@@ -45,19 +65,49 @@ impl Writer {
         Writer { tx }
     }
 
-    /// Runs `f` in the next group commit and returns its result once that group is durable.
+    /// Runs `f` in the next group commit, inside a savepoint of its own so that an error rolls
+    /// back exactly what `f` wrote, and returns its result once the group is durable.
     pub(crate) async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Batch<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        self.submit(move |batch| savepoint(batch, f)).await
+    }
+
+    /// Like [`Writer::write`] without the savepoint, for operations that return a refusal
+    /// (not found, stale attempt, illegal transition) only before they write anything. A
+    /// database error inside `f` rolls back the whole group, and every caller in it gets an
+    /// error. Savepoints copy each page they touch into a statement journal; the hot paths
+    /// (claim, complete) skip that cost.
+    pub(crate) async fn write_unguarded<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Batch<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        self.submit(move |batch| {
+            let (events, moves) = (batch.events.len(), batch.moves.len());
+            let result = f(batch).and_then(|v| flush_moves(batch.conn, &mut batch.moves).map(|()| v));
+            if let Err(e) = &result {
+                batch.events.truncate(events);
+                batch.moves.truncate(moves);
+                if matches!(e, StoreError::Internal(_) | StoreError::Unavailable(_)) {
+                    batch.poisoned = Some(e.to_string());
+                }
+            }
+            result
+        })
+        .await
+    }
+
+    async fn submit<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Batch<'_>) -> StoreResult<T> + Send + 'static,
     {
         let (done, wait) = oneshot::channel::<StoreResult<T>>();
         let op: Op = Box::new(move |batch: &mut Batch<'_>| {
-            let mark = batch.events.len();
-            let result = savepoint(batch, f);
-            if result.is_err() {
-                batch.events.truncate(mark);
-            }
+            let result = f(batch);
             batch.replies.push(Box::new(move |commit_error: Option<&StoreError>| {
                 let answer = match commit_error {
                     Some(e) => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
@@ -73,10 +123,13 @@ impl Writer {
 
 fn savepoint<T>(batch: &mut Batch<'_>, f: impl FnOnce(&mut Batch<'_>) -> StoreResult<T>) -> StoreResult<T> {
     batch.conn.prepare_cached("SAVEPOINT op").and_then(|mut s| s.execute([])).map_err(map_err)?;
-    let result = f(batch);
+    let (events, moves) = (batch.events.len(), batch.moves.len());
+    let result = f(batch).and_then(|v| flush_moves(batch.conn, &mut batch.moves).map(|()| v));
     let end = if result.is_ok() { "RELEASE op" } else { "ROLLBACK TO op" };
     let closed = batch.conn.prepare_cached(end).and_then(|mut s| s.execute([]));
     if result.is_err() {
+        batch.events.truncate(events);
+        batch.moves.truncate(moves);
         let _ = batch.conn.prepare_cached("RELEASE op").and_then(|mut s| s.execute([]));
     }
     closed.map_err(map_err)?;
@@ -85,7 +138,8 @@ fn savepoint<T>(batch: &mut Batch<'_>, f: impl FnOnce(&mut Batch<'_>) -> StoreRe
 
 fn run(conn: Connection, rx: mpsc::Receiver<Op>, sink: Arc<dyn EventSink>) {
     while let Ok(first) = rx.recv() {
-        let mut batch = Batch { conn: &conn, events: Vec::new(), replies: Vec::new() };
+        let mut batch =
+            Batch { conn: &conn, events: Vec::new(), moves: Vec::new(), replies: Vec::new(), poisoned: None };
         let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err);
         if let Err(e) = begun {
             tracing::error!(error = %e, "could not begin a store transaction");
@@ -102,7 +156,10 @@ fn run(conn: Connection, rx: mpsc::Receiver<Op>, sink: Arc<dyn EventSink>) {
                 Err(_) => break,
             }
         }
-        let committed = conn.execute_batch("COMMIT").map_err(map_err);
+        let committed = match batch.poisoned.take() {
+            Some(why) => Err(StoreError::Unavailable(why)),
+            None => conn.execute_batch("COMMIT").map_err(map_err),
+        };
         if let Err(e) = &committed {
             tracing::error!(error = %e, "store commit failed");
             let _ = conn.execute_batch("ROLLBACK");
