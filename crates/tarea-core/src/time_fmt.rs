@@ -7,10 +7,20 @@ const MILLIS: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
 /// Formats milliseconds since the epoch as RFC 3339 in UTC, always with three decimals.
+/// Views of a batch repeat the same few timestamps, so the last one formatted is remembered.
 pub fn format_ms(ms: i64) -> String {
-    let nanos = i128::from(ms) * 1_000_000;
-    let t = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    t.format(MILLIS).unwrap_or_default()
+    thread_local! {
+        static LAST: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != ms {
+            let nanos = i128::from(ms) * 1_000_000;
+            let t = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            *last = (ms, t.format(MILLIS).unwrap_or_default());
+        }
+        last.1.clone()
+    })
 }
 
 /// Parses an RFC 3339 timestamp into milliseconds since the epoch.

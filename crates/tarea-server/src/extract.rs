@@ -60,6 +60,10 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             format!("the request body is nested more than {MAX_NESTING} levels deep"),
         ));
     }
+    // The fast path parses once; only a refused body is parsed again to name the field.
+    if let Ok(value) = serde_json::from_str(text) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -67,11 +71,9 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
         match inner.classify() {
             serde_json::error::Category::Data => {
                 let field = if path == "." { String::new() } else { path };
-                ApiError::new(
-                    ErrorCode::InvalidRequest,
-                    format!("{}{inner}", if field.is_empty() { String::new() } else { format!("{field}: ") }),
-                )
-                .with_details(json!({ "field": field }))
+                let prefix = if field.is_empty() { String::new() } else { format!("{field}: ") };
+                ApiError::new(ErrorCode::InvalidRequest, format!("{prefix}{inner}"))
+                    .with_details(json!({ "field": field }))
             }
             _ => ApiError::new(ErrorCode::InvalidJson, format!("the request body is not valid JSON: {inner}")),
         }

@@ -46,6 +46,62 @@ async fn succeeded(store: &dyn Store) -> anyhow::Result<u64> {
     Ok(store.queue_list(Some("bench")).await?.iter().map(|q| q.counts.succeeded).sum())
 }
 
+/// A handler that reports when it starts.
+struct Mark(tokio::sync::mpsc::UnboundedSender<Instant>);
+
+#[async_trait::async_trait]
+impl tarea_core::Handler for Mark {
+    async fn run(&self, _ctx: tarea_core::JobContext) -> Result<Box<RawValue>, tarea_core::HandlerError> {
+        let _ = self.0.send(Instant::now());
+        Ok(RawValue::from_string("{}".into()).expect("JSON"))
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize - 1;
+    sorted.get(rank.min(sorted.len().saturating_sub(1))).copied().unwrap_or(f64::NAN)
+}
+
+/// Enqueue-to-start of a built-in handler while a producer enqueues one job at a time: from
+/// the moment the enqueue is durable (the 201 point) to the handler starting.
+async fn start_latency(base: &std::path::Path, durability: Durability, label: &str, n: usize) -> anyhow::Result<()> {
+    let dir = base.join(format!("latency-{label}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let metrics = Arc::new(Metrics::default());
+    let hub = EventHub::new(Arc::clone(&metrics));
+    let store = tarea_store::open_store(
+        &format!("sqlite://{}", dir.join("tarea.db").display()),
+        SqliteOptions { durability },
+        hub.clone(),
+    )?;
+    let (tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let mut registry = Registry::new();
+    registry.register("bench.mark", Mark(tx));
+    let config = RuntimeConfig { maintenance: None, ..RuntimeConfig::default() };
+    let runtime = Runtime::start(Arc::clone(&store), registry, hub, metrics, config);
+    let mut waits = Vec::with_capacity(n);
+    for i in 0..n + n / 10 {
+        let mut spec = JobSpec::new("bench.mark", "latency", RawValue::from_string("{}".into()).expect("JSON"));
+        spec.builtin = true;
+        store.job_enqueue("bench", vec![spec], now_ms()).await?;
+        let durable = Instant::now();
+        let at = started.recv().await.context("the runtime stopped")?;
+        if i >= n / 10 {
+            waits.push(at.saturating_duration_since(durable).as_secs_f64() * 1000.0);
+        }
+    }
+    runtime.shutdown().await;
+    waits.sort_by(f64::total_cmp);
+    println!(
+        "enqueue_to_start_{label}: p50 {:.3} ms, p99 {:.3} ms (built-in handler, one job at a time, {n} jobs)",
+        percentile(&waits, 50.0),
+        percentile(&waits, 99.0)
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let durability = match args.durability {
         BenchDurability::Relaxed => Durability::Relaxed,
@@ -59,6 +115,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "bench: in-process drain of tarea.noop, {} jobs per figure, concurrency {}, durability {:?}",
         args.jobs, args.concurrency, args.durability
     );
+    if args.latency_jobs > 0 {
+        start_latency(&base, Durability::Full, "fsync", args.latency_jobs).await?;
+        start_latency(&base, Durability::Relaxed, "relaxed", args.latency_jobs).await?;
+    }
     let mut first_rate = None;
     for backlog in &args.backlogs {
         let dir = base.join(format!("backlog-{backlog}"));

@@ -175,6 +175,9 @@ pub struct BenchArgs {
     /// Commit durability.
     #[arg(long, value_enum, default_value_t = BenchDurability::Full)]
     pub durability: BenchDurability,
+    /// Jobs in the enqueue-to-start latency measurement (0 skips it).
+    #[arg(long, default_value_t = 2000)]
+    pub latency_jobs: usize,
     /// Folder for the benchmark's database (default: a temporary folder).
     #[arg(long)]
     pub dir: Option<std::path::PathBuf>,
