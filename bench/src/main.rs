@@ -92,8 +92,8 @@ async fn external_workers(server: &Server, jobs: usize, workers: usize) -> Resul
                 }
                 for job in claimed {
                     let id = job["id"].as_str().unwrap_or_default();
-                    let body = json!({"attempt": job["attempt"], "result": {"ok": true}});
-                    let (status, _) = conn.post(&format!("/v1/jobs/{id}/complete"), &body).await?;
+                    let body = format!(r#"{{"attempt":{},"result":{{"ok":true}}}}"#, job["attempt"]);
+                    let status = conn.post_raw(&format!("/v1/jobs/{id}/complete"), body.into()).await?;
                     anyhow::ensure!(status == 200, "complete answered {status}");
                     done += 1;
                 }
@@ -217,6 +217,7 @@ async fn main() -> Result<()> {
     }
     if wanted("workers") {
         external_workers(&full, work_jobs, 8).await?;
+        external_workers(&full, work_jobs, 32).await?;
     }
     if wanted("backlog") && backlog > 0 {
         backlog_memory(&full, backlog).await?;
