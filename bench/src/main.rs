@@ -69,6 +69,15 @@ async fn batch_throughput(server: &Server, label: &str, connections: usize, batc
 }
 
 async fn external_workers(server: &Server, jobs: usize, workers: usize) -> Result<()> {
+    run_workers(server, jobs, workers, false).await
+}
+
+/// Workers that claim 100 and complete them with one `POST /v1/worker/complete`.
+async fn external_workers_batched(server: &Server, jobs: usize, workers: usize) -> Result<()> {
+    run_workers(server, jobs, workers, true).await
+}
+
+async fn run_workers(server: &Server, jobs: usize, workers: usize, batched: bool) -> Result<()> {
     let mut conn = server.conn().await?;
     for chunk in 0..jobs.div_ceil(1000) {
         let n = (jobs - chunk * 1000).min(1000);
@@ -90,6 +99,16 @@ async fn external_workers(server: &Server, jobs: usize, workers: usize) -> Resul
                 if claimed.is_empty() {
                     return anyhow::Ok(done);
                 }
+                if batched {
+                    let items: Vec<Value> = claimed
+                        .iter()
+                        .map(|j| json!({"id": j["id"], "attempt": j["attempt"], "result": {"ok": true}}))
+                        .collect();
+                    let (status, v) = conn.post("/v1/worker/complete", &json!({ "jobs": items })).await?;
+                    anyhow::ensure!(status == 200, "complete answered {status}");
+                    done += v["results"].as_array().map(|r| r.iter().filter(|x| x["ok"] == true).count()).unwrap_or(0);
+                    continue;
+                }
                 for job in claimed {
                     let id = job["id"].as_str().unwrap_or_default();
                     let body = format!(r#"{{"attempt":{},"result":{{"ok":true}}}}"#, job["attempt"]);
@@ -105,7 +124,8 @@ async fn external_workers(server: &Server, jobs: usize, workers: usize) -> Resul
         done += t.await??;
     }
     anyhow::ensure!(done == jobs, "completed {done} of {jobs}");
-    say(&format!("external_workers_{workers}x_claim100_complete_each"), rate(jobs as f64, start.elapsed()), "jobs/s");
+    let name = if batched { "claim100_complete_batch" } else { "claim100_complete_each" };
+    say(&format!("external_workers_{workers}x_{name}"), rate(jobs as f64, start.elapsed()), "jobs/s");
     Ok(())
 }
 
@@ -218,6 +238,7 @@ async fn main() -> Result<()> {
     if wanted("workers") {
         external_workers(&full, work_jobs, 8).await?;
         external_workers(&full, work_jobs, 32).await?;
+        external_workers_batched(&full, work_jobs, 8).await?;
     }
     if wanted("backlog") && backlog > 0 {
         backlog_memory(&full, backlog).await?;

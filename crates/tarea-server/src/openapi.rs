@@ -11,7 +11,7 @@ use crate::routes::{jobs, keys, ops, queues, stream, worker};
     paths(
         jobs::enqueue, jobs::enqueue_batch, jobs::get, jobs::list, jobs::cancel, jobs::retry,
         stream::events,
-        worker::claim, worker::heartbeat, worker::progress, worker::complete, worker::fail,
+        worker::claim, worker::complete_many, worker::heartbeat, worker::progress, worker::complete, worker::fail,
         queues::list, queues::update, queues::pause, queues::resume,
         keys::create,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,

@@ -25,6 +25,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/jobs/{id}/complete", post(worker::complete))
         .route("/v1/jobs/{id}/fail", post(worker::fail))
         .route("/v1/worker/claim", post(worker::claim))
+        .route("/v1/worker/complete", post(worker::complete_many))
         .route("/v1/queues", get(queues::list))
         .route("/v1/queues/{name}", put(queues::update))
         .route("/v1/queues/{name}/pause", post(queues::pause))

@@ -277,3 +277,100 @@ pub(crate) async fn fail(
     let outcome = Outcome::Failed { error: req.error, retryable: req.retryable.unwrap_or(true) };
     finish(&state, &auth, &id, req.attempt, outcome).await
 }
+
+/// One completion of a batch.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CompleteItem {
+    /// Job id.
+    id: String,
+    /// The attempt the worker holds.
+    attempt: u32,
+    /// Output, any JSON.
+    #[schema(value_type = Option<Object>)]
+    result: Option<Box<RawValue>>,
+}
+
+/// Many completions in one request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CompleteManyRequest {
+    /// 1 to 1,000 completions.
+    jobs: Vec<CompleteItem>,
+}
+
+/// What happened to one completion of a batch.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CompleteOutcome {
+    /// Job id, as sent.
+    id: String,
+    /// True when the job is now `succeeded` by this call.
+    ok: bool,
+    /// Why not (`stale_attempt`, `not_found`), as in the single-job call.
+    #[schema(value_type = Option<Object>)]
+    error: Option<serde_json::Value>,
+}
+
+/// The outcomes, in the order sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CompleteManyView {
+    /// One per completion sent.
+    results: Vec<CompleteOutcome>,
+}
+
+/// Completes many jobs at once (each fenced by its attempt, applied or refused on its own).
+#[utoipa::path(post, path = "/v1/worker/complete", request_body = CompleteManyRequest, tag = "workers",
+    responses((status = 200, body = CompleteManyView, description = "Per-job outcomes; refusals are not an error of the request")))]
+pub(crate) async fn complete_many(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(req): Json<CompleteManyRequest>,
+) -> Result<axum::Json<CompleteManyView>, ApiError> {
+    let max = state.limits.max_batch;
+    if req.jobs.is_empty() || req.jobs.len() > max {
+        return Err(ApiError::field("jobs", format!("send 1 to {max} completions; got {}", req.jobs.len())));
+    }
+    let now = now_ms();
+    let mut ids = Vec::with_capacity(req.jobs.len());
+    let mut params = Vec::new();
+    let mut slots = Vec::with_capacity(req.jobs.len());
+    for item in req.jobs {
+        match item.id.parse::<JobId>() {
+            Ok(id) => {
+                slots.push(Some(params.len()));
+                params.push(CompleteParams {
+                    id,
+                    tenant: Some(auth.tenant.clone()),
+                    attempt: item.attempt,
+                    outcome: Outcome::Succeeded { result: item.result },
+                    now,
+                });
+            }
+            Err(_) => slots.push(None),
+        }
+        ids.push(item.id);
+    }
+    let mut outcomes = state.store.job_complete_many_if_attempt(params).await?.into_iter();
+    let mut done: Vec<Option<Result<(), tarea_core::StoreError>>> = Vec::new();
+    for slot in &slots {
+        done.push(slot.map(|_| outcomes.next().unwrap_or(Err(tarea_core::StoreError::NotFound))));
+    }
+    let results = ids
+        .into_iter()
+        .zip(done)
+        .map(|(id, r)| match r {
+            Some(Ok(())) => CompleteOutcome { id, ok: true, error: None },
+            Some(Err(e)) => {
+                let e = ApiError::from(e);
+                let error = serde_json::json!({"code": e.code.as_str(), "message": e.message, "details": e.details});
+                CompleteOutcome { id, ok: false, error: Some(error) }
+            }
+            None => {
+                let e = ApiError::not_found("job");
+                let error = serde_json::json!({"code": e.code.as_str(), "message": e.message, "details": e.details});
+                CompleteOutcome { id, ok: false, error: Some(error) }
+            }
+        })
+        .collect();
+    Ok(axum::Json(CompleteManyView { results }))
+}

@@ -105,3 +105,37 @@ async fn claim_requests_are_validated() {
         expect_error(api.call("POST", "/v1/worker/claim", Some(body)).await, 400, "invalid_request");
     }
 }
+
+#[tokio::test]
+async fn many_completions_in_one_request_are_fenced_one_by_one() {
+    let api = Api::new().await;
+    for _ in 0..3 {
+        api.enqueue(r#"{"kind":"ext"}"#).await;
+    }
+    let jobs = claim(&api, r#"{"queues":["default"],"max":3}"#).await;
+    let other = api.key_for("intruso", false).await;
+    let id = |i: usize| jobs[i]["id"].as_str().unwrap().to_owned();
+    let foreign = serde_json::json!({"jobs": [{"id": id(0), "attempt": 1}]}).to_string();
+    let (s, v) = api.call_as(&other, "POST", "/v1/worker/complete", Some(&foreign)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["results"][0]["error"]["code"], "not_found", "{v}");
+    let body = serde_json::json!({"jobs": [
+        {"id": id(0), "attempt": 1, "result": {"n": 0}},
+        {"id": id(1), "attempt": 2},
+        {"id": "not-an-id", "attempt": 1},
+        {"id": id(2), "attempt": 1},
+        {"id": id(0), "attempt": 1},
+    ]})
+    .to_string();
+    let (s, v) = api.call("POST", "/v1/worker/complete", Some(&body)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let r = v["results"].as_array().unwrap();
+    let codes: Vec<Option<&str>> = r.iter().map(|x| x["error"]["code"].as_str()).collect();
+    assert_eq!(codes, vec![None, Some("stale_attempt"), Some("not_found"), None, Some("stale_attempt")]);
+    assert_eq!(r[0]["ok"], true);
+    let (_, j0) = api.call("GET", &format!("/v1/jobs/{}", id(0)), None).await;
+    assert_eq!((j0["state"].as_str(), j0["result"]["n"].as_u64()), (Some("succeeded"), Some(0)));
+    let (_, j1) = api.call("GET", &format!("/v1/jobs/{}", id(1)), None).await;
+    assert_eq!(j1["state"], "running");
+    expect_error(api.call("POST", "/v1/worker/complete", Some(r#"{"jobs":[]}"#)).await, 400, "invalid_request");
+}

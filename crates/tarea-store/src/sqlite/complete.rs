@@ -135,48 +135,17 @@ pub(crate) fn complete(b: &mut Batch<'_>, p: CompleteParams) -> StoreResult<Job>
 /// releases go one by one.
 pub(crate) fn complete_many(b: &mut Batch<'_>, ps: Vec<CompleteParams>) -> StoreResult<Vec<StoreResult<()>>> {
     let mut results: Vec<Option<StoreResult<()>>> = (0..ps.len()).map(|_| None).collect();
-    let successes: Vec<(usize, &CompleteParams)> = ps
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.tenant.is_none() && matches!(p.outcome, Outcome::Succeeded { .. }))
-        .collect();
-    if !successes.is_empty() {
-        let now = successes[0].1.now;
-        let items: Vec<serde_json::Value> = successes
+    let mut scopes: Vec<Option<&str>> = ps.iter().map(|p| p.tenant.as_deref()).collect();
+    scopes.sort();
+    scopes.dedup();
+    for scope in scopes {
+        let successes: Vec<(usize, &CompleteParams)> = ps
             .iter()
-            .map(|(_, p)| {
-                let result = match &p.outcome {
-                    Outcome::Succeeded { result: Some(r) } => serde_json::Value::String(r.get().to_owned()),
-                    _ => serde_json::Value::Null,
-                };
-                serde_json::json!([hex(p.id.as_bytes()), p.attempt, result])
-            })
+            .enumerate()
+            .filter(|(_, p)| p.tenant.as_deref() == scope && matches!(p.outcome, Outcome::Succeeded { .. }))
             .collect();
-        let done: Vec<JobEvent> = b
-            .conn
-            .prepare_cached(
-                "UPDATE jobs SET locked_by = NULL, locked_until = NULL, lost = 0, state = 3, result = c.result, \
-                 error = NULL, finished_at = ?1, \
-                 progress = CASE WHEN progress IS NULL THEN NULL ELSE json_set(progress, '$.percent', 100.0) END \
-                 FROM (SELECT unhex(value ->> 0) AS id, value ->> 1 AS attempt, value ->> 2 AS result \
-                       FROM json_each(?2)) AS c \
-                 WHERE jobs.id = c.id AND jobs.attempt = c.attempt AND jobs.state = 2 \
-                 RETURNING jobs.id, jobs.tenant, jobs.queue, jobs.kind, jobs.builtin, jobs.state",
-            )
-            .and_then(|mut s| {
-                s.query_map(params![now, serde_json::Value::Array(items).to_string()], event_from_row)?
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .map_err(map_err)?;
-        let mut finished: std::collections::HashSet<JobId> = done.iter().map(|e| e.id).collect();
-        for e in &done {
-            b.moved(&e.tenant, &e.queue, Some(JobState::Running), Some(JobState::Succeeded));
-        }
-        b.events.extend(done);
-        for (i, p) in &successes {
-            // The first completion of a job wins; any other is refused like a late one.
-            results[*i] =
-                Some(if finished.remove(&p.id) { Ok(()) } else { Err(refusal(b.conn, None, p.id, p.attempt)) });
+        if !successes.is_empty() {
+            complete_successes(b, scope, &successes, &mut results)?;
         }
     }
     for (i, p) in ps.into_iter().enumerate() {
@@ -191,6 +160,57 @@ pub(crate) fn complete_many(b: &mut Batch<'_>, ps: Vec<CompleteParams>) -> Store
         }));
     }
     Ok(results.into_iter().map(|r| r.unwrap_or(Err(StoreError::Internal("completion not processed".into())))).collect())
+}
+
+/// Writes the successful completions of one tenant scope with one statement.
+fn complete_successes(
+    b: &mut Batch<'_>,
+    tenant: Option<&str>,
+    successes: &[(usize, &CompleteParams)],
+    results: &mut [Option<StoreResult<()>>],
+) -> StoreResult<()> {
+    let now = successes[0].1.now;
+    // Only the first completion of a job goes into the statement: with two rows for one job,
+    // UPDATE … FROM would apply either of them.
+    let mut seen = std::collections::HashSet::new();
+    let firsts: Vec<&(usize, &CompleteParams)> = successes.iter().filter(|(_, p)| seen.insert(p.id)).collect();
+    let items: Vec<serde_json::Value> = firsts
+        .iter()
+        .map(|(_, p)| {
+            let result = match &p.outcome {
+                Outcome::Succeeded { result: Some(r) } => serde_json::Value::String(r.get().to_owned()),
+                _ => serde_json::Value::Null,
+            };
+            serde_json::json!([hex(p.id.as_bytes()), p.attempt, result])
+        })
+        .collect();
+    let done: Vec<JobEvent> = b
+        .conn
+        .prepare_cached(
+            "UPDATE jobs SET locked_by = NULL, locked_until = NULL, lost = 0, state = 3, result = c.result, \
+             error = NULL, finished_at = ?1, \
+             progress = CASE WHEN progress IS NULL THEN NULL ELSE json_set(progress, '$.percent', 100.0) END \
+             FROM (SELECT unhex(value ->> 0) AS id, value ->> 1 AS attempt, value ->> 2 AS result \
+                   FROM json_each(?2)) AS c \
+             WHERE jobs.id = c.id AND jobs.attempt = c.attempt AND jobs.state = 2 \
+             AND (?3 IS NULL OR jobs.tenant = ?3) \
+             RETURNING jobs.id, jobs.tenant, jobs.queue, jobs.kind, jobs.builtin, jobs.state",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![now, serde_json::Value::Array(items).to_string(), tenant], event_from_row)?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(map_err)?;
+    let mut finished: std::collections::HashSet<JobId> = done.iter().map(|e| e.id).collect();
+    for e in &done {
+        b.moved(&e.tenant, &e.queue, Some(JobState::Running), Some(JobState::Succeeded));
+    }
+    b.events.extend(done);
+    for (i, p) in successes {
+        // The first completion of a job wins; any other is refused like a late one.
+        results[*i] = Some(if finished.remove(&p.id) { Ok(()) } else { Err(refusal(b.conn, tenant, p.id, p.attempt)) });
+    }
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -151,3 +151,18 @@ store_test!(batch_completion_applies_each_item_on_its_own, |s: S| async move {
     p.tenant = Some("other".into());
     assert!(matches!(s.job_complete_if_attempt(p).await, Err(StoreError::NotFound)));
 });
+
+store_test!(batch_completion_is_scoped_to_the_tenant, |s: S| async move {
+    enqueue_one(&s, spec("x", "q"), NOW).await;
+    let job = claim_one(&s, "q", NOW).await;
+    let mut other = done(job.id, 1, succeeded(), NOW);
+    other.tenant = Some("other".into());
+    let mut mine = done(job.id, 1, succeeded(), NOW);
+    mine.tenant = Some(T.into());
+    let r = s.job_complete_many_if_attempt(vec![other]).await.unwrap();
+    assert!(matches!(r[0], Err(StoreError::NotFound)), "{:?}", r[0]);
+    assert_eq!(state_of(&s, job.id).await, JobState::Running);
+    let r = s.job_complete_many_if_attempt(vec![mine]).await.unwrap();
+    assert!(r[0].is_ok());
+    assert_eq!(state_of(&s, job.id).await, JobState::Succeeded);
+});
