@@ -20,8 +20,12 @@ pub struct Job {
     pub state: JobState,
     /// -100..100, higher runs first.
     pub priority: i32,
-    /// The number of the current (or last) run, 0 before the first claim. Fences completions.
+    /// The number of the current (or last) run, 0 before the first claim. It only ever goes up
+    /// — a retry or a release never reuses a number — because it fences completions.
     pub attempt: u32,
+    /// Runs that do not count against `max_attempts`: those before the last operator retry and
+    /// those released at shutdown. Attempts used = `attempt - attempt_base`.
+    pub attempt_base: u32,
     /// Runs allowed before the job is `dead`.
     pub max_attempts: u32,
     /// Input, as JSON.
@@ -56,6 +60,13 @@ pub struct Job {
     pub started_at: Option<i64>,
     /// Reached its current terminal or failed state (ms since the epoch).
     pub finished_at: Option<i64>,
+}
+
+impl Job {
+    /// Runs this job may still start before it is `dead`.
+    pub fn attempts_left(&self) -> u32 {
+        self.max_attempts.saturating_sub(self.attempt.saturating_sub(self.attempt_base))
+    }
 }
 
 /// A validated request to create a job; the store adds id, state and timestamps.
@@ -146,7 +157,7 @@ impl Progress {
         if u.total.is_some() {
             self.total = u.total;
         }
-        self.percent = match (u.percent, self.current, self.total) {
+        self.percent = match (u.percent.filter(|p| p.is_finite()), self.current, self.total) {
             (Some(p), _, _) => p,
             (None, Some(c), Some(t)) if t > 0 && (u.current.is_some() || u.total.is_some()) => {
                 (c as f64 * 100.0 / t as f64).min(100.0)
@@ -171,5 +182,7 @@ mod tests {
         assert_eq!(p.step.as_deref(), Some("Generando PDF"));
         p.apply(&ProgressUpdate { percent: Some(250.0), ..Default::default() });
         assert_eq!(p.percent, 100.0);
+        p.apply(&ProgressUpdate { percent: Some(f64::NAN), ..Default::default() });
+        assert_eq!(p.percent, 100.0, "a non-finite percent is ignored");
     }
 }

@@ -41,7 +41,6 @@ fn merge(old: &mut ProgressUpdate, new: ProgressUpdate) {
 }
 
 struct Running {
-    attempt: u32,
     token: CancellationToken,
     progress: Arc<Pending>,
 }
@@ -53,7 +52,9 @@ pub(crate) struct Worker {
     pub(crate) hub: Arc<EventHub>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) config: RuntimeConfig,
-    running: Mutex<HashMap<JobId, Running>>,
+    /// Keyed by (job, attempt): an old attempt still winding down and a new one of the same
+    /// job (after a cancel and retry) are two entries.
+    running: Mutex<HashMap<(JobId, u32), Running>>,
     /// Fires at a soft stop: claim nothing more.
     pub(crate) stop_claiming: CancellationToken,
     /// Fires at a hard stop: cancel handlers and release their jobs.
@@ -137,8 +138,8 @@ impl Worker {
                 }
             };
             let got = jobs.len();
-            for job in jobs {
-                let permit = permits.pop().expect("one permit per claimed job");
+            // The store never returns more than `max` jobs, so there is a permit for each.
+            for (job, permit) in jobs.into_iter().zip(permits.drain(..)) {
                 self.jobs.spawn(Arc::clone(&self).execute(job, permit));
             }
             drop(permits);
@@ -159,7 +160,7 @@ impl Worker {
         let token = self.hard_stop.child_token();
         let progress = Arc::new(Pending::default());
         if let Ok(mut r) = self.running.lock() {
-            r.insert(job.id, Running { attempt: job.attempt, token: token.clone(), progress: Arc::clone(&progress) });
+            r.insert((job.id, job.attempt), Running { token: token.clone(), progress: Arc::clone(&progress) });
         }
         let outcome = match self.registry.get(&job.kind) {
             Some(handler) => self.run_handler(handler, &job, token.clone(), Arc::clone(&progress)).await,
@@ -172,7 +173,7 @@ impl Worker {
             let _ = self.store.job_progress_if_attempt(None, job.id, job.attempt, update).await;
         }
         if let Ok(mut r) = self.running.lock() {
-            r.remove(&job.id);
+            r.remove(&(job.id, job.attempt));
         }
         let Some(outcome) = outcome else { return };
         self.metrics.job_ran(&job.tenant, &job.queue, &job.kind, started.elapsed().as_secs_f64());
@@ -231,7 +232,10 @@ impl Worker {
             Ok(Err(HandlerError::Retryable(error))) => Some(Outcome::Failed { error, retryable: true }),
             Ok(Err(HandlerError::Fatal(error))) => Some(Outcome::Failed { error, retryable: false }),
             Ok(Err(HandlerError::Cancelled)) if self.hard_stop.is_cancelled() => Some(Outcome::Released),
-            Ok(Err(HandlerError::Cancelled)) => None,
+            // Cancelled through the API (or the lease was lost): the store already moved on.
+            Ok(Err(HandlerError::Cancelled)) if token.is_cancelled() => None,
+            // The handler gave up by itself: give the job back rather than leave it to the reaper.
+            Ok(Err(HandlerError::Cancelled)) => Some(Outcome::Released),
             Err(e) if e.is_panic() => {
                 tracing::error!(job = %job.id, kind = %job.kind, "handler panicked");
                 Some(Outcome::Failed {
@@ -252,7 +256,7 @@ impl Worker {
                 _ = tokio::time::sleep(every) => {}
             }
             let held: Vec<(JobId, u32)> = match self.running.lock() {
-                Ok(r) => r.iter().map(|(id, r)| (*id, r.attempt)).collect(),
+                Ok(r) => r.keys().copied().collect(),
                 Err(_) => continue,
             };
             if held.is_empty() {
@@ -260,10 +264,10 @@ impl Worker {
             }
             match self.store.lease_renew_if_attempt(None, &held, self.config.lease_ms, now_ms()).await {
                 Ok(kept) => {
-                    for ((id, _), kept) in held.iter().zip(kept) {
+                    for (key, kept) in held.iter().zip(kept) {
                         if !kept {
-                            tracing::warn!(job = %id, "lost the lease of a running job; cancelling it here");
-                            self.cancel_local(*id);
+                            tracing::warn!(job = %key.0, attempt = key.1, "lost the lease of a running job; cancelling it here");
+                            self.cancel_attempt(*key);
                         }
                     }
                 }
@@ -282,7 +286,7 @@ impl Worker {
             let pending: Vec<(JobId, u32, ProgressUpdate)> = match self.running.lock() {
                 Ok(r) => r
                     .iter()
-                    .filter_map(|(id, r)| r.progress.0.lock().ok()?.take().map(|u| (*id, r.attempt, u)))
+                    .filter_map(|((id, attempt), r)| r.progress.0.lock().ok()?.take().map(|u| (*id, *attempt, u)))
                     .collect(),
                 Err(_) => continue,
             };
@@ -311,9 +315,16 @@ impl Worker {
         }
     }
 
+    /// Cancels every attempt of `id` running here.
     fn cancel_local(&self, id: JobId) {
+        if let Ok(r) = self.running.lock() {
+            r.iter().filter(|((job, _), _)| *job == id).for_each(|(_, run)| run.token.cancel());
+        }
+    }
+
+    fn cancel_attempt(&self, key: (JobId, u32)) {
         if let Ok(r) = self.running.lock()
-            && let Some(run) = r.get(&id)
+            && let Some(run) = r.get(&key)
         {
             run.token.cancel();
         }
@@ -322,14 +333,14 @@ impl Worker {
     /// After missing events, checks each running job against the store.
     async fn cancel_stale(&self) {
         let ids: Vec<(JobId, u32)> = match self.running.lock() {
-            Ok(r) => r.iter().map(|(id, r)| (*id, r.attempt)).collect(),
+            Ok(r) => r.keys().copied().collect(),
             Err(_) => return,
         };
         for (id, attempt) in ids {
             if let Ok(Some(job)) = self.store.job_get(None, id).await
                 && (job.state != JobState::Running || job.attempt != attempt)
             {
-                self.cancel_local(id);
+                self.cancel_attempt((id, attempt));
             }
         }
     }

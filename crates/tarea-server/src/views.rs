@@ -19,10 +19,13 @@ pub struct JobView {
     pub state: String,
     /// -100..100.
     pub priority: i32,
-    /// Current or last run, 0 before the first.
+    /// Number of the current or last run, 0 before the first. Never reused (not even by a
+    /// retry): external workers echo it to fence their calls.
     pub attempt: u32,
-    /// Runs allowed.
+    /// Runs allowed since the last retry.
     pub max_attempts: u32,
+    /// Runs still allowed before the job is dead (released runs do not count).
+    pub attempts_left: u32,
     /// Input.
     #[schema(value_type = Object)]
     pub payload: Box<RawValue>,
@@ -60,6 +63,7 @@ pub struct JobView {
 
 impl From<Job> for JobView {
     fn from(j: Job) -> Self {
+        let attempts_left = j.attempts_left();
         JobView {
             id: j.id.to_string(),
             tenant: j.tenant,
@@ -69,6 +73,7 @@ impl From<Job> for JobView {
             priority: j.priority,
             attempt: j.attempt,
             max_attempts: j.max_attempts,
+            attempts_left,
             payload: j.payload,
             progress: j.progress,
             result: j.result,

@@ -58,8 +58,19 @@ pub(crate) async fn claim(
     }
     check_names("queues", &req.queues)?;
     if let Some(kinds) = &req.kinds {
+        if kinds.is_empty() || kinds.len() > 64 {
+            return Err(ApiError::field("kinds", "name 1 to 64 kinds, or leave kinds out for any"));
+        }
         check_names("kinds", kinds)?;
     }
+    let mut queues = req.queues.clone();
+    queues.sort();
+    queues.dedup();
+    let kinds = req.kinds.clone().map(|mut k| {
+        k.sort();
+        k.dedup();
+        k
+    });
     let max = req.max.unwrap_or(1);
     if !(1..=state.limits.max_claim).contains(&max) {
         return Err(ApiError::field("max", format!("max must be between 1 and {}", state.limits.max_claim)));
@@ -86,8 +97,8 @@ pub(crate) async fn claim(
         let now = now_ms();
         let params = ClaimParams {
             tenant: Some(auth.tenant.clone()),
-            queues: req.queues.clone(),
-            kinds: req.kinds.clone(),
+            queues: queues.clone(),
+            kinds: kinds.clone(),
             builtin: false,
             max,
             lease_ms,

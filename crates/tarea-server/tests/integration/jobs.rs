@@ -95,7 +95,7 @@ async fn cancel_and_retry_follow_the_state_table() {
     let e = expect_error(api.call("POST", &format!("/v1/jobs/{id}/cancel"), None).await, 409, "illegal_transition");
     assert_eq!(e["error"]["details"]["state"], "cancelled");
     let (s, r) = api.call("POST", &format!("/v1/jobs/{id}/retry"), None).await;
-    assert_eq!((s, r["state"].as_str(), r["attempt"].as_u64()), (StatusCode::OK, Some("queued"), Some(0)));
+    assert_eq!((s, r["state"].as_str(), r["attempts_left"].as_u64()), (StatusCode::OK, Some("queued"), Some(5)));
 }
 
 #[tokio::test]

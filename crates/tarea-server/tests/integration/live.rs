@@ -162,7 +162,11 @@ async fn shutdown_releases_running_jobs_without_burning_an_attempt() {
     server.runtime.shutdown().await;
     server.runtime.shutdown().await;
     let released = c.get(&server, &format!("/v1/jobs/{}", id_of(&slow))).await;
-    assert_eq!((released["state"].as_str(), released["attempt"].as_u64()), (Some("queued"), Some(0)), "{released}");
+    assert_eq!(
+        (released["state"].as_str(), released["attempts_left"].as_u64()),
+        (Some("queued"), Some(5)),
+        "{released}"
+    );
     let finished = c.get(&server, &format!("/v1/jobs/{}", id_of(&quick))).await;
     assert_eq!(finished["state"], "succeeded", "a job that fits in the grace period finishes");
 }

@@ -100,6 +100,7 @@ async fn claim_requests_are_validated() {
         r#"{"queues":["q"],"wait_ms":600000}"#,
         r#"{"queues":["q"],"lease_ms":5}"#,
         r#"{"queues":["q"],"kinds":["A B"]}"#,
+        r#"{"queues":["q"],"kinds":[]}"#,
         r#"{"queue":"q"}"#,
     ] {
         expect_error(api.call("POST", "/v1/worker/claim", Some(body)).await, 400, "invalid_request");
@@ -138,4 +139,15 @@ async fn many_completions_in_one_request_are_fenced_one_by_one() {
     let (_, j1) = api.call("GET", &format!("/v1/jobs/{}", id(1)), None).await;
     assert_eq!(j1["state"], "running");
     expect_error(api.call("POST", "/v1/worker/complete", Some(r#"{"jobs":[]}"#)).await, 400, "invalid_request");
+}
+
+#[tokio::test]
+async fn claims_name_at_most_64_kinds() {
+    let api = Api::new().await;
+    let kinds: Vec<String> = (0..65).map(|i| format!("k{i}")).collect();
+    let body = serde_json::json!({"queues": ["q"], "kinds": kinds}).to_string();
+    expect_error(api.call("POST", "/v1/worker/claim", Some(&body)).await, 400, "invalid_request");
+    api.enqueue(r#"{"kind":"k1","queue":"q"}"#).await;
+    let dup = serde_json::json!({"queues": ["q", "q"], "kinds": ["k1", "k1"], "max": 5}).to_string();
+    assert_eq!(claim(&api, &dup).await.len(), 1);
 }

@@ -3,7 +3,7 @@
 //! merged by priority, then age, and the winners move to `running` with their attempt + 1.
 //! The cost depends on the number of jobs claimed and queues served, never on the backlog.
 use rusqlite::types::Value;
-use rusqlite::{Connection, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use tarea_core::{ClaimParams, Job, JobState, StoreResult};
 
 use super::map_err;
@@ -49,8 +49,12 @@ pub(crate) fn claim(b: &mut Batch<'_>, p: &ClaimParams) -> StoreResult<Vec<Job>>
         );
         let mut stmt = b.conn.prepare_cached(&sql).map_err(map_err)?;
         for c in &candidates {
-            claimed.push(stmt.query_row(params![c.id, p.worker, until, p.now], job_from_row).map_err(map_err)?);
-            per_lane[c.lane] += 1;
+            let job =
+                stmt.query_row(params![c.id, p.worker, until, p.now], job_from_row).optional().map_err(map_err)?;
+            if let Some(job) = job {
+                claimed.push(job);
+                per_lane[c.lane] += 1;
+            }
         }
     }
     for job in &claimed {
@@ -77,9 +81,11 @@ fn lanes(conn: &Connection, p: &ClaimParams) -> StoreResult<Vec<Lane>> {
         )
         .map_err(map_err)?;
     let mut lanes = Vec::new();
-    let any = [None];
-    let names: Vec<Option<&String>> =
-        if p.queues.is_empty() { any.to_vec() } else { p.queues.iter().map(Some).collect() };
+    let mut names: Vec<Option<&String>> =
+        if p.queues.is_empty() { vec![None] } else { p.queues.iter().map(Some).collect() };
+    // A queue named twice must not make two lanes (each job would be a candidate twice).
+    names.sort();
+    names.dedup();
     for queue in names {
         let rows = stmt
             .query_map(params![queue, p.tenant], |r| {

@@ -15,6 +15,7 @@ use super::writer::Batch;
 struct Current {
     state: JobState,
     attempt: u32,
+    attempt_base: u32,
     max_attempts: u32,
     retry: RetryPolicy,
     progress: Option<String>,
@@ -22,7 +23,7 @@ struct Current {
 
 fn current(conn: &Connection, tenant: Option<&str>, id: JobId) -> StoreResult<Current> {
     conn.prepare_cached(
-        "SELECT state, attempt, max_attempts, retry_base_ms, retry_max_ms, progress FROM jobs \
+        "SELECT state, attempt, max_attempts, retry_base_ms, retry_max_ms, progress, attempt_base FROM jobs \
          WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)",
     )
     .and_then(|mut s| {
@@ -33,6 +34,7 @@ fn current(conn: &Connection, tenant: Option<&str>, id: JobId) -> StoreResult<Cu
                 max_attempts: r.get(2)?,
                 retry: RetryPolicy { base_ms: r.get::<_, i64>(3)? as u64, max_ms: r.get::<_, i64>(4)? as u64 },
                 progress: r.get(5)?,
+                attempt_base: r.get(6)?,
             })
         })
         .optional()
@@ -100,15 +102,17 @@ fn finish<T>(
         Outcome::Failed { error, retryable } => {
             let cur = fenced(b.conn, tenant, p.id, p.attempt)?;
             args.push(Value::Text(json_text(&error)?));
-            if retryable && cur.attempt < cur.max_attempts {
-                let run_at = p.now.saturating_add(cur.retry.delay_ms_random(cur.attempt) as i64);
+            let used = cur.attempt.saturating_sub(cur.attempt_base);
+            if retryable && used < cur.max_attempts {
+                let run_at = p.now.saturating_add(cur.retry.delay_ms_random(used) as i64);
                 args.push(Value::Integer(run_at));
                 "state = 4, error = ?5, finished_at = ?4, run_at = ?6"
             } else {
                 "state = 5, error = ?5, finished_at = ?4"
             }
         }
-        Outcome::Released => "state = 1, attempt = attempt - 1, run_at = ?4",
+        // The run does not count; its number is never reused (it fences).
+        Outcome::Released => "state = 1, attempt_base = attempt_base + 1, run_at = ?4",
     };
     let sql = format!(
         "UPDATE jobs SET locked_by = NULL, locked_until = NULL, lost = 0, {set} \
@@ -289,12 +293,14 @@ pub(crate) fn cancel(b: &mut Batch<'_>, tenant: &str, id: JobId, now: i64) -> St
     Ok(job)
 }
 
-/// Puts a dead, cancelled or failed job back in its queue with attempts reset.
+/// Puts a dead, cancelled or failed job back in its queue with a fresh budget of attempts.
+/// Attempt numbers go on from where they were, so a worker still holding an old attempt stays
+/// fenced out.
 pub(crate) fn retry(b: &mut Batch<'_>, tenant: &str, id: JobId, now: i64) -> StoreResult<Job> {
     let cur = current(b.conn, Some(tenant), id)?;
     Transition::Retry.apply(cur.state)?;
     let sql = format!(
-        "UPDATE jobs SET state = 1, attempt = 0, lost = 0, run_at = ?2, error = NULL, result = NULL, \
+        "UPDATE jobs SET state = 1, attempt_base = attempt, lost = 0, run_at = ?2, error = NULL, result = NULL, \
          progress = NULL, started_at = NULL, finished_at = NULL WHERE id = ?1 AND state = ?3 \
          RETURNING {JOB_COLUMNS}"
     );

@@ -55,14 +55,14 @@ pub(crate) fn promote_due(b: &mut Batch<'_>, now: i64) -> StoreResult<(u64, Opti
 /// 1); a job whose lease expired `LOST_LEASES_MAX` times in a row is parked as `dead` with
 /// `worker_lost`, so a poison pill cannot take down worker after worker.
 pub(crate) fn reap_expired(b: &mut Batch<'_>, now: i64) -> StoreResult<u64> {
-    let expired: Vec<(Vec<u8>, u32, u32, u32)> = b
+    let expired: Vec<(Vec<u8>, u32, u32, u32, u32)> = b
         .conn
         .prepare_cached(
-            "SELECT id, attempt, max_attempts, lost FROM jobs WHERE state = 2 AND locked_until < ?1 \
+            "SELECT id, attempt, max_attempts, lost, attempt_base FROM jobs WHERE state = 2 AND locked_until < ?1 \
              ORDER BY locked_until LIMIT ?2",
         )
         .and_then(|mut s| {
-            s.query_map(params![now, CHUNK], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            s.query_map(params![now, CHUNK], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, u32>(4)?)))?
                 .collect::<Result<Vec<_>, _>>()
         })
         .map_err(map_err)?;
@@ -75,7 +75,7 @@ pub(crate) fn reap_expired(b: &mut Batch<'_>, now: i64) -> StoreResult<u64> {
         )
         .map_err(map_err)?;
     let mut reaped = Vec::new();
-    for (id, attempt, max_attempts, lost) in expired {
+    for (id, attempt, max_attempts, lost, base) in expired {
         let (state, error) = if lost + 1 >= limits::LOST_LEASES_MAX {
             (
                 JobState::Dead,
@@ -87,7 +87,7 @@ pub(crate) fn reap_expired(b: &mut Batch<'_>, now: i64) -> StoreResult<u64> {
                     ),
                 ),
             )
-        } else if attempt >= max_attempts {
+        } else if attempt.saturating_sub(base) >= max_attempts {
             (JobState::Dead, JobError::new("lease_expired", "the worker's lease expired on the last attempt"))
         } else {
             (JobState::Queued, JobError::new("lease_expired", "the worker's lease expired; the job runs again"))

@@ -50,6 +50,7 @@ CREATE TABLE jobs (
     builtin         INTEGER NOT NULL,
     priority        INTEGER NOT NULL,
     attempt         INTEGER NOT NULL DEFAULT 0,
+    attempt_base    INTEGER NOT NULL DEFAULT 0,
     max_attempts    INTEGER NOT NULL,
     lost            INTEGER NOT NULL DEFAULT 0,
     payload         TEXT NOT NULL,

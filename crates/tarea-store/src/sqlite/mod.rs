@@ -232,6 +232,8 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.readers.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err)).await
+        self.readers.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err)).await?;
+        // The writer too: a store whose writer is stuck or gone is not ready.
+        self.writer.write_unguarded(|_| Ok(())).await
     }
 }

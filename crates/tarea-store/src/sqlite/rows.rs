@@ -7,7 +7,7 @@ use tarea_core::{EventKind, Job, JobEvent, JobId, JobState, RetryPolicy};
 /// Every column of a job, in the order [`job_from_row`] reads them.
 pub(crate) const JOB_COLUMNS: &str = "id, tenant, kind, queue, state, builtin, priority, attempt, \
     max_attempts, payload, progress, result, error, tags, idempotency_key, cache_key, timeout_ms, \
-    retry_base_ms, retry_max_ms, locked_by, locked_until, created_at, run_at, started_at, finished_at";
+    retry_base_ms, retry_max_ms, locked_by, locked_until, created_at, run_at, started_at, finished_at, attempt_base";
 
 fn raw(s: String) -> rusqlite::Result<Box<RawValue>> {
     RawValue::from_string(s).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
@@ -46,6 +46,7 @@ pub(crate) fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
         run_at: r.get(22)?,
         started_at: r.get(23)?,
         finished_at: r.get(24)?,
+        attempt_base: r.get(25)?,
     })
 }
 

@@ -29,6 +29,8 @@ pub(crate) struct Batch<'c> {
     replies: Vec<Reply>,
     /// Set when an unguarded operation failed after it may have written: the group rolls back.
     poisoned: Option<String>,
+    /// Set when no transaction could be begun: operations answer this error without running.
+    refused: Option<String>,
 }
 
 impl Batch<'_> {
@@ -107,7 +109,10 @@ impl Writer {
     {
         let (done, wait) = oneshot::channel::<StoreResult<T>>();
         let op: Op = Box::new(move |batch: &mut Batch<'_>| {
-            let result = f(batch);
+            let result = match &batch.refused {
+                Some(why) => Err(StoreError::Unavailable(why.clone())),
+                None => f(batch),
+            };
             batch.replies.push(Box::new(move |commit_error: Option<&StoreError>| {
                 let answer = match commit_error {
                     Some(e) => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
@@ -132,37 +137,67 @@ fn savepoint<T>(batch: &mut Batch<'_>, f: impl FnOnce(&mut Batch<'_>) -> StoreRe
         batch.moves.truncate(moves);
         let _ = batch.conn.prepare_cached("RELEASE op").and_then(|mut s| s.execute([]));
     }
-    closed.map_err(map_err)?;
+    if let Err(e) = closed {
+        // The op's writes could not be undone (or kept) cleanly: the whole group rolls back.
+        batch.poisoned = Some(e.to_string());
+        return Err(map_err(e));
+    }
     result
 }
 
 fn run(conn: Connection, rx: mpsc::Receiver<Op>, sink: Arc<dyn EventSink>) {
     while let Ok(first) = rx.recv() {
-        let mut batch =
-            Batch { conn: &conn, events: Vec::new(), moves: Vec::new(), replies: Vec::new(), poisoned: None };
-        let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err);
-        if let Err(e) = begun {
+        let mut batch = Batch {
+            conn: &conn,
+            events: Vec::new(),
+            moves: Vec::new(),
+            replies: Vec::new(),
+            poisoned: None,
+            refused: None,
+        };
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err) {
             tracing::error!(error = %e, "could not begin a store transaction");
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            // The op must not run outside a transaction: it only records its refusal.
+            batch.refused = Some(e.to_string());
             first(&mut batch);
             for reply in batch.replies {
-                reply(Some(&e));
+                reply(None);
             }
             continue;
         }
         first(&mut batch);
-        while batch.replies.len() < MAX_GROUP {
+        while batch.replies.len() < MAX_GROUP && batch.poisoned.is_none() {
+            // SQLite rolls a transaction back by itself after some errors (disk full, I/O):
+            // what follows must not run in autocommit mode.
+            if conn.is_autocommit() {
+                batch.poisoned = Some("the transaction was rolled back by the database".into());
+                break;
+            }
             match rx.try_recv() {
                 Ok(op) => op(&mut batch),
                 Err(_) => break,
             }
         }
+        if batch.poisoned.is_none() && conn.is_autocommit() {
+            batch.poisoned = Some("the transaction was rolled back by the database".into());
+        }
         let committed = match batch.poisoned.take() {
-            Some(why) => Err(StoreError::Unavailable(why)),
+            Some(why) => {
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                Err(StoreError::Unavailable(why))
+            }
             None => conn.execute_batch("COMMIT").map_err(map_err),
         };
         if let Err(e) = &committed {
-            tracing::error!(error = %e, "store commit failed");
-            let _ = conn.execute_batch("ROLLBACK");
+            tracing::error!(error = %e, "store commit failed; the group is rolled back");
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
         } else if !batch.events.is_empty() {
             sink.publish(std::mem::take(&mut batch.events));
         }

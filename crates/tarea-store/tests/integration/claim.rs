@@ -124,3 +124,14 @@ store_test!(concurrent_claims_never_share_a_job, |s: S| async move {
     all.dedup();
     assert_eq!((n, all.len()), (200, 200));
 });
+
+store_test!(a_queue_named_twice_is_served_once, |s: S| async move {
+    for _ in 0..3 {
+        enqueue_one(&s, spec("x", "a"), NOW).await;
+    }
+    enqueue_one(&s, spec("x", "b"), NOW).await;
+    let got = s.job_claim(claim_params(&["a", "a", "b"], 10, NOW)).await.unwrap();
+    assert_eq!(got.len(), 4);
+    let q = s.queue_list(Some(T)).await.unwrap();
+    assert!(q.iter().all(|q| q.counts.queued == 0 && q.counts.running as usize == if q.name == "a" { 3 } else { 1 }));
+});

@@ -57,8 +57,13 @@ store_test!(release_does_not_burn_an_attempt, |s: S| async move {
     enqueue_one(&s, spec("x", "q"), NOW).await;
     let job = claim_one(&s, "q", NOW).await;
     let r = s.job_complete_if_attempt(done(job.id, 1, Outcome::Released, NOW + 1)).await.unwrap();
-    assert_eq!((r.state, r.attempt), (JobState::Queued, 0));
-    assert_eq!(claim_one(&s, "q", NOW + 2).await.attempt, 1);
+    assert_eq!((r.state, r.attempt, r.attempts_left()), (JobState::Queued, 1, r.max_attempts));
+    let again = claim_one(&s, "q", NOW + 2).await;
+    assert_eq!((again.attempt, again.attempts_left()), (2, again.max_attempts - 1), "a new number, the same budget");
+    assert!(matches!(
+        s.job_complete_if_attempt(done(job.id, 1, succeeded(), NOW)).await,
+        Err(StoreError::StaleAttempt { .. })
+    ));
 });
 
 store_test!(progress_is_merged_and_fenced, |s: S| async move {
@@ -117,10 +122,11 @@ store_test!(retry_requeues_with_attempts_reset, |s: S| async move {
     assert!(matches!(s.job_retry(T, job.id, NOW).await, Err(StoreError::Illegal(_))), "a running job is not retried");
     s.job_complete_if_attempt(done(job.id, 1, failed(false), NOW)).await.unwrap();
     let r = s.job_retry(T, job.id, NOW + 10).await.unwrap();
-    assert_eq!((r.state, r.attempt, r.run_at), (JobState::Queued, 0, NOW + 10));
+    assert_eq!((r.state, r.attempts_left(), r.run_at), (JobState::Queued, r.max_attempts, NOW + 10));
     assert!(r.error.is_none());
     let again = claim_one(&s, "q", NOW + 11).await;
-    s.job_complete_if_attempt(done(again.id, 1, succeeded(), NOW + 12)).await.unwrap();
+    assert_eq!(again.attempt, 2, "attempt numbers are never reused");
+    s.job_complete_if_attempt(done(again.id, 2, succeeded(), NOW + 12)).await.unwrap();
     assert!(matches!(s.job_retry(T, job.id, NOW).await, Err(StoreError::Illegal(_))), "a succeeded job is not retried");
 });
 
@@ -165,4 +171,33 @@ store_test!(batch_completion_is_scoped_to_the_tenant, |s: S| async move {
     let r = s.job_complete_many_if_attempt(vec![mine]).await.unwrap();
     assert!(r[0].is_ok());
     assert_eq!(state_of(&s, job.id).await, JobState::Succeeded);
+});
+
+store_test!(a_worker_of_a_cancelled_then_retried_job_stays_fenced_out, |s: S| async move {
+    enqueue_one(&s, spec("x", "q"), NOW).await;
+    let old = claim_one(&s, "q", NOW).await;
+    s.job_cancel(T, old.id, NOW).await.unwrap();
+    s.job_retry(T, old.id, NOW).await.unwrap();
+    let new = claim_one(&s, "q", NOW).await;
+    assert_ne!(new.attempt, old.attempt);
+    let stale = s.job_complete_if_attempt(done(old.id, old.attempt, succeeded(), NOW)).await;
+    assert!(matches!(stale, Err(StoreError::StaleAttempt { .. })), "{stale:?}");
+    s.job_complete_if_attempt(done(new.id, new.attempt, succeeded(), NOW)).await.unwrap();
+});
+
+store_test!(the_budget_counts_runs_since_the_last_retry, |s: S| async move {
+    let mut sp = spec("x", "q");
+    sp.max_attempts = Some(1);
+    enqueue_one(&s, sp, NOW).await;
+    let first = claim_one(&s, "q", NOW).await;
+    let dead = s.job_complete_if_attempt(done(first.id, 1, failed(true), NOW)).await.unwrap();
+    assert_eq!(dead.state, JobState::Dead);
+    s.job_retry(T, first.id, NOW).await.unwrap();
+    let second = claim_one(&s, "q", NOW).await;
+    let f = s.job_complete_if_attempt(done(second.id, second.attempt, failed(true), NOW)).await.unwrap();
+    assert_eq!(f.state, JobState::Dead, "one attempt per retry");
+    s.job_retry(T, first.id, NOW).await.unwrap();
+    let third = claim_one(&s, "q", NOW).await;
+    s.lease_reap_expired(NOW + 31_000).await.unwrap();
+    assert_eq!(state_of(&s, third.id).await, JobState::Dead, "the reaper counts the same budget");
 });
