@@ -66,6 +66,11 @@ impl HandlerError {
 }
 
 /// A kind of work run inside the tarea process.
+///
+/// A handler must not block its thread: CPU-bound or blocking work goes to
+/// `tokio::task::spawn_blocking` (or a child process) and checks `ctx.cancel` between steps.
+/// The runtime can abandon an attempt (timeout, hard stop) by dropping its future, but it
+/// cannot stop a thread that is blocked; such work would keep running after its slot is reused.
 #[async_trait]
 pub trait Handler: Send + Sync + 'static {
     /// Runs one attempt. `Ok` carries the result as JSON.

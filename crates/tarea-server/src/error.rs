@@ -135,3 +135,23 @@ pub(crate) fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!(panic = detail, "request handler panicked");
     ApiError::new(ErrorCode::Internal, "an internal error occurred; it has been logged").into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_answered_as_a_json_500() {
+        let res = panic_response(Box::new("boom".to_string()));
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
+    fn every_code_has_a_client_or_server_error_status() {
+        for code in ErrorCode::ALL {
+            let s = status_of(code);
+            assert!(s.is_client_error() || s.is_server_error(), "{code:?} -> {s}");
+        }
+    }
+}

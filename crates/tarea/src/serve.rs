@@ -45,7 +45,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION")
     );
 
-    shutdown_signal().await;
+    let mut server = server;
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        served = &mut server => {
+            // The listener failed on its own: stop the workers cleanly and report it.
+            runtime.shutdown().await;
+            served.context("the HTTP server task failed")?.context("the HTTP server failed")?;
+            anyhow::bail!("the HTTP server stopped unexpectedly");
+        }
+    }
     tracing::info!("shutting down: no new work is claimed; running jobs get {:?} to finish", config.runtime.grace);
     state.set_draining();
     tokio::spawn(async {

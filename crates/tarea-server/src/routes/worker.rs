@@ -105,7 +105,7 @@ pub(crate) async fn claim(
             worker: worker.clone(),
             now,
         };
-        let jobs = state.store.job_claim(params).await?;
+        let jobs = claim_or_release(&state, params).await?;
         if !jobs.is_empty() || tokio::time::Instant::now() >= deadline {
             for j in &jobs {
                 state.metrics.job_started(&j.tenant, &j.queue, &j.kind, (now - j.run_at) as f64 / 1000.0);
@@ -119,6 +119,36 @@ pub(crate) async fn claim(
             _ = tokio::time::sleep_until(next) => {}
             _ = state.shutdown.cancelled() => return Ok(axum::Json(Jobs { jobs: Vec::new() })),
         }
+    }
+}
+
+/// Claims in a task of its own: if the caller goes away (the client disconnected and axum
+/// dropped the handler) while the claim is in flight, the claimed jobs are released at once
+/// instead of waiting out their lease and counting a lost lease.
+async fn claim_or_release(state: &AppState, params: ClaimParams) -> Result<Vec<tarea_core::Job>, ApiError> {
+    let store = std::sync::Arc::clone(&state.store);
+    let tenant = params.tenant.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let claimed = store.job_claim(params).await;
+        if let Err(Ok(jobs)) = tx.send(claimed) {
+            for job in jobs {
+                let release = CompleteParams {
+                    id: job.id,
+                    tenant: tenant.clone(),
+                    attempt: job.attempt,
+                    outcome: Outcome::Released,
+                    now: now_ms(),
+                };
+                if let Err(e) = store.job_complete_if_attempt(release).await {
+                    tracing::warn!(job = %job.id, error = %e, "could not release a job claimed for a client that left");
+                }
+            }
+        }
+    });
+    match rx.await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(ApiError::new(tarea_core::ErrorCode::Internal, "the claim task stopped; it has been logged")),
     }
 }
 

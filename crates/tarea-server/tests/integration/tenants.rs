@@ -41,3 +41,26 @@ async fn another_tenants_job_is_not_found_anywhere() {
     assert_eq!(s, StatusCode::CREATED, "idempotency keys are per tenant");
     assert_ne!(a["id"], b["id"]);
 }
+
+#[tokio::test]
+async fn queues_are_per_tenant() {
+    let api = Api::new().await;
+    let other = api.key_for("intruso", false).await;
+    api.enqueue(r#"{"kind":"ext","queue":"q"}"#).await;
+    let (s, v) = api.call_as(&other, "POST", "/v1/queues/q/pause", None).await;
+    assert_eq!((s, v["paused"].as_bool()), (StatusCode::OK, Some(true)));
+    api.call_as(&other, "PUT", "/v1/queues/q", Some(r#"{"max_depth": 1, "concurrency": 1}"#)).await;
+    let (_, mine) = api.call("GET", "/v1/queues", None).await;
+    let q = &mine["queues"][0];
+    assert_eq!(
+        (q["paused"].as_bool(), q["max_depth"].is_null(), q["counts"]["queued"].as_u64()),
+        (Some(false), true, Some(1))
+    );
+    api.enqueue(r#"{"kind":"ext","queue":"q"}"#).await;
+    let (_, claimed) = api.call("POST", "/v1/worker/claim", Some(r#"{"queues":["q"],"max":5}"#)).await;
+    assert_eq!(
+        claimed["jobs"].as_array().unwrap().len(),
+        2,
+        "another tenant's pause and limits do not touch this tenant's queue"
+    );
+}
