@@ -87,3 +87,16 @@ fn keys_and_jobs_commands_work_against_a_server() {
     assert_eq!(code, 1);
     assert!(err.contains("unauthorized"), "{err}");
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = TareaProcess::start(dir.path(), &["--log-format", "json"]);
+    let (status, lines) = p.signal_and_wait_with_log("TERM");
+    assert!(status.success());
+    assert!(!lines.is_empty());
+    for line in &lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
+    }
+}
