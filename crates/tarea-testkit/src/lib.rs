@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 use tarea_core::{JobSpec, Store};
 use tarea_runtime::{EventHub, Metrics};
+pub use tarea_store::Durability;
 use tarea_store::{SqliteOptions, SqliteStore};
 use tempfile::TempDir;
 
@@ -26,12 +27,17 @@ pub struct TestStore {
 }
 
 impl TestStore {
-    /// A fresh SQLite store.
+    /// A fresh SQLite store (fsync on every commit, writes always through the writer thread).
     pub fn sqlite() -> TestStore {
+        Self::sqlite_with(Durability::Full)
+    }
+
+    /// A fresh SQLite store with the given durability (relaxed lets idle callers write inline).
+    pub fn sqlite_with(durability: Durability) -> TestStore {
         let dir = tempfile::tempdir().expect("temp dir");
         let metrics = Arc::new(Metrics::default());
         let hub = EventHub::new(Arc::clone(&metrics));
-        let store = SqliteStore::open(dir.path().join("tarea.db"), SqliteOptions::default(), hub.clone())
+        let store = SqliteStore::open(dir.path().join("tarea.db"), SqliteOptions { durability }, hub.clone())
             .expect("open SQLite store");
         TestStore { store: Arc::new(store), hub, metrics, dir }
     }
@@ -47,9 +53,10 @@ pub fn spec(kind: &str, queue: &str) -> JobSpec {
     JobSpec::new(kind, queue, raw(serde_json::json!({})))
 }
 
-/// Defines a store conformance test that runs on every backend: `name::sqlite` (and, from the
-/// PostgreSQL milestone on, `name::postgres`). The body is a closure taking `Arc<dyn Store>`
-/// and returning a future.
+/// Defines a store conformance test that runs on every backend: `name::sqlite`,
+/// `name::sqlite_relaxed` (whose idle writes run on the caller's thread) and, from the
+/// PostgreSQL milestone on, `name::postgres`. The body is a closure taking `Arc<dyn Store>` and
+/// returning a future.
 #[macro_export]
 macro_rules! store_test {
     ($name:ident, $body:expr) => {
@@ -60,6 +67,13 @@ macro_rules! store_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let t = $crate::TestStore::sqlite();
+                let f = $body;
+                f(::std::sync::Arc::clone(&t.store)).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite_relaxed() {
+                let t = $crate::TestStore::sqlite_with($crate::Durability::Relaxed);
                 let f = $body;
                 f(::std::sync::Arc::clone(&t.store)).await;
             }

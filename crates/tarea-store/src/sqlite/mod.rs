@@ -121,7 +121,8 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("cannot open the database {}: {e}", path.display())))?;
         let stop = Arc::new(AtomicBool::new(false));
         start_checkpointer(path.clone(), Arc::clone(&stop));
-        Ok(SqliteStore { writer: Writer::start(conn, sink), readers: Readers::new(path), stop })
+        let inline = options.durability == Durability::Relaxed;
+        Ok(SqliteStore { writer: Writer::start(conn, sink, inline), readers: Readers::new(path), stop })
     }
 }
 

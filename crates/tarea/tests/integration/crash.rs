@@ -113,10 +113,21 @@ async fn succeeded_count(base: &str, key: &str) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_five_times_loses_nothing_and_finishes_each_job_once() {
+    crash_run(&["--concurrency", "0"]).await;
+}
+
+/// Relaxed durability (no fsync) promises to survive a crash of tarea, not of the machine:
+/// SIGKILL is exactly that crash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relaxed_durability_survives_sigkill_too() {
+    crash_run(&["--concurrency", "0", "--durability", "relaxed"]).await;
+}
+
+async fn crash_run(flags: &'static [&'static str]) {
     let dir = tempfile::tempdir().unwrap();
     let first = tokio::task::spawn_blocking({
         let d = dir.path().to_owned();
-        move || TareaProcess::start(&d, &["--concurrency", "0"])
+        move || TareaProcess::start(&d, flags)
     })
     .await
     .unwrap();
@@ -137,9 +148,7 @@ async fn sigkill_five_times_loses_nothing_and_finishes_each_job_once() {
         let status = tokio::task::spawn_blocking(move || process.signal_and_wait("KILL")).await.unwrap();
         assert!(!status.success(), "round {round}: the process was killed");
         let d = dir.path().to_owned();
-        process = tokio::task::spawn_blocking(move || TareaProcess::start_on(&d, port, &["--concurrency", "0"]))
-            .await
-            .unwrap();
+        process = tokio::task::spawn_blocking(move || TareaProcess::start_on(&d, port, flags)).await.unwrap();
         assert!(process.first_key.is_empty(), "a restart never prints a new admin key");
     }
     producer.await.unwrap();
