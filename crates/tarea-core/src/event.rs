@@ -24,6 +24,8 @@ pub struct JobEvent {
     pub kind: String,
     /// Whether an in-process handler runs it (false: external workers do).
     pub builtin: bool,
+    /// The job's attempt number when the change was made.
+    pub attempt: u32,
     /// What changed.
     pub change: EventKind,
 }

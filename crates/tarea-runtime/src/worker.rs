@@ -15,16 +15,35 @@ use tokio_util::task::TaskTracker;
 
 use crate::{EventHub, Metrics, Registry, RuntimeConfig, now_ms};
 
+/// Cancelled job ids remembered for jobs not yet registered as running.
+const RECENT_CANCELS: usize = 1024;
+
 /// How long a handler gets to return after its token fires at a hard stop.
 const WIND_DOWN: Duration = Duration::from_secs(2);
 
-/// The latest unsent progress report of one job.
+/// The latest unsent progress report of one job. `writing` is held while a report is taken
+/// and written, so two writers (the flusher and the job's final flush) keep their order and a
+/// late write never replaces a newer step.
 #[derive(Default)]
-struct Pending(Mutex<Option<ProgressUpdate>>);
+struct Pending {
+    latest: Mutex<Option<ProgressUpdate>>,
+    writing: tokio::sync::Mutex<()>,
+}
+
+impl Pending {
+    /// Writes the latest report, if any, in order with every other write of this job.
+    async fn flush(&self, store: &dyn Store, id: JobId, attempt: u32) {
+        let _writing = self.writing.lock().await;
+        let Some(update) = self.latest.lock().ok().and_then(|mut p| p.take()) else { return };
+        if let Err(e) = store.job_progress_if_attempt(None, id, attempt, update).await {
+            tracing::debug!(job = %id, error = %e, "progress not recorded");
+        }
+    }
+}
 
 impl ProgressSink for Pending {
     fn report(&self, update: ProgressUpdate) {
-        if let Ok(mut p) = self.0.lock() {
+        if let Ok(mut p) = self.latest.lock() {
             match p.as_mut() {
                 Some(old) => merge(old, update),
                 None => *p = Some(update),
@@ -61,6 +80,9 @@ pub(crate) struct Worker {
     pub(crate) hard_stop: CancellationToken,
     pub(crate) jobs: TaskTracker,
     completions: mpsc::UnboundedSender<CompleteParams>,
+    /// Built-in jobs cancelled lately, for a cancel that lands between a claim and the moment
+    /// its job is registered as running here.
+    recent_cancels: Mutex<std::collections::VecDeque<(JobId, u32)>>,
 }
 
 impl Worker {
@@ -74,6 +96,7 @@ impl Worker {
     ) -> Arc<Worker> {
         Arc::new(Worker {
             completions,
+            recent_cancels: Mutex::new(std::collections::VecDeque::new()),
             store,
             registry,
             hub,
@@ -162,6 +185,9 @@ impl Worker {
         if let Ok(mut r) = self.running.lock() {
             r.insert((job.id, job.attempt), Running { token: token.clone(), progress: Arc::clone(&progress) });
         }
+        if self.recent_cancels.lock().is_ok_and(|c| c.contains(&(job.id, job.attempt))) {
+            token.cancel();
+        }
         let outcome = match self.registry.get(&job.kind) {
             Some(handler) => self.run_handler(handler, &job, token.clone(), Arc::clone(&progress)).await,
             None => Some(Outcome::Failed {
@@ -169,9 +195,7 @@ impl Worker {
                 retryable: false,
             }),
         };
-        if let Some(update) = progress.0.lock().ok().and_then(|mut p| p.take()) {
-            let _ = self.store.job_progress_if_attempt(None, job.id, job.attempt, update).await;
-        }
+        progress.flush(self.store.as_ref(), job.id, job.attempt).await;
         if let Ok(mut r) = self.running.lock() {
             r.remove(&(job.id, job.attempt));
         }
@@ -283,17 +307,16 @@ impl Worker {
                 _ = stop.cancelled() => break,
                 _ = tokio::time::sleep(Duration::from_millis(100)) => {}
             }
-            let pending: Vec<(JobId, u32, ProgressUpdate)> = match self.running.lock() {
+            let pending: Vec<(JobId, u32, Arc<Pending>)> = match self.running.lock() {
                 Ok(r) => r
                     .iter()
-                    .filter_map(|((id, attempt), r)| r.progress.0.lock().ok()?.take().map(|u| (*id, *attempt, u)))
+                    .filter(|(_, r)| r.progress.latest.lock().is_ok_and(|p| p.is_some()))
+                    .map(|((id, attempt), r)| (*id, *attempt, Arc::clone(&r.progress)))
                     .collect(),
                 Err(_) => continue,
             };
-            for (id, attempt, update) in pending {
-                if let Err(e) = self.store.job_progress_if_attempt(None, id, attempt, update).await {
-                    tracing::debug!(job = %id, error = %e, "progress not recorded");
-                }
+            for (id, attempt, progress) in pending {
+                progress.flush(self.store.as_ref(), id, attempt).await;
             }
         }
     }
@@ -307,7 +330,15 @@ impl Worker {
                 e = events.recv() => e,
             };
             match event {
-                Ok(e) if e.builtin && e.change == EventKind::State(JobState::Cancelled) => self.cancel_local(e.id),
+                Ok(e) if e.builtin && e.change == EventKind::State(JobState::Cancelled) => {
+                    if let Ok(mut recent) = self.recent_cancels.lock() {
+                        if recent.len() >= RECENT_CANCELS {
+                            recent.pop_front();
+                        }
+                        recent.push_back((e.id, e.attempt));
+                    }
+                    self.cancel_local(e.id);
+                }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => self.cancel_stale().await,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,

@@ -170,3 +170,17 @@ async fn shutdown_releases_running_jobs_without_burning_an_attempt() {
     let finished = c.get(&server, &format!("/v1/jobs/{}", id_of(&quick))).await;
     assert_eq!(finished["state"], "succeeded", "a job that fits in the grace period finishes");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_job_cancelled_and_retried_runs_again_as_a_new_attempt() {
+    let server = TestServer::start().await;
+    let c = Client::new(&server).await;
+    let job = c.post(&server, "/v1/jobs", json!({"kind": "tarea.sleep", "payload": {"ms": 400}})).await;
+    let id = id_of(&job);
+    c.wait_job(&server, &id, |j| j["state"] == "running").await;
+    c.post(&server, &format!("/v1/jobs/{id}/cancel"), json!({})).await;
+    let retried = c.post(&server, &format!("/v1/jobs/{id}/retry"), json!({})).await;
+    assert_eq!(retried["state"], "queued");
+    let done = c.wait_job(&server, &id, |j| j["state"] == "succeeded").await;
+    assert_eq!((done["attempt"].as_u64(), done["result"]["slept_ms"].as_u64()), (Some(2), Some(400)), "{done}");
+}

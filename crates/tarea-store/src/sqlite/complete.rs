@@ -56,7 +56,7 @@ fn json_text<T: serde::Serialize>(v: &T) -> StoreResult<String> {
 }
 
 /// Columns a batch completion returns: just enough for the event.
-const EVENT_COLUMNS: &str = "id, tenant, queue, kind, builtin, state";
+const EVENT_COLUMNS: &str = "id, tenant, queue, kind, builtin, state, attempt";
 
 fn event_from_row(r: &Row<'_>) -> rusqlite::Result<JobEvent> {
     let state: i64 = r.get(5)?;
@@ -66,6 +66,7 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<JobEvent> {
         queue: r.get(2)?,
         kind: r.get(3)?,
         builtin: r.get(4)?,
+        attempt: r.get(6)?,
         change: EventKind::State(JobState::from_code(state).unwrap_or(JobState::Dead)),
     })
 }
@@ -198,7 +199,7 @@ fn complete_successes(
                    FROM json_each(?2)) AS c \
              WHERE jobs.id = c.id AND jobs.attempt = c.attempt AND jobs.state = 2 \
              AND (?3 IS NULL OR jobs.tenant = ?3) \
-             RETURNING jobs.id, jobs.tenant, jobs.queue, jobs.kind, jobs.builtin, jobs.state",
+             RETURNING jobs.id, jobs.tenant, jobs.queue, jobs.kind, jobs.builtin, jobs.state, jobs.attempt",
         )
         .and_then(|mut s| {
             s.query_map(params![now, serde_json::Value::Array(items).to_string(), tenant], event_from_row)?
@@ -269,6 +270,7 @@ pub(crate) fn progress(
         queue: job.queue.clone(),
         kind: job.kind.clone(),
         builtin: job.builtin,
+        attempt: job.attempt,
         change: EventKind::Progress,
     });
     Ok(job)

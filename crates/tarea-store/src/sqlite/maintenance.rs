@@ -18,7 +18,7 @@ pub(crate) fn promote_due(b: &mut Batch<'_>, now: i64) -> StoreResult<(u64, Opti
             .prepare_cached(
                 "UPDATE jobs SET state = 1 WHERE id IN \
                    (SELECT id FROM jobs WHERE state IN (0, 4) AND state = ?3 AND run_at <= ?1 ORDER BY run_at LIMIT ?2) \
-                 RETURNING id, tenant, queue, builtin, kind",
+                 RETURNING id, tenant, queue, builtin, kind, attempt",
             )
             .and_then(|mut s| {
                 s.query_map(params![now, CHUNK - count, from.code()], |r| {
@@ -28,6 +28,7 @@ pub(crate) fn promote_due(b: &mut Batch<'_>, now: i64) -> StoreResult<(u64, Opti
                         queue: r.get(2)?,
                         builtin: r.get(3)?,
                         kind: r.get(4)?,
+                        attempt: r.get(5)?,
                         change: EventKind::State(JobState::Queued),
                     })
                 })?
@@ -108,6 +109,7 @@ pub(crate) fn reap_expired(b: &mut Batch<'_>, now: i64) -> StoreResult<u64> {
                 queue,
                 kind,
                 builtin,
+                attempt,
                 change: EventKind::State(state),
             });
         }

@@ -58,6 +58,7 @@ pub(crate) fn state_event(job: &Job) -> JobEvent {
         queue: job.queue.clone(),
         kind: job.kind.clone(),
         builtin: job.builtin,
+        attempt: job.attempt,
         change: EventKind::State(job.state),
     }
 }
