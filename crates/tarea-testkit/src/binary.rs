@@ -52,15 +52,7 @@ impl TareaProcess {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn tarea");
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().expect("stderr");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = lines_of(child.stderr.take().expect("stderr"));
         let mut seen = String::new();
         loop {
             match rx.recv_timeout(Duration::from_secs(30)) {
@@ -78,15 +70,7 @@ impl TareaProcess {
                 }
             }
         }
-        let (out_tx, out_rx) = mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if out_tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let out_rx = lines_of(child.stdout.take().expect("stdout"));
         // The key (if any) is printed before the listener starts, so it is already in the pipe.
         let mut first_key = String::new();
         while let Ok(line) = out_rx.recv_timeout(Duration::from_millis(300)) {
@@ -124,6 +108,19 @@ impl TareaProcess {
     pub fn log(&self) -> Vec<String> {
         self.stderr.try_iter().collect()
     }
+}
+
+/// The lines a child prints, read by a thread of their own.
+fn lines_of(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 impl Drop for TareaProcess {

@@ -62,18 +62,25 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted.get(rank.min(sorted.len().saturating_sub(1))).copied().unwrap_or(f64::NAN)
 }
 
+/// A store with the hub its events go to and the metrics that hub counts into.
+type BenchStore = (Arc<dyn Store>, Arc<EventHub>, Arc<Metrics>);
+
+/// A fresh store in `dir`.
+fn open_bench_store(dir: &std::path::Path, durability: Durability) -> anyhow::Result<BenchStore> {
+    let _ = std::fs::remove_dir_all(dir);
+    let metrics = Arc::new(Metrics::default());
+    let hub = EventHub::new(Arc::clone(&metrics));
+    let url = format!("sqlite://{}", dir.join("tarea.db").display());
+    let store = tarea_store::open_store(&url, SqliteOptions { durability }, hub.clone())
+        .context("opening the benchmark store")?;
+    Ok((store, hub, metrics))
+}
+
 /// Enqueue-to-start of a built-in handler while a producer enqueues one job at a time: from
 /// the moment the enqueue is durable (the 201 point) to the handler starting.
 async fn start_latency(base: &std::path::Path, durability: Durability, label: &str, n: usize) -> anyhow::Result<()> {
     let dir = base.join(format!("latency-{label}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    let metrics = Arc::new(Metrics::default());
-    let hub = EventHub::new(Arc::clone(&metrics));
-    let store = tarea_store::open_store(
-        &format!("sqlite://{}", dir.join("tarea.db").display()),
-        SqliteOptions { durability },
-        hub.clone(),
-    )?;
+    let (store, hub, metrics) = open_bench_store(&dir, durability)?;
     let (tx, mut started) = tokio::sync::mpsc::unbounded_channel();
     let mut registry = Registry::new();
     registry.register("bench.mark", Mark(tx));
@@ -131,15 +138,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut first_rate = None;
     for backlog in &args.backlogs {
         let dir = base.join(format!("backlog-{backlog}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        let metrics = Arc::new(Metrics::default());
-        let hub = EventHub::new(Arc::clone(&metrics));
-        let store = tarea_store::open_store(
-            &format!("sqlite://{}", dir.join("tarea.db").display()),
-            SqliteOptions { durability },
-            hub.clone(),
-        )
-        .context("opening the benchmark store")?;
+        let (store, hub, metrics) = open_bench_store(&dir, durability)?;
         let enqueue_rate = fill(store.as_ref(), backlog + args.jobs).await?;
         let rss_full = rss_mib();
         let mut registry = Registry::new();

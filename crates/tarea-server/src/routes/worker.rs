@@ -374,42 +374,29 @@ pub(crate) async fn complete_many(
     let now = now_ms();
     let mut ids = Vec::with_capacity(req.jobs.len());
     let mut params = Vec::new();
-    let mut slots = Vec::with_capacity(req.jobs.len());
     for item in req.jobs {
-        match item.id.parse::<JobId>() {
-            Ok(id) => {
-                slots.push(Some(params.len()));
-                params.push(CompleteParams {
-                    id,
-                    tenant: Some(auth.tenant.clone()),
-                    attempt: item.attempt,
-                    outcome: Outcome::Succeeded { result: item.result },
-                    now,
-                });
-            }
-            Err(_) => slots.push(None),
+        // A malformed id is answered like an unknown one, in its place in the results.
+        if let Ok(id) = item.id.parse::<JobId>() {
+            let outcome = Outcome::Succeeded { result: item.result };
+            params.push(CompleteParams { id, tenant: Some(auth.tenant.clone()), attempt: item.attempt, outcome, now });
+            ids.push((item.id, true));
+        } else {
+            ids.push((item.id, false));
         }
-        ids.push(item.id);
     }
     let mut outcomes = state.store.job_complete_many_if_attempt(params).await?.into_iter();
-    let mut done: Vec<Option<Result<(), tarea_core::StoreError>>> = Vec::new();
-    for slot in &slots {
-        done.push(slot.map(|_| outcomes.next().unwrap_or(Err(tarea_core::StoreError::NotFound))));
-    }
     let results = ids
         .into_iter()
-        .zip(done)
-        .map(|(id, r)| match r {
-            Some(Ok(())) => CompleteOutcome { id, ok: true, error: None },
-            Some(Err(e)) => {
-                let e = ApiError::from(e);
-                let error = serde_json::json!({"code": e.code.as_str(), "message": e.message, "details": e.details});
-                CompleteOutcome { id, ok: false, error: Some(error) }
-            }
-            None => {
-                let e = ApiError::not_found("job");
-                let error = serde_json::json!({"code": e.code.as_str(), "message": e.message, "details": e.details});
-                CompleteOutcome { id, ok: false, error: Some(error) }
+        .map(|(id, sent)| {
+            let not_found = || Err(tarea_core::StoreError::NotFound);
+            match if sent { outcomes.next().unwrap_or_else(not_found) } else { not_found() } {
+                Ok(()) => CompleteOutcome { id, ok: true, error: None },
+                Err(e) => {
+                    let e = ApiError::from(e);
+                    let error =
+                        serde_json::json!({"code": e.code.as_str(), "message": e.message, "details": e.details});
+                    CompleteOutcome { id, ok: false, error: Some(error) }
+                }
             }
         })
         .collect();
