@@ -14,7 +14,7 @@ const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE tenants (
     name        TEXT PRIMARY KEY,
     created_at  INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE api_keys (
     id          TEXT PRIMARY KEY,
@@ -42,7 +42,7 @@ CREATE TABLE queues (
     n_dead       INTEGER NOT NULL DEFAULT 0,
     n_cancelled  INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant, name)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE jobs (
     id              BLOB PRIMARY KEY,
