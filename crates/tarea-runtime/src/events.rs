@@ -1,6 +1,7 @@
 //! The event hub: the store publishes committed events here; live streams subscribe; claim
 //! loops watch sequence numbers that move whenever work becomes claimable.
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use tarea_core::{EventKind, EventSink, JobEvent, JobState};
 use tokio::sync::{broadcast, watch};
@@ -11,7 +12,8 @@ use crate::Metrics;
 pub struct EventHub {
     events: broadcast::Sender<Arc<JobEvent>>,
     builtin_ready: watch::Sender<u64>,
-    external_ready: watch::Sender<u64>,
+    /// One channel per tenant, so a busy tenant does not wake every other tenant's long polls.
+    external_ready: Mutex<HashMap<String, watch::Sender<u64>>>,
     delayed: watch::Sender<u64>,
     metrics: Arc<Metrics>,
 }
@@ -22,7 +24,7 @@ impl EventHub {
         Arc::new(EventHub {
             events: broadcast::channel(16_384).0,
             builtin_ready: watch::channel(0).0,
-            external_ready: watch::channel(0).0,
+            external_ready: Mutex::new(HashMap::new()),
             delayed: watch::channel(0).0,
             metrics,
         })
@@ -39,9 +41,19 @@ impl EventHub {
         self.builtin_ready.subscribe()
     }
 
-    /// Moves whenever work for external workers may have become claimable.
-    pub fn external_ready(&self) -> watch::Receiver<u64> {
-        self.external_ready.subscribe()
+    /// Moves whenever work of `tenant` for external workers may have become claimable.
+    pub fn external_ready(&self, tenant: &str) -> watch::Receiver<u64> {
+        let mut map = self.external_ready.lock().unwrap_or_else(|p| p.into_inner());
+        // Channels nobody listens to any more are dropped as new ones are made.
+        map.retain(|_, tx| tx.receiver_count() > 0);
+        map.entry(tenant.to_owned()).or_insert_with(|| watch::channel(0).0).subscribe()
+    }
+
+    fn wake_external(&self, tenant: &str) {
+        let map = self.external_ready.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = map.get(tenant) {
+            tx.send_modify(|n| *n += 1);
+        }
     }
 
     /// Moves whenever a job got a future `run_at` (the promoter re-plans its sleep).
@@ -49,16 +61,18 @@ impl EventHub {
         self.delayed.subscribe()
     }
 
-    /// Signals that work may be claimable without a job event (e.g. a queue was resumed).
-    pub fn poke(&self) {
+    /// Signals that work of `tenant` may be claimable without a job event (a queue was resumed
+    /// or its limits changed).
+    pub fn poke(&self, tenant: &str) {
         self.builtin_ready.send_modify(|n| *n += 1);
-        self.external_ready.send_modify(|n| *n += 1);
+        self.wake_external(tenant);
     }
 }
 
 impl EventSink for EventHub {
     fn publish(&self, events: Vec<JobEvent>) {
-        let (mut builtin, mut external, mut delayed) = (false, false, false);
+        let (mut builtin, mut delayed) = (false, false);
+        let mut external: Vec<&str> = Vec::new();
         for e in &events {
             let EventKind::State(state) = e.change else { continue };
             // A queued job is claimable; a job leaving `running` frees a slot of a queue that
@@ -66,8 +80,8 @@ impl EventSink for EventHub {
             if state != JobState::Running && state != JobState::Scheduled {
                 if e.builtin {
                     builtin = true;
-                } else {
-                    external = true;
+                } else if !external.contains(&e.tenant.as_str()) {
+                    external.push(&e.tenant);
                 }
             }
             if matches!(state, JobState::Scheduled | JobState::Failed) {
@@ -78,8 +92,8 @@ impl EventSink for EventHub {
         if builtin {
             self.builtin_ready.send_modify(|n| *n += 1);
         }
-        if external {
-            self.external_ready.send_modify(|n| *n += 1);
+        for tenant in external {
+            self.wake_external(tenant);
         }
         if delayed {
             self.delayed.send_modify(|n| *n += 1);

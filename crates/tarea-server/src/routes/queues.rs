@@ -89,7 +89,7 @@ pub(crate) async fn update(
         retention_dead_s: req.retention_dead_s,
     };
     let q = state.store.queue_update(&auth.tenant, &name, settings).await?;
-    state.hub.poke();
+    state.hub.poke(&auth.tenant);
     Ok(axum::Json(q.into()))
 }
 
@@ -115,6 +115,6 @@ pub(crate) async fn resume(
 ) -> Result<axum::Json<QueueView>, ApiError> {
     queue_name(&name)?;
     let q = state.store.queue_set_paused(&auth.tenant, &name, false).await?;
-    state.hub.poke();
+    state.hub.poke(&auth.tenant);
     Ok(axum::Json(q.into()))
 }

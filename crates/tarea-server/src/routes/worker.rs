@@ -91,7 +91,7 @@ pub(crate) async fn claim(
         return Ok(axum::Json(Jobs { jobs: Vec::new() }));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
-    let mut ready = state.hub.external_ready();
+    let mut ready = state.hub.external_ready(&auth.tenant);
     loop {
         ready.borrow_and_update();
         let now = now_ms();

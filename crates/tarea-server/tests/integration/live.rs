@@ -184,3 +184,23 @@ async fn a_running_job_cancelled_and_retried_runs_again_as_a_new_attempt() {
     let done = c.wait_job(&server, &id, |j| j["state"] == "succeeded").await;
     assert_eq!((done["attempt"].as_u64(), done["result"]["slept_ms"].as_u64()), (Some(2), Some(400)), "{done}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_poll_wakes_for_its_own_tenant_only() {
+    let server = TestServer::start().await;
+    let mine = Client::new(&server).await;
+    let other = Client { http: reqwest::Client::new(), key: server.key("otro", false).await };
+    let (url, key) = (server.url("/v1/worker/claim"), mine.key.clone());
+    let http = mine.http.clone();
+    let waiting = tokio::spawn(async move {
+        let res =
+            http.post(url).bearer_auth(key).json(&json!({"queues": ["ext"], "wait_ms": 20000})).send().await.unwrap();
+        res.json::<Value>().await.unwrap()
+    });
+    // Another tenant's job in a queue of the same name is not this poll's work.
+    other.post(&server, "/v1/jobs", json!({"kind": "app.task", "queue": "ext"})).await;
+    let job = mine.post(&server, "/v1/jobs", json!({"kind": "app.task", "queue": "ext"})).await;
+    let got = waiting.await.unwrap();
+    assert_eq!(got["jobs"].as_array().unwrap().len(), 1);
+    assert_eq!(got["jobs"][0]["id"], job["id"]);
+}
