@@ -28,6 +28,8 @@ pub(crate) fn claim(b: &mut Batch<'_>, p: &ClaimParams) -> StoreResult<Vec<Job>>
     if p.max == 0 || p.kinds.as_ref().is_some_and(|k| k.is_empty()) {
         return Ok(Vec::new());
     }
+    // Lanes read the queue counts: pending moves of this group must be in them.
+    b.flush_moves()?;
     let lanes = lanes(b.conn, p)?;
     let until = p.now.saturating_add(p.lease_ms as i64);
     let mut claimed = Vec::new();

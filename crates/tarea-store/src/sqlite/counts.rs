@@ -1,6 +1,8 @@
-//! Queue counts. Every state change records a move; at the end of each operation the moves are
-//! summed per queue and written with one `UPDATE` per queue touched — a claim of 128 jobs or a
-//! batch of 1,000 completions costs one or two row updates, not one per job as a trigger would.
+//! Queue counts. Every state change records a move; the moves are summed per queue and written
+//! with one `UPDATE` per queue touched, once per group commit — or earlier, by an operation that
+//! reads the counts (a claim, an enqueue's depth check) or opens a savepoint. A claim of 128
+//! jobs or a run of completions costs one or two row updates, not one per job as a trigger
+//! would.
 use std::collections::HashMap;
 
 use rusqlite::{Connection, params};

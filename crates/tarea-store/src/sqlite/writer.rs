@@ -117,8 +117,10 @@ impl Writer {
         F: FnOnce(&mut Batch<'_>) -> StoreResult<T> + Send + 'static,
     {
         self.submit(move |batch| {
+            // Count moves stay pending until the group commits (or an op that reads counts
+            // flushes them): a run of completions then costs one count update per queue.
             let (events, moves) = (batch.events.len(), batch.moves.len());
-            let result = f(batch).and_then(|v| flush_moves(batch.conn, &mut batch.moves).map(|()| v));
+            let result = f(batch);
             if let Err(e) = &result {
                 batch.events.truncate(events);
                 batch.moves.truncate(moves);
@@ -173,6 +175,12 @@ impl Writer {
 }
 
 fn savepoint<T>(batch: &mut Batch<'_>, f: impl FnOnce(&mut Batch<'_>) -> StoreResult<T>) -> StoreResult<T> {
+    // Earlier ops' pending moves are written first, so a rollback to this savepoint can only
+    // undo this op's own.
+    if let Err(e) = flush_moves(batch.conn, &mut batch.moves) {
+        batch.poisoned = Some(e.to_string());
+        return Err(e);
+    }
     batch.conn.prepare_cached("SAVEPOINT op").and_then(|mut s| s.execute([])).map_err(map_err)?;
     let (events, moves) = (batch.events.len(), batch.moves.len());
     let result = f(batch).and_then(|v| flush_moves(batch.conn, &mut batch.moves).map(|()| v));
@@ -236,6 +244,11 @@ fn run_group(conn: &Connection, first: Op, mut more: impl FnMut() -> Option<Op>,
     }
     if batch.poisoned.is_none() && conn.is_autocommit() {
         batch.poisoned = Some("the transaction was rolled back by the database".into());
+    }
+    if batch.poisoned.is_none()
+        && let Err(e) = flush_moves(conn, &mut batch.moves)
+    {
+        batch.poisoned = Some(e.to_string());
     }
     let committed = match batch.poisoned.take() {
         Some(why) => {
