@@ -29,10 +29,3 @@ pub struct JobEvent {
     /// What changed.
     pub change: EventKind,
 }
-
-impl JobEvent {
-    /// True when this event makes a job claimable now.
-    pub fn makes_claimable(&self) -> bool {
-        self.change == EventKind::State(JobState::Queued)
-    }
-}

@@ -28,11 +28,6 @@ impl Registry {
         self.handlers.get(kind).cloned()
     }
 
-    /// True when `kind` runs in this process.
-    pub fn is_builtin(&self, kind: &str) -> bool {
-        self.handlers.contains_key(kind)
-    }
-
     /// The built-in kinds, sorted.
     pub fn kinds(&self) -> Vec<String> {
         let mut k: Vec<String> = self.handlers.keys().cloned().collect();

@@ -86,11 +86,6 @@ impl AppState {
         self.shutdown.cancel();
     }
 
-    /// Resolves once shutdown has been requested with [`AppState::set_draining`].
-    pub async fn shutdown_requested(&self) {
-        self.shutdown.cancelled().await
-    }
-
     pub(crate) fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Relaxed)
     }

@@ -9,7 +9,7 @@ use tarea_core::{
 };
 
 use super::map_err;
-use super::rows::{JOB_COLUMNS, job_from_row, state_event};
+use super::rows::{EVENT_COLUMNS, JOB_COLUMNS, event_from_row, job_from_row, state_event};
 use super::writer::Batch;
 
 struct Current {
@@ -53,22 +53,6 @@ fn fenced(conn: &Connection, tenant: Option<&str>, id: JobId, attempt: u32) -> S
 
 fn json_text<T: serde::Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Internal(e.to_string()))
-}
-
-/// Columns a batch completion returns: just enough for the event.
-const EVENT_COLUMNS: &str = "id, tenant, queue, kind, builtin, state, attempt";
-
-fn event_from_row(r: &Row<'_>) -> rusqlite::Result<JobEvent> {
-    let state: i64 = r.get(5)?;
-    Ok(JobEvent {
-        id: JobId::from_bytes(r.get(0)?),
-        tenant: r.get(1)?,
-        queue: r.get(2)?,
-        kind: r.get(3)?,
-        builtin: r.get(4)?,
-        attempt: r.get(6)?,
-        change: EventKind::State(JobState::from_code(state).unwrap_or(JobState::Dead)),
-    })
 }
 
 /// Why a fenced update changed no row.

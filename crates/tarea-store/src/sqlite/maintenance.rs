@@ -1,9 +1,10 @@
 //! Promotion of due jobs, the lease reaper and the retention cleaner. Each works in bounded
 //! chunks so one call never holds the writer for long; callers loop while a chunk is full.
-use rusqlite::params;
-use tarea_core::{EventKind, JobError, JobEvent, JobId, JobState, QueueSettings, Retention, StoreResult, limits};
+use rusqlite::{OptionalExtension, params};
+use tarea_core::{EventKind, JobError, JobEvent, JobState, QueueSettings, Retention, StoreResult, limits};
 
 use super::map_err;
+use super::rows::{EVENT_COLUMNS, event_from_row};
 use super::writer::Batch;
 
 /// Most rows one maintenance call touches.
@@ -13,26 +14,16 @@ const CHUNK: i64 = 1000;
 pub(crate) fn promote_due(b: &mut Batch<'_>, now: i64) -> StoreResult<(u64, Option<i64>)> {
     let mut count = 0i64;
     for from in [JobState::Scheduled, JobState::Failed] {
+        let sql = format!(
+            "UPDATE jobs SET state = 1 WHERE id IN \
+               (SELECT id FROM jobs WHERE state IN (0, 4) AND state = ?3 AND run_at <= ?1 ORDER BY run_at LIMIT ?2) \
+             RETURNING {EVENT_COLUMNS}"
+        );
         let moved: Vec<JobEvent> = b
             .conn
-            .prepare_cached(
-                "UPDATE jobs SET state = 1 WHERE id IN \
-                   (SELECT id FROM jobs WHERE state IN (0, 4) AND state = ?3 AND run_at <= ?1 ORDER BY run_at LIMIT ?2) \
-                 RETURNING id, tenant, queue, builtin, kind, attempt",
-            )
+            .prepare_cached(&sql)
             .and_then(|mut s| {
-                s.query_map(params![now, CHUNK - count, from.code()], |r| {
-                    Ok(JobEvent {
-                        id: JobId::from_bytes(r.get(0)?),
-                        tenant: r.get(1)?,
-                        queue: r.get(2)?,
-                        builtin: r.get(3)?,
-                        kind: r.get(4)?,
-                        attempt: r.get(5)?,
-                        change: EventKind::State(JobState::Queued),
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()
+                s.query_map(params![now, CHUNK - count, from.code()], event_from_row)?.collect::<Result<Vec<_>, _>>()
             })
             .map_err(map_err)?;
         count += moved.len() as i64;
@@ -67,14 +58,12 @@ pub(crate) fn reap_expired(b: &mut Batch<'_>, now: i64) -> StoreResult<u64> {
                 .collect::<Result<Vec<_>, _>>()
         })
         .map_err(map_err)?;
-    let mut stmt = b
-        .conn
-        .prepare_cached(
-            "UPDATE jobs SET state = ?2, lost = lost + 1, error = ?3, locked_by = NULL, \
-             locked_until = NULL, run_at = ?4, finished_at = CASE WHEN ?2 = 5 THEN ?4 END \
-             WHERE id = ?1 AND state = 2 AND attempt = ?5 RETURNING tenant, queue, builtin, kind",
-        )
-        .map_err(map_err)?;
+    let sql = format!(
+        "UPDATE jobs SET state = ?2, lost = lost + 1, error = ?3, locked_by = NULL, \
+         locked_until = NULL, run_at = ?4, finished_at = CASE WHEN ?2 = 5 THEN ?4 END \
+         WHERE id = ?1 AND state = 2 AND attempt = ?5 RETURNING {EVENT_COLUMNS}"
+    );
+    let mut stmt = b.conn.prepare_cached(&sql).map_err(map_err)?;
     let mut reaped = Vec::new();
     for (id, attempt, max_attempts, lost, base) in expired {
         let (state, error) = if lost + 1 >= limits::LOST_LEASES_MAX {
@@ -94,25 +83,11 @@ pub(crate) fn reap_expired(b: &mut Batch<'_>, now: i64) -> StoreResult<u64> {
             (JobState::Queued, JobError::new("lease_expired", "the worker's lease expired; the job runs again"))
         };
         let error = serde_json::to_string(&error).unwrap_or_default();
-        let row: Option<(String, String, bool, String)> = stmt
-            .query_row(params![id, state.code(), error, now, attempt], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .map(Some)
-            .or_else(|e| if matches!(e, rusqlite::Error::QueryReturnedNoRows) { Ok(None) } else { Err(e) })
+        let row = stmt
+            .query_row(params![id, state.code(), error, now, attempt], event_from_row)
+            .optional()
             .map_err(map_err)?;
-        if let Some((tenant, queue, builtin, kind)) = row {
-            let bytes: [u8; 16] = id.as_slice().try_into().unwrap_or_default();
-            reaped.push(JobEvent {
-                id: JobId::from_bytes(bytes),
-                tenant,
-                queue,
-                kind,
-                builtin,
-                attempt,
-                change: EventKind::State(state),
-            });
-        }
+        reaped.extend(row);
     }
     drop(stmt);
     for e in &reaped {

@@ -62,3 +62,20 @@ pub(crate) fn state_event(job: &Job) -> JobEvent {
         change: EventKind::State(job.state),
     }
 }
+
+/// Columns that are just enough for an event, in the order [`event_from_row`] reads them.
+pub(crate) const EVENT_COLUMNS: &str = "id, tenant, queue, kind, builtin, state, attempt";
+
+/// The state event of a row selected (or returned) with [`EVENT_COLUMNS`].
+pub(crate) fn event_from_row(r: &Row<'_>) -> rusqlite::Result<JobEvent> {
+    let state: i64 = r.get(5)?;
+    Ok(JobEvent {
+        id: JobId::from_bytes(r.get(0)?),
+        tenant: r.get(1)?,
+        queue: r.get(2)?,
+        kind: r.get(3)?,
+        builtin: r.get(4)?,
+        attempt: r.get(6)?,
+        change: EventKind::State(JobState::from_code(state).unwrap_or(JobState::Dead)),
+    })
+}
