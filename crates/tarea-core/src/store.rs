@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use serde_json::value::RawValue;
 
 use crate::{
-    ApiKey, IllegalTransition, Job, JobError, JobEvent, JobId, JobSpec, JobState, KeyHash, ProgressUpdate, QueueInfo,
-    QueueSettings,
+    ApiKey, ExternalWorker, IllegalTransition, Job, JobError, JobEvent, JobId, JobSpec, JobState, KeyHash, NodeInfo,
+    ProgressUpdate, QueueInfo, QueueSettings,
 };
 
 /// Portable store errors. Backends map their driver codes onto these; nothing above the store
@@ -143,8 +143,18 @@ pub struct JobPage {
 
 /// Receives events after their transaction commits.
 pub trait EventSink: Send + Sync {
-    /// Publishes committed events.
+    /// Publishes events this process committed.
     fn publish(&self, events: Vec<JobEvent>);
+
+    /// Publishes events another node committed (PostgreSQL); they wake and stream like local
+    /// ones but are not counted in this node's metrics.
+    fn publish_remote(&self, events: Vec<JobEvent>) {
+        self.publish(events);
+    }
+
+    /// Wakes everything that waits for work, without an event: after a missed notification
+    /// may have hidden some.
+    fn wake_all(&self) {}
 }
 
 /// Default retention, used where a queue does not set its own.
@@ -214,8 +224,37 @@ pub trait Store: Send + Sync + 'static {
     async fn tenant_ensure(&self, name: &str, now: i64) -> StoreResult<()>;
     /// Stores a new API key (its tenant is created if needed).
     async fn api_key_create(&self, key: ApiKey, hash: KeyHash) -> StoreResult<ApiKey>;
+    /// Stores the first key of an empty store; false (and nothing written) when a tenant
+    /// exists already. Nodes that start together on one empty database create one key, not
+    /// one each.
+    async fn api_key_create_first(&self, key: ApiKey, hash: KeyHash) -> StoreResult<bool>;
     /// The key with this hash.
     async fn api_key_find(&self, hash: KeyHash) -> StoreResult<Option<ApiKey>>;
+    /// Records a node's heartbeat; it stays listed until `now + lease_ms`.
+    async fn node_heartbeat(&self, node: NodeInfo, lease_ms: u64) -> StoreResult<()>;
+    /// Forgets a node at once (on a clean shutdown).
+    async fn node_remove(&self, id: &str) -> StoreResult<()>;
+    /// Live nodes at `now`.
+    async fn node_list(&self, now: i64) -> StoreResult<Vec<NodeInfo>>;
+    /// Records that an external worker claimed; it stays listed until `now + lease_ms`.
+    async fn worker_seen(
+        &self,
+        tenant: &str,
+        name: &str,
+        queues: &[String],
+        lease_ms: u64,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// External workers seen within their lease, of one tenant or of all.
+    async fn worker_list(&self, tenant: Option<&str>, now: i64) -> StoreResult<Vec<ExternalWorker>>;
+    /// Takes or keeps the leadership of the cluster duties for `lease_ms`; true when `node`
+    /// holds it now. A leader that stops renewing loses it when the lease ends.
+    async fn leader_try(&self, node: &str, lease_ms: u64, now: i64) -> StoreResult<bool>;
+    /// Gives the leadership up at once, if `node` holds it.
+    async fn leader_resign(&self, node: &str) -> StoreResult<()>;
+    /// Records the kinds this build runs in process, so that jobs enqueued from outside the
+    /// server (PostgreSQL's `tarea.enqueue`) go to the right runners.
+    async fn builtin_kinds_register(&self, kinds: &[String]) -> StoreResult<()>;
     /// Succeeds when the store answers.
     async fn ping(&self) -> StoreResult<()>;
 }

@@ -71,6 +71,27 @@ impl EventHub {
 
 impl EventSink for EventHub {
     fn publish(&self, events: Vec<JobEvent>) {
+        self.fan_out(events, true);
+    }
+
+    fn publish_remote(&self, events: Vec<JobEvent>) {
+        // Another node counted these in its own metrics; counting them here too would double
+        // them when a dashboard sums the nodes.
+        self.fan_out(events, false);
+    }
+
+    fn wake_all(&self) {
+        self.builtin_ready.send_modify(|n| *n += 1);
+        self.delayed.send_modify(|n| *n += 1);
+        let map = self.external_ready.lock().unwrap_or_else(|p| p.into_inner());
+        for tx in map.values() {
+            tx.send_modify(|n| *n += 1);
+        }
+    }
+}
+
+impl EventHub {
+    fn fan_out(&self, events: Vec<JobEvent>, count: bool) {
         let (mut builtin, mut delayed) = (false, false);
         let mut external: Vec<&str> = Vec::new();
         for e in &events {
@@ -87,7 +108,9 @@ impl EventSink for EventHub {
             if matches!(state, JobState::Scheduled | JobState::Failed) {
                 delayed = true;
             }
-            self.metrics.job_finished(&e.tenant, &e.queue, &e.kind, state);
+            if count {
+                self.metrics.job_finished(&e.tenant, &e.queue, &e.kind, state);
+            }
         }
         if builtin {
             self.builtin_ready.send_modify(|n| *n += 1);

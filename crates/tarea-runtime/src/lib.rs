@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod builtin;
+mod cluster;
 mod events;
 mod maintenance;
 mod metrics;
@@ -16,6 +17,7 @@ mod runtime;
 mod worker;
 
 pub use builtin::register_builtins;
+pub use cluster::{NodeConfig, host_name, new_node_id};
 pub use events::EventHub;
 pub use maintenance::MaintenanceConfig;
 pub use metrics::Metrics;

@@ -1,12 +1,15 @@
 //! Keeping the store tidy: the promoter moves due jobs to `queued` exactly when they fall due,
 //! the reaper gives expired leases back, and the retention cleaner deletes old finished jobs.
-//! On SQLite one process runs them; on PostgreSQL only the elected leader will.
+//! Only the node that holds the leadership runs them (on SQLite, the one process).
 use std::sync::Arc;
 use std::time::Duration;
 
 use tarea_core::{Retention, Store};
 use tokio_util::sync::CancellationToken;
 
+use tokio::sync::watch;
+
+use crate::cluster::until_leader;
 use crate::{EventHub, now_ms};
 
 /// Settings of the maintenance services.
@@ -34,9 +37,17 @@ impl Default for MaintenanceConfig {
 const PROMOTER_MAX_SLEEP: Duration = Duration::from_secs(1);
 
 /// Promotes due jobs, sleeping until the next one falls due or a new delayed job arrives.
-pub(crate) async fn promoter(store: Arc<dyn Store>, hub: Arc<EventHub>, stop: CancellationToken) {
+pub(crate) async fn promoter(
+    store: Arc<dyn Store>,
+    hub: Arc<EventHub>,
+    mut leader: watch::Receiver<bool>,
+    stop: CancellationToken,
+) {
     let mut delayed = hub.delayed();
     loop {
+        if !until_leader(&mut leader, &stop).await {
+            break;
+        }
         delayed.borrow_and_update();
         let now = now_ms();
         let sleep = match store.job_promote_due(now).await {
@@ -60,11 +71,19 @@ pub(crate) async fn promoter(store: Arc<dyn Store>, hub: Arc<EventHub>, stop: Ca
 }
 
 /// Gives back expired leases.
-pub(crate) async fn reaper(store: Arc<dyn Store>, every: Duration, stop: CancellationToken) {
+pub(crate) async fn reaper(
+    store: Arc<dyn Store>,
+    every: Duration,
+    mut leader: watch::Receiver<bool>,
+    stop: CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = tokio::time::sleep(every) => {}
+        }
+        if !until_leader(&mut leader, &stop).await {
+            break;
         }
         match store.lease_reap_expired(now_ms()).await {
             Ok(0) => {}
@@ -75,12 +94,20 @@ pub(crate) async fn reaper(store: Arc<dyn Store>, every: Duration, stop: Cancell
 }
 
 /// Deletes finished jobs past their retention, in chunks.
-pub(crate) async fn cleaner(store: Arc<dyn Store>, config: MaintenanceConfig, stop: CancellationToken) {
+pub(crate) async fn cleaner(
+    store: Arc<dyn Store>,
+    config: MaintenanceConfig,
+    mut leader: watch::Receiver<bool>,
+    stop: CancellationToken,
+) {
     const CHUNK: u32 = 1000;
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = tokio::time::sleep(config.clean_every) => {}
+        }
+        if !until_leader(&mut leader, &stop).await {
+            break;
         }
         let mut total = 0;
         loop {

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tarea_core::Store;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::cluster::{self, NodeConfig};
 use crate::maintenance::{self, MaintenanceConfig};
 use crate::worker::Worker;
 use crate::{EventHub, Metrics, Registry};
@@ -30,10 +31,13 @@ pub struct RuntimeConfig {
     pub poll_ms: u64,
     /// How long running jobs may take to finish at shutdown before they are released.
     pub grace: Duration,
-    /// This worker's name in leases.
+    /// This worker's name in leases (the node id).
     pub worker: String,
-    /// Whether this process runs the promoter, reaper and retention cleaner.
+    /// Whether this process takes part in the cluster duties (promoter, reaper, retention
+    /// cleaner); the elected leader among those that do runs them.
     pub maintenance: Option<MaintenanceConfig>,
+    /// This node in the registry; `None` leaves it out (benchmarks, some tests).
+    pub node: Option<NodeConfig>,
 }
 
 impl Default for RuntimeConfig {
@@ -47,6 +51,7 @@ impl Default for RuntimeConfig {
             grace: Duration::from_secs(10),
             worker: format!("tarea-{}", std::process::id()),
             maintenance: Some(MaintenanceConfig::default()),
+            node: None,
         }
     }
 }
@@ -57,6 +62,7 @@ pub struct Runtime {
     services: TaskTracker,
     stop_services: CancellationToken,
     claim_loop: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    leader: watch::Receiver<bool>,
 }
 
 impl Runtime {
@@ -69,6 +75,8 @@ impl Runtime {
         config: RuntimeConfig,
     ) -> Runtime {
         let maintenance_config = config.maintenance.clone();
+        let node = config.node.clone();
+        let queues = config.queues.clone();
         let runs_jobs = config.concurrency > 0;
         let (completions, completed) = tokio::sync::mpsc::unbounded_channel();
         let worker = Worker::new(Arc::clone(&store), registry, Arc::clone(&hub), metrics, config, completions);
@@ -82,12 +90,39 @@ impl Runtime {
             services.spawn(Arc::clone(&worker).progress_loop(stop.clone()));
             services.spawn(Arc::clone(&worker).cancel_watch(stop.clone()));
         }
+        let (leader_tx, leader) = watch::channel(false);
         if let Some(m) = maintenance_config {
-            services.spawn(maintenance::promoter(Arc::clone(&store), Arc::clone(&hub), stop.clone()));
-            services.spawn(maintenance::reaper(Arc::clone(&store), m.reap_every, stop.clone()));
-            services.spawn(maintenance::cleaner(store, m, stop.clone()));
+            match &node {
+                Some(n) => {
+                    services.spawn(cluster::leadership(Arc::clone(&store), n.clone(), leader_tx, stop.clone()));
+                }
+                // Outside a cluster (benchmarks, tests) this process simply leads.
+                None => {
+                    leader_tx.send_replace(true);
+                    // Kept alive so the duties never see the channel close.
+                    services.spawn({
+                        let stop = stop.clone();
+                        async move {
+                            stop.cancelled().await;
+                            drop(leader_tx);
+                        }
+                    });
+                }
+            }
+            services.spawn(maintenance::promoter(Arc::clone(&store), Arc::clone(&hub), leader.clone(), stop.clone()));
+            services.spawn(maintenance::reaper(Arc::clone(&store), m.reap_every, leader.clone(), stop.clone()));
+            services.spawn(maintenance::cleaner(Arc::clone(&store), m, leader.clone(), stop.clone()));
         }
-        Runtime { worker, services, stop_services: stop, claim_loop: Mutex::new(claim_loop) }
+        if let Some(n) = node {
+            let w = Arc::clone(&worker);
+            services.spawn(cluster::heartbeat(store, n, queues, move || w.running_count(), stop.clone()));
+        }
+        Runtime { worker, services, stop_services: stop, claim_loop: Mutex::new(claim_loop), leader }
+    }
+
+    /// Whether this node runs the cluster duties now.
+    pub fn is_leader(&self) -> bool {
+        *self.leader.borrow()
     }
 
     /// Jobs running in this process now.

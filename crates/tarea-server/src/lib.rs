@@ -25,8 +25,18 @@ pub use state::{AppState, ServerLimits};
 
 /// The router of the whole API.
 pub fn app(state: AppState) -> Router {
+    finish(routes::router(), state)
+}
+
+/// The router of a worker node (`--role worker`): `/healthz`, `/readyz` and `/metrics` only;
+/// everything else answers 404 `not_found` in JSON.
+pub fn ops_app(state: AppState) -> Router {
+    finish(routes::ops_router(), state)
+}
+
+fn finish(router: Router<AppState>, state: AppState) -> Router {
     let limit = state.limits.max_body_bytes;
-    routes::router()
+    router
         .fallback(error::not_found_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

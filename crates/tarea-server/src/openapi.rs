@@ -3,7 +3,7 @@
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
-use crate::routes::{jobs, keys, ops, queues, stream, worker};
+use crate::routes::{jobs, keys, ops, queues, stream, worker, workers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,6 +14,7 @@ use crate::routes::{jobs, keys, ops, queues, stream, worker};
         worker::claim, worker::complete_many, worker::heartbeat, worker::progress, worker::complete, worker::fail,
         queues::list, queues::update, queues::pause, queues::resume,
         keys::create,
+        workers::list,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&Bearer),

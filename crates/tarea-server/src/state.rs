@@ -1,7 +1,7 @@
 //! What every handler shares.
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tarea_core::Store;
 use tarea_runtime::{EventHub, Metrics};
@@ -53,6 +53,8 @@ pub struct AppState {
     pub metrics_token: Option<Arc<str>>,
     pub(crate) keys: Arc<KeyCache>,
     draining: Arc<AtomicBool>,
+    /// When each external worker's claim was last written to the registry.
+    pub(crate) workers_seen: Arc<Mutex<HashMap<(String, String), std::time::Instant>>>,
     /// Fires at shutdown: live streams and long polls end.
     pub(crate) shutdown: CancellationToken,
 }
@@ -75,6 +77,7 @@ impl AppState {
             metrics_token: None,
             keys: Arc::new(KeyCache::default()),
             draining: Arc::new(AtomicBool::new(false)),
+            workers_seen: Arc::new(Mutex::new(HashMap::new())),
             shutdown: CancellationToken::new(),
         }
     }

@@ -4,6 +4,8 @@
 #![allow(missing_docs)]
 
 mod binary;
+mod postgres;
+mod proxy;
 mod server;
 
 use std::sync::Arc;
@@ -16,14 +18,18 @@ use tarea_store::{SqliteOptions, SqliteStore};
 use tempfile::TempDir;
 
 pub use binary::{TareaProcess, tarea_binary};
+pub use postgres::{PgSchema, pg_url};
+pub use proxy::Proxy;
 pub use server::TestServer;
 
-/// A store in a temporary folder, with its event hub. The folder lives as long as this value.
+/// A store in a temporary folder (SQLite) or a schema of its own (PostgreSQL), with its event
+/// hub. The folder or schema lives as long as this value.
 pub struct TestStore {
     pub store: Arc<dyn Store>,
     pub hub: Arc<EventHub>,
     pub metrics: Arc<Metrics>,
     pub dir: TempDir,
+    pub schema: Option<PgSchema>,
 }
 
 impl TestStore {
@@ -39,7 +45,18 @@ impl TestStore {
         let hub = EventHub::new(Arc::clone(&metrics));
         let store = SqliteStore::open(dir.path().join("tarea.db"), SqliteOptions { durability }, hub.clone())
             .expect("open SQLite store");
-        TestStore { store: Arc::new(store), hub, metrics, dir }
+        TestStore { store: Arc::new(store), hub, metrics, dir, schema: None }
+    }
+
+    /// A PostgreSQL store in a fresh schema of the test database (see [`pg_url`]), dropped
+    /// when this value is. Panics when PostgreSQL cannot be reached: the suite never skips
+    /// the PostgreSQL cases silently.
+    pub async fn postgres() -> TestStore {
+        let schema = PgSchema::new();
+        let store = schema.open().await;
+        let (hub, metrics) = (Arc::clone(&store.1), Arc::clone(&store.2));
+        let dir = tempfile::tempdir().expect("temp dir");
+        TestStore { store: store.0, hub, metrics, dir, schema: Some(schema) }
     }
 }
 
@@ -54,8 +71,8 @@ pub fn spec(kind: &str, queue: &str) -> JobSpec {
 }
 
 /// Defines a store conformance test that runs on every backend: `name::sqlite`,
-/// `name::sqlite_relaxed` (whose idle writes run on the caller's thread) and, from the
-/// PostgreSQL milestone on, `name::postgres`. The body is a closure taking `Arc<dyn Store>` and
+/// `name::sqlite_relaxed` (whose idle writes run on the caller's thread) and `name::postgres`
+/// (a schema of its own in the test database). The body is a closure taking `Arc<dyn Store>` and
 /// returning a future.
 #[macro_export]
 macro_rules! store_test {
@@ -74,6 +91,13 @@ macro_rules! store_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite_relaxed() {
                 let t = $crate::TestStore::sqlite_with($crate::Durability::Relaxed);
+                let f = $body;
+                f(::std::sync::Arc::clone(&t.store)).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let t = $crate::TestStore::postgres().await;
                 let f = $body;
                 f(::std::sync::Arc::clone(&t.store)).await;
             }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde_json::value::RawValue;
 use tarea_core::{JobSpec, Store};
 use tarea_runtime::{EventHub, Metrics, Registry, Runtime, RuntimeConfig, now_ms, register_builtins};
-use tarea_store::{Durability, SqliteOptions};
+use tarea_store::{Durability, StoreOptions};
 
 use crate::cli::{BenchArgs, BenchDurability};
 
@@ -66,13 +66,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 type BenchStore = (Arc<dyn Store>, Arc<EventHub>, Arc<Metrics>);
 
 /// A fresh store in `dir`.
-fn open_bench_store(dir: &std::path::Path, durability: Durability) -> anyhow::Result<BenchStore> {
+async fn open_bench_store(dir: &std::path::Path, durability: Durability) -> anyhow::Result<BenchStore> {
     let _ = std::fs::remove_dir_all(dir);
     let metrics = Arc::new(Metrics::default());
     let hub = EventHub::new(Arc::clone(&metrics));
     let url = format!("sqlite://{}", dir.join("tarea.db").display());
-    let store = tarea_store::open_store(&url, SqliteOptions { durability }, hub.clone())
-        .context("opening the benchmark store")?;
+    let options = StoreOptions { durability, ..StoreOptions::default() };
+    let store = tarea_store::open_store(&url, options, hub.clone()).await.context("opening the benchmark store")?;
     Ok((store, hub, metrics))
 }
 
@@ -80,7 +80,7 @@ fn open_bench_store(dir: &std::path::Path, durability: Durability) -> anyhow::Re
 /// the moment the enqueue is durable (the 201 point) to the handler starting.
 async fn start_latency(base: &std::path::Path, durability: Durability, label: &str, n: usize) -> anyhow::Result<()> {
     let dir = base.join(format!("latency-{label}"));
-    let (store, hub, metrics) = open_bench_store(&dir, durability)?;
+    let (store, hub, metrics) = open_bench_store(&dir, durability).await?;
     let (tx, mut started) = tokio::sync::mpsc::unbounded_channel();
     let mut registry = Registry::new();
     registry.register("bench.mark", Mark(tx));
@@ -138,7 +138,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut first_rate = None;
     for backlog in &args.backlogs {
         let dir = base.join(format!("backlog-{backlog}"));
-        let (store, hub, metrics) = open_bench_store(&dir, durability)?;
+        let (store, hub, metrics) = open_bench_store(&dir, durability).await?;
         let enqueue_rate = fill(store.as_ref(), backlog + args.jobs).await?;
         let rss_full = rss_mib();
         let mut registry = Registry::new();

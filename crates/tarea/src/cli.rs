@@ -46,9 +46,13 @@ pub struct StoreArgs {
     /// Folder for the embedded store (default: ./tarea-data).
     #[arg(long, env = "TAREA_DATA_DIR")]
     pub data_dir: Option<std::path::PathBuf>,
-    /// Database URL, e.g. sqlite:///var/lib/tarea/tarea.db (default: the file tarea.db in the data dir).
-    #[arg(long, env = "TAREA_DATABASE_URL")]
+    /// Database URL, e.g. sqlite:///var/lib/tarea/tarea.db or postgres://tarea@db/app (default: the
+    /// file tarea.db in the data dir).
+    #[arg(long, env = "TAREA_DATABASE_URL", hide_env_values = true)]
     pub database: Option<String>,
+    /// PostgreSQL schema of tarea's tables (default: tarea).
+    #[arg(long, env = "TAREA_DATABASE_SCHEMA")]
+    pub schema: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use clap::Args;
 use serde::Deserialize;
+use tarea_core::NodeRole;
 use tarea_runtime::{MaintenanceConfig, RuntimeConfig};
 use tarea_server::ServerLimits;
-use tarea_store::{Durability, SqliteOptions};
+use tarea_store::{Durability, PgOptions, StoreOptions};
 
 /// A configuration a person must fix (exit code 2).
 #[derive(Debug)]
@@ -37,9 +38,20 @@ pub struct ServeArgs {
     /// Folder for the embedded store (default: ./tarea-data).
     #[arg(long, env = "TAREA_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Database URL; sqlite://PATH (default: tarea.db in the data dir).
-    #[arg(long, env = "TAREA_DATABASE_URL")]
+    /// Database URL: sqlite://PATH, or postgres://USER@HOST/DB for a cluster of nodes
+    /// (default: tarea.db in the data dir).
+    #[arg(long, env = "TAREA_DATABASE_URL", hide_env_values = true)]
     pub database: Option<String>,
+    /// PostgreSQL schema of tarea's tables, created if needed (default: tarea).
+    #[arg(long, env = "TAREA_DATABASE_SCHEMA")]
+    pub schema: Option<String>,
+    /// PostgreSQL connections this node opens for queries; one more listens (default: 16).
+    #[arg(long, env = "TAREA_POOL_SIZE")]
+    pub pool_size: Option<usize>,
+    /// What this node does: `api` (HTTP API, no built-in jobs), `worker` (built-in jobs; only
+    /// /healthz, /readyz and /metrics over HTTP) or `all` (default: all).
+    #[arg(long, env = "TAREA_ROLE")]
+    pub role: Option<String>,
     /// `full`: fsync every commit, a 201 survives power loss; `relaxed`: survives a crash of
     /// tarea but not of the machine (default: full).
     #[arg(long, env = "TAREA_DURABILITY")]
@@ -78,7 +90,8 @@ pub struct ServeArgs {
 pub struct Config {
     pub listen: SocketAddr,
     pub database: String,
-    pub store: SqliteOptions,
+    pub store: StoreOptions,
+    pub role: NodeRole,
     pub runtime: RuntimeConfig,
     pub limits: ServerLimits,
     pub metrics_token: Option<String>,
@@ -117,6 +130,18 @@ impl ServeArgs {
             "relaxed" => Durability::Relaxed,
             other => return Err(bad(format!("durability must be `full` or `relaxed`; got {other:?}"))),
         };
+        let role = match pick!(role) {
+            None => NodeRole::All,
+            Some(r) => {
+                NodeRole::parse(&r).ok_or_else(|| bad(format!("role must be `api`, `worker` or `all`; got {r:?}")))?
+            }
+        };
+        let schema = pick!(schema).unwrap_or_else(|| "tarea".into());
+        tarea_store::validate_schema(&schema).map_err(|e| bad(format!("schema: {e}")))?;
+        let pool_size = pick!(pool_size).unwrap_or(16);
+        if !(1..=1000).contains(&pool_size) {
+            return Err(bad(format!("pool_size must be between 1 and 1000; got {pool_size}")));
+        }
         let lease_ms = pick!(lease_ms).unwrap_or(30_000);
         if !(1_000..=3_600_000).contains(&lease_ms) {
             return Err(bad(format!("lease_ms must be between 1000 and 3600000; got {lease_ms}")));
@@ -141,7 +166,8 @@ impl ServeArgs {
             maintenance.retention.dead_ms = s.saturating_mul(1000);
         }
         let runtime = RuntimeConfig {
-            concurrency: pick!(concurrency).unwrap_or(16),
+            // An API node runs no built-in jobs.
+            concurrency: if role.runs_jobs() { pick!(concurrency).unwrap_or(16) } else { 0 },
             queues,
             lease_ms,
             grace: Duration::from_secs(pick!(shutdown_grace_s).unwrap_or(10)),
@@ -151,7 +177,8 @@ impl ServeArgs {
         Ok(Config {
             listen: pick!(listen).unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address")),
             database: database_url(&data_dir, pick!(database)),
-            store: SqliteOptions { durability },
+            store: StoreOptions { durability, pg: PgOptions { schema, pool_size, ..PgOptions::default() } },
+            role,
             runtime,
             limits: ServerLimits { max_body_bytes, max_batch, ..ServerLimits::default() },
             metrics_token: pick!(metrics_token),

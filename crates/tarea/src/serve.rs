@@ -5,18 +5,24 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tarea_core::{ApiKey, Store};
-use tarea_runtime::{EventHub, Metrics, Registry, Runtime, now_ms, register_builtins};
+use tarea_runtime::{EventHub, Metrics, NodeConfig, Registry, Runtime, now_ms, register_builtins};
 use tarea_server::{AppState, generate_key, hash_key};
 use tokio::net::TcpListener;
 
 use crate::config::ServeArgs;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let config = args.resolve()?;
+    let mut config = args.resolve()?;
     let metrics = Arc::new(Metrics::default());
     let hub = EventHub::new(Arc::clone(&metrics));
+    let node = NodeConfig { role: config.role, ..NodeConfig::default() };
+    config.store.pg.node_id = node.id.clone();
+    config.runtime.worker = node.id.clone();
+    config.runtime.node = Some(node.clone());
+    let database = crate::keys::redact(&config.database);
     let store = tarea_store::open_store(&config.database, config.store.clone(), hub.clone())
-        .with_context(|| format!("opening the store at {}", config.database))?;
+        .await
+        .with_context(|| format!("opening the store at {database}"))?;
     bootstrap(store.as_ref()).await?;
 
     let listener = TcpListener::bind(config.listen)
@@ -27,19 +33,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut registry = Registry::new();
     register_builtins(&mut registry);
     let kinds = registry.kinds();
+    store.builtin_kinds_register(&kinds).await.context("registering the built-in kinds")?;
     let runtime =
         Runtime::start(Arc::clone(&store), registry, Arc::clone(&hub), Arc::clone(&metrics), config.runtime.clone());
     let mut state = AppState::new(store, hub, metrics, kinds, config.limits.clone());
     state.metrics_token = config.metrics_token.as_deref().map(Arc::from);
 
-    let app = tarea_server::app(state.clone());
+    let app =
+        if config.role.serves_api() { tarea_server::app(state.clone()) } else { tarea_server::ops_app(state.clone()) };
     let stop_http = tokio_util::sync::CancellationToken::new();
     let server = tokio::spawn({
         let stop_http = stop_http.clone();
         async move { axum::serve(listener, app).with_graceful_shutdown(stop_http.cancelled_owned()).await }
     });
     tracing::info!(
-        database = %config.database,
+        %database,
+        node = %node.id,
+        role = config.role.as_str(),
         concurrency = config.runtime.concurrency,
         "tarea {} listening on http://{address}",
         env!("CARGO_PKG_VERSION")
@@ -77,9 +87,11 @@ async fn bootstrap(store: &dyn Store) -> anyhow::Result<()> {
         return Ok(());
     }
     let (key, id) = generate_key();
-    store
-        .api_key_create(ApiKey { id, tenant: "default".into(), admin: true, created_at: now_ms() }, hash_key(&key))
-        .await?;
+    let first = ApiKey { id, tenant: "default".into(), admin: true, created_at: now_ms() };
+    // Another node starting on the same empty database may have been first.
+    if !store.api_key_create_first(first, hash_key(&key)).await? {
+        return Ok(());
+    }
     println!("Created tenant \"default\" and its admin API key. It is shown only this once; keep it:\n{key}");
     Ok(())
 }

@@ -5,6 +5,7 @@ pub(crate) mod ops;
 pub(crate) mod queues;
 pub(crate) mod stream;
 pub(crate) mod worker;
+pub(crate) mod workers;
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -12,8 +13,17 @@ use tarea_core::JobId;
 
 use crate::{ApiError, AppState};
 
+/// Only what an operator needs of a worker node (`--role worker`).
+pub(crate) fn ops_router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+}
+
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
+        .route("/v1/workers", get(workers::list))
         .route("/v1/jobs", post(jobs::enqueue).get(jobs::list))
         .route("/v1/jobs/batch", post(jobs::enqueue_batch))
         .route("/v1/jobs/{id}", get(jobs::get))

@@ -90,6 +90,7 @@ pub(crate) async fn claim(
     if state.is_draining() {
         return Ok(axum::Json(Jobs { jobs: Vec::new() }));
     }
+    super::workers::seen(&state, &auth.tenant, &worker, &queues, wait_ms);
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
     let mut ready = state.hub.external_ready(&auth.tenant);
     loop {

@@ -6,6 +6,7 @@ mod counts;
 mod jobs;
 mod maintenance;
 mod migrations;
+mod nodes;
 mod queues;
 mod readers;
 mod rows;
@@ -23,8 +24,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::Connection;
 use tarea_core::{
-    ApiKey, ClaimParams, CompleteParams, Enqueued, EventSink, Job, JobFilter, JobId, JobPage, JobSpec, KeyHash,
-    ProgressUpdate, QueueInfo, QueueSettings, Retention, Store, StoreError, StoreResult,
+    ApiKey, ClaimParams, CompleteParams, Enqueued, EventSink, ExternalWorker, Job, JobFilter, JobId, JobPage, JobSpec,
+    KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings, Retention, Store, StoreError, StoreResult,
 };
 
 use readers::Readers;
@@ -228,8 +229,57 @@ impl Store for SqliteStore {
         self.writer.write(move |b| tenants::key_create(b.conn, key, hash)).await
     }
 
+    async fn api_key_create_first(&self, key: ApiKey, hash: KeyHash) -> StoreResult<bool> {
+        self.writer.write(move |b| tenants::key_create_first(b.conn, key, hash)).await
+    }
+
     async fn api_key_find(&self, hash: KeyHash) -> StoreResult<Option<ApiKey>> {
         self.readers.read(move |c| tenants::key_find(c, hash)).await
+    }
+
+    async fn node_heartbeat(&self, node: NodeInfo, lease_ms: u64) -> StoreResult<()> {
+        self.writer.write(move |b| nodes::heartbeat(b.conn, &node, lease_ms)).await
+    }
+
+    async fn node_remove(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.writer.write(move |b| nodes::remove(b.conn, &id)).await
+    }
+
+    async fn node_list(&self, now: i64) -> StoreResult<Vec<NodeInfo>> {
+        self.readers.read(move |c| nodes::list(c, now)).await
+    }
+
+    async fn worker_seen(
+        &self,
+        tenant: &str,
+        name: &str,
+        queues: &[String],
+        lease_ms: u64,
+        now: i64,
+    ) -> StoreResult<()> {
+        let (tenant, name, queues) = (tenant.to_owned(), name.to_owned(), queues.to_vec());
+        self.writer.write(move |b| nodes::worker_seen(b.conn, &tenant, &name, &queues, lease_ms, now)).await
+    }
+
+    async fn worker_list(&self, tenant: Option<&str>, now: i64) -> StoreResult<Vec<ExternalWorker>> {
+        let tenant = tenant.map(str::to_owned);
+        self.readers.read(move |c| nodes::worker_list(c, tenant.as_deref(), now)).await
+    }
+
+    async fn leader_try(&self, node: &str, lease_ms: u64, now: i64) -> StoreResult<bool> {
+        let node = node.to_owned();
+        self.writer.write(move |b| nodes::leader_try(b.conn, &node, lease_ms, now)).await
+    }
+
+    async fn leader_resign(&self, node: &str) -> StoreResult<()> {
+        let node = node.to_owned();
+        self.writer.write(move |b| nodes::leader_resign(b.conn, &node)).await
+    }
+
+    async fn builtin_kinds_register(&self, _kinds: &[String]) -> StoreResult<()> {
+        // Nothing enqueues into SQLite but this process, which knows its kinds.
+        Ok(())
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -33,3 +33,11 @@ pub(crate) fn key_find(conn: &Connection, hash: KeyHash) -> StoreResult<Option<A
         })
         .map_err(map_err)
 }
+
+pub(crate) fn key_create_first(conn: &Connection, key: ApiKey, hash: KeyHash) -> StoreResult<bool> {
+    if count(conn)? > 0 {
+        return Ok(false);
+    }
+    key_create(conn, key, hash)?;
+    Ok(true)
+}

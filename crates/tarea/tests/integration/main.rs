@@ -1,5 +1,6 @@
 //! Tests of the real `tarea` binary: crash safety under SIGKILL, graceful SIGTERM, the CLI.
 mod cli;
+mod cluster;
 mod crash;
 mod sigterm;
 

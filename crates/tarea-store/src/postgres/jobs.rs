@@ -1,0 +1,171 @@
+//! Enqueue, get and list, mirroring the SQLite store's `jobs.rs`.
+use std::collections::HashMap;
+
+use tarea_core::{
+    Enqueued, Job, JobEvent, JobFilter, JobId, JobPage, JobSpec, JobState, QueueSettings, RetryPolicy, StoreError,
+    StoreResult, limits,
+};
+use tokio_postgres::types::ToSql;
+
+use super::rows::{JOB_COLUMNS, job_from_row, jobs_from_rows, state_event};
+use super::{Tx, map_err, queues};
+
+/// Creates the jobs of one request, all or nothing.
+pub(crate) async fn enqueue(
+    tx: &Tx<'_>,
+    events: &mut Vec<JobEvent>,
+    tenant: &str,
+    specs: Vec<JobSpec>,
+    now: i64,
+) -> StoreResult<Vec<Enqueued>> {
+    let mut defaults: HashMap<String, QueueSettings> = HashMap::new();
+    let mut out = Vec::with_capacity(specs.len());
+    for spec in specs {
+        if let Some(key) = &spec.idempotency_key
+            && let Some(job) = find_by_idempotency_key(tx, tenant, key).await?
+        {
+            out.push(Enqueued { job, created: false });
+            continue;
+        }
+        if !defaults.contains_key(&spec.queue) {
+            let settings = queues::ensure_settings(tx, tenant, &spec.queue).await?;
+            defaults.insert(spec.queue.clone(), settings);
+        }
+        let queue = &defaults[&spec.queue];
+        let job = insert(tx, tenant, spec, queue, now).await?;
+        events.push(state_event(&job));
+        out.push(Enqueued { job, created: true });
+    }
+    for (name, settings) in &defaults {
+        if let Some(max_depth) = settings.max_depth {
+            // Counted after the inserts, under the queue's row lock (taken by ensure_settings
+            // for queues with a depth limit): concurrent enqueues cannot overshoot together.
+            let waiting = queues::waiting(tx, tenant, name, max_depth).await?;
+            if waiting > max_depth {
+                return Err(StoreError::QueueFull { queue: name.clone(), max_depth });
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn insert(tx: &Tx<'_>, tenant: &str, spec: JobSpec, queue: &QueueSettings, now: i64) -> StoreResult<Job> {
+    let run_at = spec.run_at.unwrap_or(now).max(0);
+    let state = if run_at > now { JobState::Scheduled } else { JobState::Queued };
+    let retry = spec.retry.or(queue.retry).unwrap_or_default();
+    let max_attempts = spec.max_attempts.or(queue.max_attempts).unwrap_or(limits::DEFAULT_MAX_ATTEMPTS);
+    let tags: Option<&Vec<String>> = (!spec.tags.is_empty()).then_some(&spec.tags);
+    let id = JobId::new();
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO jobs (id, tenant, kind, queue, state, builtin, priority, max_attempts, payload, \
+             tags, idempotency_key, cache_key, timeout_ms, retry_base_ms, retry_max_ms, created_at, run_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::json, $10, $11, $12, $13, $14, $15, $16, $17)",
+        )
+        .await
+        .map_err(map_err)?;
+    let args: [&(dyn ToSql + Sync); 17] = [
+        &id.0,
+        &tenant,
+        &spec.kind,
+        &spec.queue,
+        &(state.code() as i16),
+        &spec.builtin,
+        &spec.priority,
+        &(max_attempts as i32),
+        &spec.payload.get(),
+        &tags,
+        &spec.idempotency_key,
+        &spec.cache_key,
+        &spec.timeout_ms.map(|t| t as i64),
+        &(retry.base_ms as i64),
+        &(retry.max_ms as i64),
+        &now,
+        &run_at,
+    ];
+    tx.execute(&stmt, &args).await.map_err(map_err)?;
+    Ok(Job {
+        id,
+        tenant: tenant.to_owned(),
+        kind: spec.kind,
+        queue: spec.queue,
+        state,
+        priority: spec.priority,
+        attempt: 0,
+        attempt_base: 0,
+        max_attempts,
+        payload: spec.payload,
+        progress: None,
+        result: None,
+        error: None,
+        tags: spec.tags,
+        idempotency_key: spec.idempotency_key,
+        cache_key: spec.cache_key,
+        timeout_ms: spec.timeout_ms,
+        retry: RetryPolicy { base_ms: retry.base_ms, max_ms: retry.max_ms },
+        builtin: spec.builtin,
+        locked_by: None,
+        locked_until: None,
+        created_at: now,
+        run_at,
+        started_at: None,
+        finished_at: None,
+    })
+}
+
+async fn find_by_idempotency_key(tx: &Tx<'_>, tenant: &str, key: &str) -> StoreResult<Option<Job>> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = $1 AND idempotency_key = $2");
+    let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
+    let row = tx.query_opt(&stmt, &[&tenant, &key]).await.map_err(map_err)?;
+    row.as_ref().map(job_from_row).transpose()
+}
+
+/// One job, in a tenant or (runtime only) anywhere.
+pub(crate) async fn get(tx: &Tx<'_>, tenant: Option<&str>, id: JobId) -> StoreResult<Option<Job>> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)");
+    let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
+    let row = tx.query_opt(&stmt, &[&id.0, &tenant]).await.map_err(map_err)?;
+    row.as_ref().map(job_from_row).transpose()
+}
+
+/// A page of a tenant's jobs, newest first. Only the filters given go into the statement, so
+/// each combination gets a plan of its own (a generic plan with `$n IS NULL OR …` arms can
+/// pick a full scan).
+pub(crate) async fn list(tx: &Tx<'_>, tenant: &str, f: &JobFilter) -> StoreResult<JobPage> {
+    let limit = i64::from(f.limit.max(1));
+    let state = f.state.map(|s| s.code() as i16);
+    let cursor = f.cursor.map(|c| c.0);
+    let fetch = limit + 1;
+    let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = $1");
+    let mut args: Vec<&(dyn ToSql + Sync)> = vec![&tenant];
+    fn push<'v>(cond: &str, arg: &'v (dyn ToSql + Sync), sql: &mut String, args: &mut Vec<&'v (dyn ToSql + Sync)>) {
+        args.push(arg);
+        sql.push_str(&cond.replace('?', &format!("${}", args.len())));
+    }
+    if let Some(cursor) = &cursor {
+        push(" AND id < ?", cursor, &mut sql, &mut args);
+    }
+    if let Some(state) = &state {
+        push(" AND state = ?", state, &mut sql, &mut args);
+    }
+    if let Some(queue) = &f.queue {
+        push(" AND queue = ?", queue, &mut sql, &mut args);
+    }
+    if let Some(kind) = &f.kind {
+        push(" AND kind = ?", kind, &mut sql, &mut args);
+    }
+    if let Some(tag) = &f.tag {
+        push(" AND tags @> ARRAY[?::text]", tag, &mut sql, &mut args);
+    }
+    push(" ORDER BY tenant DESC, id DESC LIMIT ?", &fetch, &mut sql, &mut args);
+    let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
+    let rows = tx.query(&stmt, &args).await.map_err(map_err)?;
+    let mut jobs = jobs_from_rows(&rows)?;
+    let next_cursor = if jobs.len() > limit as usize {
+        jobs.truncate(limit as usize);
+        jobs.last().map(|j| j.id)
+    } else {
+        None
+    };
+    Ok(JobPage { jobs, next_cursor })
+}

@@ -1,0 +1,220 @@
+//! Versioned schema in its own PostgreSQL schema (default `tarea`), so it can live in the
+//! app's database. Every migration runs in one transaction under an advisory lock, so nodes
+//! that start at once apply each migration exactly once and the others wait for it.
+//!
+//! States are the same codes as SQLite's: 0 scheduled, 1 queued, 2 running, 3 succeeded,
+//! 4 failed, 5 dead, 6 cancelled. Times are milliseconds since the epoch, as there.
+use tokio_postgres::Client;
+
+/// The migrations; `{schema}` is replaced by the quoted schema name.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE tenants (
+    name        text PRIMARY KEY,
+    created_at  bigint NOT NULL
+);
+
+CREATE TABLE api_keys (
+    id          text PRIMARY KEY,
+    hash        bytea NOT NULL UNIQUE,
+    tenant      text NOT NULL,
+    admin       boolean NOT NULL,
+    created_at  bigint NOT NULL
+);
+
+-- No counts here, unlike SQLite: with many nodes a counts row per queue would be one hot row
+-- that every enqueue and claim of the queue waits for. Counts are read from jobs_counts.
+CREATE TABLE queues (
+    tenant       text NOT NULL,
+    name         text NOT NULL,
+    paused       boolean NOT NULL DEFAULT false,
+    settings     jsonb NOT NULL DEFAULT '{}',
+    concurrency  integer,
+    max_depth    bigint,
+    rate_limit   double precision,
+    rate_tokens  double precision NOT NULL DEFAULT 0,
+    rate_at      bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant, name)
+);
+
+CREATE TABLE jobs (
+    id              uuid PRIMARY KEY,
+    tenant          text NOT NULL,
+    kind            text NOT NULL,
+    queue           text NOT NULL,
+    state           smallint NOT NULL,
+    builtin         boolean NOT NULL,
+    priority        integer NOT NULL,
+    attempt         integer NOT NULL DEFAULT 0,
+    attempt_base    integer NOT NULL DEFAULT 0,
+    max_attempts    integer NOT NULL,
+    lost            integer NOT NULL DEFAULT 0,
+    payload         json NOT NULL,
+    progress        jsonb,
+    result          json,
+    error           jsonb,
+    tags            text[],
+    idempotency_key text,
+    cache_key       text,
+    timeout_ms      bigint,
+    retry_base_ms   bigint NOT NULL,
+    retry_max_ms    bigint NOT NULL,
+    locked_by       text,
+    locked_until    bigint,
+    created_at      bigint NOT NULL,
+    run_at          bigint NOT NULL,
+    started_at      bigint,
+    finished_at     bigint
+);
+
+-- The claim query walks exactly this index: one seek per (tenant, queue, runner).
+CREATE INDEX jobs_claim ON jobs (tenant, queue, builtin, priority DESC, run_at, id) WHERE state = 1;
+-- The promoter: next due scheduled or failed job.
+CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN (0, 4);
+-- The reaper: expired leases.
+CREATE INDEX jobs_lease ON jobs (locked_until) WHERE state = 2;
+-- The retention cleaner.
+CREATE INDEX jobs_finished ON jobs (finished_at) WHERE state IN (3, 5, 6);
+-- Listings, newest first.
+CREATE INDEX jobs_tenant ON jobs (tenant, id);
+CREATE UNIQUE INDEX jobs_idempotency ON jobs (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL;
+-- Queue counts, concurrency (running per queue) and depth checks: index-only scans.
+CREATE INDEX jobs_counts ON jobs (tenant, queue, state);
+
+CREATE TABLE nodes (
+    id          text PRIMARY KEY,
+    host        text NOT NULL,
+    version     text NOT NULL,
+    role        text NOT NULL,
+    queues      text[] NOT NULL,
+    running     integer NOT NULL,
+    started_at  bigint NOT NULL,
+    seen_at     bigint NOT NULL,
+    expires_at  bigint NOT NULL
+);
+
+CREATE TABLE workers (
+    tenant        text NOT NULL,
+    name          text NOT NULL,
+    queues        text[] NOT NULL,
+    first_seen_at bigint NOT NULL,
+    seen_at       bigint NOT NULL,
+    expires_at    bigint NOT NULL,
+    PRIMARY KEY (tenant, name)
+);
+
+CREATE TABLE leader (
+    name        text PRIMARY KEY,
+    node        text NOT NULL,
+    expires_at  bigint NOT NULL
+);
+
+CREATE TABLE builtin_kinds (
+    kind        text PRIMARY KEY
+);
+
+-- A time-ordered UUIDv7 (PostgreSQL 17 has no uuidv7() of its own before version 18).
+CREATE FUNCTION uuid_v7() RETURNS uuid LANGUAGE sql VOLATILE AS $$
+    SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING
+        substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
+        FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid
+$$;
+
+-- Transactional enqueue: call it inside the app's own transaction, and the job exists if and
+-- only if that transaction commits. Workers on every node are woken at commit.
+CREATE FUNCTION enqueue(
+    tenant          text,
+    kind            text,
+    payload         jsonb DEFAULT '{}',
+    queue           text DEFAULT 'default',
+    priority        integer DEFAULT 0,
+    run_at          timestamptz DEFAULT NULL,
+    max_attempts    integer DEFAULT NULL,
+    idempotency_key text DEFAULT NULL,
+    tags            text[] DEFAULT NULL,
+    timeout_ms      bigint DEFAULT NULL
+) RETURNS uuid LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT AS $$
+DECLARE
+    v_id       uuid;
+    v_now      bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+    v_run_at   bigint := COALESCE((extract(epoch FROM enqueue.run_at) * 1000)::bigint, v_now);
+    v_settings jsonb;
+    v_builtin  boolean;
+    v_state    smallint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM tenants t WHERE t.name = enqueue.tenant) THEN
+        RAISE EXCEPTION 'tarea: unknown tenant %', enqueue.tenant USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    IF enqueue.kind IS NULL OR enqueue.kind !~ '^[a-z0-9._-]{1,64}$' THEN
+        RAISE EXCEPTION 'tarea: kind % must be 1 to 64 of a-z, 0-9, ".", "_", "-"', enqueue.kind
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF enqueue.queue IS NULL OR enqueue.queue !~ '^[a-z0-9._-]{1,64}$' THEN
+        RAISE EXCEPTION 'tarea: queue % must be 1 to 64 of a-z, 0-9, ".", "_", "-"', enqueue.queue
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF enqueue.priority NOT BETWEEN -100 AND 100 THEN
+        RAISE EXCEPTION 'tarea: priority must be between -100 and 100' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF enqueue.max_attempts IS NOT NULL AND enqueue.max_attempts NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'tarea: max_attempts must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF enqueue.idempotency_key IS NOT NULL THEN
+        SELECT j.id INTO v_id FROM jobs j WHERE j.tenant = enqueue.tenant AND j.idempotency_key = enqueue.idempotency_key;
+        IF FOUND THEN
+            RETURN v_id;
+        END IF;
+    END IF;
+    INSERT INTO queues (tenant, name) VALUES (enqueue.tenant, enqueue.queue) ON CONFLICT DO NOTHING;
+    SELECT q.settings INTO v_settings FROM queues q WHERE q.tenant = enqueue.tenant AND q.name = enqueue.queue;
+    v_builtin := EXISTS (SELECT 1 FROM builtin_kinds b WHERE b.kind = enqueue.kind);
+    v_state := CASE WHEN v_run_at > v_now THEN 0 ELSE 1 END;
+    v_id := uuid_v7();
+    INSERT INTO jobs (id, tenant, kind, queue, state, builtin, priority, max_attempts, payload, tags,
+                      idempotency_key, timeout_ms, retry_base_ms, retry_max_ms, created_at, run_at)
+    VALUES (v_id, enqueue.tenant, enqueue.kind, enqueue.queue, v_state, v_builtin, enqueue.priority,
+            COALESCE(enqueue.max_attempts, (v_settings ->> 'max_attempts')::integer, 5),
+            enqueue.payload::json, NULLIF(enqueue.tags, '{}'), enqueue.idempotency_key, enqueue.timeout_ms,
+            COALESCE((v_settings -> 'retry' ->> 'base_ms')::bigint, 1000),
+            COALESCE((v_settings -> 'retry' ->> 'max_ms')::bigint, 600000),
+            v_now, v_run_at);
+    PERFORM pg_notify('{channel}', json_build_object('n', 'sql', 'e', json_build_array(json_build_array(
+        v_id::text, enqueue.tenant, enqueue.queue, enqueue.kind, v_builtin::int, 0, v_state)))::text);
+    RETURN v_id;
+END
+$$;
+"#];
+
+/// The channel on which this schema's nodes hear of each other's changes.
+pub(crate) fn channel(schema: &str) -> String {
+    format!("tarea_events_{schema}")
+}
+
+/// Creates the schema if needed and applies the migrations it has not seen yet.
+pub(crate) async fn migrate(client: &mut Client, schema: &str) -> Result<(), tokio_postgres::Error> {
+    let quoted = quote_ident(schema);
+    let tx = client.transaction().await?;
+    // One node migrates at a time; the others wait here and then find nothing left to do.
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext('tarea.migrate'), hashtext($1))", &[&schema]).await?;
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {quoted}; \
+         CREATE TABLE IF NOT EXISTS {quoted}.schema_version (version integer NOT NULL); \
+         SET LOCAL search_path TO {quoted}, public;"
+    ))
+    .await?;
+    let done: i64 = tx
+        .query_one(&format!("SELECT COALESCE(MAX(version), 0)::bigint FROM {quoted}.schema_version"), &[])
+        .await?
+        .get(0);
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+        let sql = sql.replace("{channel}", &channel(schema));
+        tx.batch_execute(&sql).await?;
+        tx.execute(&format!("INSERT INTO {quoted}.schema_version (version) VALUES ($1)"), &[&(i as i32 + 1)]).await?;
+        tracing::info!(version = i + 1, schema, "applied store migration");
+    }
+    tx.commit().await
+}
+
+/// `name` as a quoted SQL identifier.
+pub(crate) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,390 @@
+//! The cluster store: PostgreSQL, shared by any number of tarea nodes. Mirrors the SQLite
+//! store file for file; where they differ, the file says why. Writes run in a transaction on a
+//! pooled connection; a transaction that changed jobs also sends one `NOTIFY` so every node
+//! hears of it (see `listener.rs`).
+mod claim;
+mod complete;
+mod db;
+mod jobs;
+mod listener;
+mod maintenance;
+mod migrations;
+mod nodes;
+mod queues;
+mod rows;
+mod tenants;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures_util::future::BoxFuture;
+use tarea_core::{
+    ApiKey, ClaimParams, CompleteParams, Enqueued, EventSink, ExternalWorker, Job, JobEvent, JobFilter, JobId, JobPage,
+    JobSpec, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings, Retention, Store, StoreError, StoreResult,
+};
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+use crate::Durability;
+pub(crate) use db::Tx;
+
+/// Options of the PostgreSQL store.
+#[derive(Clone, Debug)]
+pub struct PgOptions {
+    /// The schema tarea's tables live in (created if needed).
+    pub schema: String,
+    /// Most connections this node opens for queries (one more listens).
+    pub pool_size: usize,
+    /// `Full`: commits wait for PostgreSQL's WAL flush. `Relaxed`: `synchronous_commit = off`,
+    /// which survives a crash of tarea but may lose the last moments of commits if PostgreSQL
+    /// itself crashes.
+    pub durability: Durability,
+    /// This node's id, so it can skip its own notifications.
+    pub node_id: String,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            schema: "tarea".into(),
+            pool_size: 16,
+            durability: Durability::Full,
+            node_id: format!("node-{}", uuid::Uuid::now_v7().simple()),
+        }
+    }
+}
+
+/// How long a write or read keeps retrying while the database cannot be reached (a restart,
+/// a failover, a dropped connection) before it answers `unavailable`.
+const RETRY_FOR: Duration = Duration::from_secs(5);
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    pool: Pool,
+    sink: Arc<dyn EventSink>,
+    node: String,
+    channel: String,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+/// Checks a schema name: lower-case letters, digits and `_`, starting with a letter.
+pub fn validate_schema(schema: &str) -> Result<(), String> {
+    let ok = (1..=48).contains(&schema.len())
+        && schema.starts_with(|c: char| c.is_ascii_lowercase())
+        && schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("schema {schema:?} must be 1 to 48 characters of a-z, 0-9 and _, starting with a letter"))
+    }
+}
+
+pub(crate) fn map_err(e: tokio_postgres::Error) -> StoreError {
+    let Some(code) = e.code() else {
+        // No SQLSTATE: the connection broke, timed out or could not be made.
+        return StoreError::Unavailable(format!("PostgreSQL: {e}"));
+    };
+    let text = e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_owned());
+    if *code == SqlState::UNIQUE_VIOLATION {
+        StoreError::Conflict(text)
+    } else if code.code().starts_with("08")
+        || code.code().starts_with("57P")
+        || *code == SqlState::TOO_MANY_CONNECTIONS
+        || *code == SqlState::T_R_SERIALIZATION_FAILURE
+        || *code == SqlState::T_R_DEADLOCK_DETECTED
+        || *code == SqlState::READ_ONLY_SQL_TRANSACTION
+    {
+        // Connection lost, server shutting down or starting, or a transaction PostgreSQL rolled
+        // back to break a deadlock: nothing was written and the call may be made again.
+        StoreError::Unavailable(format!("PostgreSQL: {text}"))
+    } else {
+        StoreError::Internal(format!("PostgreSQL ({}): {text}", code.code()))
+    }
+}
+
+fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => map_err(e),
+        other => StoreError::Unavailable(format!("no PostgreSQL connection: {other}")),
+    }
+}
+
+/// Why one try failed, and whether another may be made.
+enum Failure {
+    /// Nothing was committed: safe to try again if the error is transient.
+    BeforeCommit(StoreError),
+    /// COMMIT was sent and its answer lost: it may or may not have happened.
+    AtCommit(StoreError),
+}
+
+/// Ties an operation's borrows to the call that made it: the implied bound `'f: 'a` of
+/// `&'a &'f ()` lets the closure lend its captured arguments to the future it returns.
+type Scope<'a, 'f> = std::marker::PhantomData<&'a &'f ()>;
+
+/// One store operation, as a closure that can be run again after a transient failure.
+type Op<'f, T> = dyn for<'a> Fn(&'a Tx<'a>, &'a mut Vec<JobEvent>, Scope<'a, 'f>) -> BoxFuture<'a, StoreResult<T>>
+    + Send
+    + Sync
+    + 'f;
+
+impl PgStore {
+    /// Connects, applies migrations (one node at a time) and starts the listener.
+    pub async fn open(url: &str, options: PgOptions, sink: Arc<dyn EventSink>) -> StoreResult<PgStore> {
+        validate_schema(&options.schema).map_err(StoreError::Unavailable)?;
+        let mut config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
+        let mut session = format!("-c search_path={},public", options.schema);
+        if options.durability == Durability::Relaxed {
+            session.push_str(" -c synchronous_commit=off");
+        }
+        config.options(&session);
+        config.application_name("tarea");
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        config.keepalives_idle(Duration::from_secs(30));
+        let (mut client, connection) = config
+            .connect(NoTls)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
+        let driver = tokio::spawn(connection);
+        let migrated = migrations::migrate(&mut client, &options.schema).await.map_err(map_err);
+        drop(client);
+        let _ = driver.await;
+        migrated?;
+        let manager =
+            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(10)))
+            .create_timeout(Some(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| StoreError::Internal(format!("PostgreSQL pool: {e}")))?;
+        let channel = migrations::channel(&options.schema);
+        let listener = tokio::spawn(listener::run(config, channel.clone(), options.node_id.clone(), Arc::clone(&sink)));
+        Ok(PgStore { pool, sink, node: options.node_id, channel, listener })
+    }
+
+    /// Runs `op` in a transaction, sends its events to the other nodes and, once committed, to
+    /// this node's hub. Transient failures before COMMIT are retried for up to `RETRY_FOR`.
+    async fn write<T: Send>(&self, op: &Op<'_, T>) -> StoreResult<T> {
+        let deadline = Instant::now() + RETRY_FOR;
+        let mut delay = Duration::from_millis(25);
+        loop {
+            match self.write_once(op).await {
+                Ok(v) => return Ok(v),
+                Err(Failure::BeforeCommit(StoreError::Unavailable(msg))) if Instant::now() < deadline => {
+                    tracing::debug!(error = %msg, retry_in = ?delay, "PostgreSQL write will be retried");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_millis(500));
+                }
+                Err(Failure::BeforeCommit(e)) => return Err(e),
+                Err(Failure::AtCommit(e)) => {
+                    return Err(match e {
+                        StoreError::Unavailable(msg) => StoreError::Unavailable(format!(
+                            "{msg} (the connection was lost while committing: the change may or may not \
+                             have been made; read it back, or repeat it with an idempotency key)"
+                        )),
+                        other => other,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn write_once<T: Send>(&self, op: &Op<'_, T>) -> Result<T, Failure> {
+        let mut client = self.pool.get().await.map_err(|e| Failure::BeforeCommit(pool_err(e)))?;
+        let tx = client.transaction().await.map_err(|e| Failure::BeforeCommit(map_err(e)))?;
+        let mut events = Vec::new();
+        let out = op(&Tx::Tx(&tx), &mut events, std::marker::PhantomData).await.map_err(Failure::BeforeCommit)?;
+        if !events.is_empty() {
+            for payload in listener::encode(&self.node, &events) {
+                tx.execute("SELECT pg_notify($1, $2)", &[&self.channel, &payload])
+                    .await
+                    .map_err(|e| Failure::BeforeCommit(map_err(e)))?;
+            }
+        }
+        tx.commit().await.map_err(|e| Failure::AtCommit(map_err(e)))?;
+        if !events.is_empty() {
+            self.sink.publish(events);
+        }
+        Ok(out)
+    }
+
+    /// Runs a read on a pooled connection, retried like writes.
+    async fn read<T: Send>(&self, op: &Op<'_, T>) -> StoreResult<T> {
+        let deadline = Instant::now() + RETRY_FOR;
+        let mut delay = Duration::from_millis(25);
+        loop {
+            let result = async {
+                let client = self.pool.get().await.map_err(pool_err)?;
+                let mut unused = Vec::new();
+                op(&Tx::Conn(&client), &mut unused, std::marker::PhantomData).await
+            }
+            .await;
+            match result {
+                Err(StoreError::Unavailable(msg)) if Instant::now() < deadline => {
+                    tracing::debug!(error = %msg, retry_in = ?delay, "PostgreSQL read will be retried");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_millis(500));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn job_enqueue(&self, tenant: &str, specs: Vec<JobSpec>, now: i64) -> StoreResult<Vec<Enqueued>> {
+        self.write(&|tx, ev, _| Box::pin(jobs::enqueue(tx, ev, tenant, specs.clone(), now))).await
+    }
+
+    async fn job_get(&self, tenant: Option<&str>, id: JobId) -> StoreResult<Option<Job>> {
+        self.read(&|tx, _, _| Box::pin(jobs::get(tx, tenant, id))).await
+    }
+
+    async fn job_list(&self, tenant: &str, filter: JobFilter) -> StoreResult<JobPage> {
+        self.read(&|tx, _, _| Box::pin(jobs::list(tx, tenant, &filter))).await
+    }
+
+    async fn job_claim(&self, params: ClaimParams) -> StoreResult<Vec<Job>> {
+        self.write(&|tx, ev, _| Box::pin(claim::claim(tx, ev, &params))).await
+    }
+
+    async fn job_complete_if_attempt(&self, params: CompleteParams) -> StoreResult<Job> {
+        self.write(&|tx, ev, _| Box::pin(complete::complete(tx, ev, params.clone()))).await
+    }
+
+    async fn job_complete_many_if_attempt(&self, params: Vec<CompleteParams>) -> StoreResult<Vec<StoreResult<()>>> {
+        self.write(&|tx, ev, _| Box::pin(complete::complete_many(tx, ev, params.clone()))).await
+    }
+
+    async fn lease_renew_if_attempt(
+        &self,
+        tenant: Option<&str>,
+        jobs: &[(JobId, u32)],
+        lease_ms: u64,
+        now: i64,
+    ) -> StoreResult<Vec<bool>> {
+        self.write(&|tx, _, _| Box::pin(complete::renew(tx, tenant, jobs, lease_ms, now))).await
+    }
+
+    async fn job_progress_if_attempt(
+        &self,
+        tenant: Option<&str>,
+        id: JobId,
+        attempt: u32,
+        update: ProgressUpdate,
+    ) -> StoreResult<Job> {
+        self.write(&|tx, ev, _| Box::pin(complete::progress(tx, ev, tenant, id, attempt, &update))).await
+    }
+
+    async fn job_cancel(&self, tenant: &str, id: JobId, now: i64) -> StoreResult<Job> {
+        self.write(&|tx, ev, _| Box::pin(complete::cancel(tx, ev, tenant, id, now))).await
+    }
+
+    async fn job_retry(&self, tenant: &str, id: JobId, now: i64) -> StoreResult<Job> {
+        self.write(&|tx, ev, _| Box::pin(complete::retry(tx, ev, tenant, id, now))).await
+    }
+
+    async fn job_promote_due(&self, now: i64) -> StoreResult<(u64, Option<i64>)> {
+        self.write(&|tx, ev, _| Box::pin(maintenance::promote_due(tx, ev, now))).await
+    }
+
+    async fn lease_reap_expired(&self, now: i64) -> StoreResult<u64> {
+        self.write(&|tx, ev, _| Box::pin(maintenance::reap_expired(tx, ev, now))).await
+    }
+
+    async fn job_delete_expired(&self, now: i64, defaults: Retention, limit: u32) -> StoreResult<u64> {
+        self.write(&|tx, _, _| Box::pin(maintenance::delete_expired(tx, now, defaults, limit))).await
+    }
+
+    async fn queue_list(&self, tenant: Option<&str>) -> StoreResult<Vec<QueueInfo>> {
+        self.read(&|tx, _, _| Box::pin(queues::list(tx, tenant))).await
+    }
+
+    async fn queue_update(&self, tenant: &str, name: &str, settings: QueueSettings) -> StoreResult<QueueInfo> {
+        self.write(&|tx, _, _| Box::pin(queues::update(tx, tenant, name, &settings))).await
+    }
+
+    async fn queue_set_paused(&self, tenant: &str, name: &str, paused: bool) -> StoreResult<QueueInfo> {
+        self.write(&|tx, _, _| Box::pin(queues::set_paused(tx, tenant, name, paused))).await
+    }
+
+    async fn tenant_count(&self) -> StoreResult<u64> {
+        self.read(&|tx, _, _| Box::pin(tenants::count(tx))).await
+    }
+
+    async fn tenant_ensure(&self, name: &str, now: i64) -> StoreResult<()> {
+        self.write(&|tx, _, _| Box::pin(tenants::ensure(tx, name, now))).await
+    }
+
+    async fn api_key_create(&self, key: ApiKey, hash: KeyHash) -> StoreResult<ApiKey> {
+        self.write(&|tx, _, _| Box::pin(tenants::key_create(tx, key.clone(), hash))).await
+    }
+
+    async fn api_key_create_first(&self, key: ApiKey, hash: KeyHash) -> StoreResult<bool> {
+        self.write(&|tx, _, _| Box::pin(tenants::key_create_first(tx, key.clone(), hash))).await
+    }
+
+    async fn api_key_find(&self, hash: KeyHash) -> StoreResult<Option<ApiKey>> {
+        self.read(&|tx, _, _| Box::pin(tenants::key_find(tx, hash))).await
+    }
+
+    async fn node_heartbeat(&self, node: NodeInfo, lease_ms: u64) -> StoreResult<()> {
+        self.write(&|tx, _, _| Box::pin(nodes::heartbeat(tx, &node, lease_ms))).await
+    }
+
+    async fn node_remove(&self, id: &str) -> StoreResult<()> {
+        self.write(&|tx, _, _| Box::pin(nodes::remove(tx, id))).await
+    }
+
+    async fn node_list(&self, now: i64) -> StoreResult<Vec<NodeInfo>> {
+        self.read(&|tx, _, _| Box::pin(nodes::list(tx, now))).await
+    }
+
+    async fn worker_seen(
+        &self,
+        tenant: &str,
+        name: &str,
+        queues: &[String],
+        lease_ms: u64,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.write(&|tx, _, _| Box::pin(nodes::worker_seen(tx, tenant, name, queues, lease_ms, now))).await
+    }
+
+    async fn worker_list(&self, tenant: Option<&str>, now: i64) -> StoreResult<Vec<ExternalWorker>> {
+        self.read(&|tx, _, _| Box::pin(nodes::worker_list(tx, tenant, now))).await
+    }
+
+    async fn leader_try(&self, node: &str, lease_ms: u64, now: i64) -> StoreResult<bool> {
+        self.write(&|tx, _, _| Box::pin(nodes::leader_try(tx, node, lease_ms, now))).await
+    }
+
+    async fn leader_resign(&self, node: &str) -> StoreResult<()> {
+        self.write(&|tx, _, _| Box::pin(nodes::leader_resign(tx, node))).await
+    }
+
+    async fn builtin_kinds_register(&self, kinds: &[String]) -> StoreResult<()> {
+        self.write(&|tx, _, _| Box::pin(nodes::builtin_kinds_register(tx, kinds))).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        // No retries: readiness must show an outage while it lasts.
+        let client = self.pool.get().await.map_err(pool_err)?;
+        client.simple_query("SELECT 1").await.map_err(map_err)?;
+        Ok(())
+    }
+}
