@@ -33,6 +33,18 @@ impl Conn {
         Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
     }
 
+    pub async fn get_auth(&mut self, path: &str) -> Result<(u16, Value)> {
+        self.sender.ready().await?;
+        let req = Request::get(path)
+            .header("host", &self.host)
+            .header("authorization", format!("Bearer {}", self.key))
+            .body(Full::new(Bytes::new()))?;
+        let res = self.sender.send_request(req).await?;
+        let status = res.status().as_u16();
+        let bytes = res.into_body().collect().await?.to_bytes();
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+    }
+
     /// Posts pre-serialized JSON and drains the answer without parsing it (throughput runs,
     /// where the client must not steal the server's CPU).
     pub async fn post_raw(&mut self, path: &str, body: Bytes) -> Result<u16> {

@@ -5,7 +5,10 @@
 //!
 //! Knobs (environment): BENCH_LATENCY_N (5000), BENCH_BATCHES (100), BENCH_WORK_JOBS (50000),
 //! BENCH_E2S_N (1000), BENCH_BACKLOG (1000000; 0 skips the memory-at-backlog figure).
+//! `BENCH_ONLY=cluster` runs the PostgreSQL cluster part alone (see cluster.rs for its knobs);
+//! it is not part of the default run, which needs no database server.
 mod client;
+mod cluster;
 mod server;
 mod stats;
 
@@ -219,6 +222,9 @@ async fn main() -> Result<()> {
         server::binary().display()
     );
 
+    if std::env::var("BENCH_ONLY").is_ok_and(|o| o.split(',').any(|x| x == "cluster")) {
+        return cluster::run().await;
+    }
     let full = Server::start(&["--durability", "full"]).await?;
     say("cold_start_to_readyz", full.cold_start.as_secs_f64() * 1000.0, "ms");
     tokio::time::sleep(Duration::from_secs(1)).await;

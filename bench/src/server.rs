@@ -30,6 +30,11 @@ pub fn binary() -> PathBuf {
 
 impl Server {
     pub async fn start(extra: &[&str]) -> Result<Server> {
+        Self::start_node(extra, true).await
+    }
+
+    /// Starts a node; `first` nodes of a store print the admin key, later ones do not.
+    pub async fn start_node(extra: &[&str], first: bool) -> Result<Server> {
         let dir = tempfile::tempdir()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr = format!("127.0.0.1:{port}");
@@ -61,7 +66,7 @@ impl Server {
         let stdout = child.stdout.take().context("stdout")?;
         let mut stdout = BufReader::new(stdout);
         let mut key = String::new();
-        while !key.starts_with("tarea_") {
+        while first && !key.starts_with("tarea_") {
             key.clear();
             if stdout.read_line(&mut key)? == 0 {
                 bail!("tarea printed no admin key");
@@ -73,6 +78,10 @@ impl Server {
 
     pub async fn conn(&self) -> Result<Conn> {
         Conn::open(&self.addr, &self.key).await
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn rss_mib(&self) -> f64 {

@@ -2,6 +2,10 @@
 //! how much each may give, then take the winners with one statement. `FOR UPDATE SKIP LOCKED`
 //! lets claimers on many nodes run side by side without waiting for each other's rows; only
 //! queues with a concurrency or rate limit are locked, so their limits hold across nodes.
+//!
+//! The winners are updated through `id = ANY (ARRAY(…))`, not a join: with the LIMIT a
+//! parameter, a generic plan expects thousands of candidates and hash-joins them against a
+//! full scan of `jobs` (measured: 49 ms for 128 jobs at 100k queued, against 2 ms this way).
 use std::collections::HashMap;
 
 use tarea_core::{ClaimParams, Job, JobEvent, StoreResult};
@@ -37,7 +41,8 @@ pub(crate) async fn claim(tx: &Tx<'_>, events: &mut Vec<JobEvent>, p: &ClaimPara
              ORDER BY j.priority DESC, j.run_at, j.id LIMIT l.allowance FOR UPDATE SKIP LOCKED) AS c \
           ORDER BY c.priority DESC, c.run_at, c.id LIMIT $6) \
          UPDATE jobs SET state = 2, attempt = attempt + 1, locked_by = $7, locked_until = $8, started_at = $9, \
-         finished_at = NULL, progress = NULL FROM cand WHERE jobs.id = cand.id RETURNING {JOB_COLUMNS}"
+         finished_at = NULL, progress = NULL WHERE jobs.id = ANY (ARRAY(SELECT id FROM cand)) \
+         RETURNING {JOB_COLUMNS}"
     );
     let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
     let max = i64::from(p.max);
@@ -66,7 +71,9 @@ pub(crate) async fn claim(tx: &Tx<'_>, events: &mut Vec<JobEvent>, p: &ClaimPara
     Ok(jobs)
 }
 
-/// The queues that may give work now, each with how many jobs it may give. Queues with limits
+/// The queues that may give work now, each with how many jobs it may give. Whether a queue has
+/// work is a `LATERAL … LIMIT 1` probe of `jobs_claim` per queue: written as `EXISTS`, a
+/// generic plan hash-joined it against a scan of every job (20 ms a claim at 30k queued). Queues with limits
 /// are locked (in name order, so claimers cannot deadlock) and their running jobs counted.
 async fn lanes(tx: &Tx<'_>, p: &ClaimParams) -> StoreResult<Vec<Lane>> {
     let mut names: Vec<&str> = p.queues.iter().map(String::as_str).collect();
@@ -76,9 +83,9 @@ async fn lanes(tx: &Tx<'_>, p: &ClaimParams) -> StoreResult<Vec<Lane>> {
     let stmt = tx
         .prepare_cached(
             "SELECT q.tenant, q.name, (q.concurrency IS NOT NULL OR COALESCE(q.rate_limit, 0) > 0) FROM queues q \
+             CROSS JOIN LATERAL (SELECT 1 FROM jobs j WHERE j.tenant = q.tenant AND j.queue = q.name \
+                                 AND j.builtin = $3 AND j.state = 1 LIMIT 1) AS w \
              WHERE NOT q.paused AND ($1::text IS NULL OR q.tenant = $1) AND ($2::text[] IS NULL OR q.name = ANY($2)) \
-             AND EXISTS (SELECT 1 FROM jobs j WHERE j.tenant = q.tenant AND j.queue = q.name \
-                         AND j.builtin = $3 AND j.state = 1) \
              ORDER BY q.tenant, q.name",
         )
         .await

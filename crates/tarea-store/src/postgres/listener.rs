@@ -157,7 +157,9 @@ mod tests {
     #[test]
     fn payloads_round_trip_and_stay_under_the_limit() {
         let events: Vec<JobEvent> = (0..500)
-            .map(|i| event(i, if i.is_multiple_of(3) { EventKind::Progress } else { EventKind::State(JobState::Running) }))
+            .map(|i| {
+                event(i, if i.is_multiple_of(3) { EventKind::Progress } else { EventKind::State(JobState::Running) })
+            })
             .collect();
         let payloads = encode("node-1", &events);
         assert!(payloads.len() > 1, "500 events need several notifications");

@@ -13,9 +13,9 @@ const CHUNK: i64 = 1000;
 /// Moves due `scheduled`/`failed` jobs to `queued`; returns how many and the next due time.
 pub(crate) async fn promote_due(tx: &Tx<'_>, events: &mut Vec<JobEvent>, now: i64) -> StoreResult<(u64, Option<i64>)> {
     let sql = format!(
-        "UPDATE jobs SET state = 1 WHERE id IN \
+        "UPDATE jobs SET state = 1 WHERE id = ANY (ARRAY \
            (SELECT id FROM jobs WHERE state IN (0, 4) AND run_at <= $1 ORDER BY run_at LIMIT $2 \
-            FOR UPDATE SKIP LOCKED) \
+            FOR UPDATE SKIP LOCKED)) \
          RETURNING {EVENT_COLUMNS}"
     );
     let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
@@ -49,8 +49,8 @@ pub(crate) async fn reap_expired(tx: &Tx<'_>, events: &mut Vec<JobEvent>, now: i
                'message', 'the worker''s lease expired; the job runs again', 'details', '{{}}'::jsonb) END, \
            finished_at = CASE WHEN lost + 1 >= $3 OR attempt - attempt_base >= max_attempts THEN $1 END, \
            lost = lost + 1, locked_by = NULL, locked_until = NULL, run_at = $1 \
-         WHERE id IN (SELECT id FROM jobs WHERE state = 2 AND locked_until < $1 ORDER BY locked_until LIMIT $2 \
-                      FOR UPDATE SKIP LOCKED) \
+         WHERE id = ANY (ARRAY(SELECT id FROM jobs WHERE state = 2 AND locked_until < $1 \
+                      ORDER BY locked_until LIMIT $2 FOR UPDATE SKIP LOCKED)) \
          RETURNING {EVENT_COLUMNS}"
     );
     let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
@@ -77,10 +77,10 @@ pub(crate) async fn delete_expired(tx: &Tx<'_>, now: i64, defaults: Retention, l
     let mut count = 0u64;
     for ((states, key), keep_ms) in CLASSES.iter().zip([defaults.succeeded_ms, defaults.dead_ms]) {
         let sql = format!(
-            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN (3, 5, 6) AND state IN ({states}) \
-             AND finished_at < $1 AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.tenant = jobs.tenant \
-             AND q.name = jobs.queue AND q.settings ->> '{key}' IS NOT NULL) \
-             ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+            "DELETE FROM jobs WHERE id = ANY (ARRAY(SELECT id FROM jobs WHERE state IN (3, 5, 6) \
+             AND state IN ({states}) AND finished_at < $1 AND NOT EXISTS (SELECT 1 FROM queues q \
+             WHERE q.tenant = jobs.tenant AND q.name = jobs.queue AND q.settings ->> '{key}' IS NOT NULL) \
+             ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED))"
         );
         let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
         let n = tx.execute(&stmt, &[&cutoff(now, keep_ms), &left]).await.map_err(map_err)?;
@@ -109,9 +109,9 @@ pub(crate) async fn delete_expired(tx: &Tx<'_>, now: i64, defaults: Retention, l
                 return Ok(count);
             }
             let sql = format!(
-                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN (3, 5, 6) AND state IN ({states}) \
-                 AND finished_at < $1 AND tenant = $2 AND queue = $3 ORDER BY finished_at LIMIT $4 \
-                 FOR UPDATE SKIP LOCKED)"
+                "DELETE FROM jobs WHERE id = ANY (ARRAY(SELECT id FROM jobs WHERE state IN (3, 5, 6) \
+                 AND state IN ({states}) AND finished_at < $1 AND tenant = $2 AND queue = $3 \
+                 ORDER BY finished_at LIMIT $4 FOR UPDATE SKIP LOCKED))"
             );
             let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
             let keep = cutoff(now, keep_s.saturating_mul(1000));

@@ -77,8 +77,16 @@ CREATE INDEX jobs_finished ON jobs (finished_at) WHERE state IN (3, 5, 6);
 -- Listings, newest first.
 CREATE INDEX jobs_tenant ON jobs (tenant, id);
 CREATE UNIQUE INDEX jobs_idempotency ON jobs (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL;
--- Queue counts, concurrency (running per queue) and depth checks: index-only scans.
-CREATE INDEX jobs_counts ON jobs (tenant, queue, state);
+-- Queue counts, concurrency (running per queue) and depth checks: index-only scans. Queued
+-- jobs are left out on purpose: they are counted through jobs_claim, and an index that also
+-- matched `state = 1` could be chosen for the claim on stale statistics (measured: a claim of
+-- 32 jobs scanned and sorted all 25,000 queued ones, 16 ms instead of 0.2).
+CREATE INDEX jobs_counts ON jobs (tenant, queue, state) WHERE state <> 1;
+
+-- A queue table churns: keep its statistics and visibility map fresh far more often than the
+-- defaults (20 % of the table) would.
+ALTER TABLE jobs SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.02,
+                      autovacuum_vacuum_insert_scale_factor = 0.02);
 
 CREATE TABLE nodes (
     id          text PRIMARY KEY,

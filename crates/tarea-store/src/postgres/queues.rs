@@ -38,8 +38,9 @@ pub(crate) async fn ensure_settings(tx: &Tx<'_>, tenant: &str, name: &str) -> St
 pub(crate) async fn waiting(tx: &Tx<'_>, tenant: &str, name: &str, max_depth: u64) -> StoreResult<u64> {
     let stmt = tx
         .prepare_cached(
-            "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE tenant = $1 AND queue = $2 AND state IN (0, 1, 4) \
-             LIMIT $3) AS w",
+            "SELECT (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE tenant = $1 AND queue = $2 AND state = 1 \
+             LIMIT $3) AS q) + (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE tenant = $1 AND queue = $2 \
+             AND state IN (0, 4) LIMIT $3) AS d)",
         )
         .await
         .map_err(map_err)?;
@@ -74,7 +75,9 @@ const QUEUE_SELECT: &str = "SELECT q.tenant, q.name, q.paused, q.settings::text,
     COALESCE(c.states, '{}'), COALESCE(c.counts, '{}') FROM queues q LEFT JOIN LATERAL \
     (SELECT array_agg(s.state) AS states, array_agg(s.n) AS counts FROM \
        (SELECT state, count(*) AS n FROM jobs WHERE jobs.tenant = q.tenant AND jobs.queue = q.name \
-        GROUP BY state) AS s) AS c ON true";
+        AND state <> 1 GROUP BY state \
+        UNION ALL SELECT 1::smallint, count(*) FROM jobs WHERE jobs.tenant = q.tenant AND jobs.queue = q.name \
+        AND state = 1) AS s) AS c ON true";
 
 fn queue_from_row(r: &Row) -> QueueInfo {
     let mut counts = StateCounts::default();
