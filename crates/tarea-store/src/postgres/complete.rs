@@ -2,6 +2,7 @@
 //! retry, mirroring the SQLite store's `complete.rs`. Every fenced statement repeats
 //! `state = 2 AND attempt = $n` in its `WHERE` clause, so a stale worker changes nothing.
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use tarea_core::{
     CompleteParams, EventKind, Job, JobEvent, JobId, JobState, Outcome, Progress, ProgressUpdate, RetryPolicy,
@@ -154,6 +155,23 @@ pub(crate) async fn complete_many(
     Ok(results.into_iter().map(|r| r.unwrap_or(Err(StoreError::Internal("completion not processed".into())))).collect())
 }
 
+/// Successful completions of one tenant scope. Parameters: now, ids, attempts, results, tenant.
+pub(crate) static COMPLETE_SUCCESSES_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE jobs SET locked_by = NULL, locked_until = NULL, lost = 0, state = 3, result = c.result::json, \
+         error = NULL, finished_at = $1, \
+         progress = CASE WHEN progress IS NULL THEN NULL ELSE jsonb_set(progress, '{{percent}}', '100.0') END \
+         FROM unnest($2::uuid[], $3::int[], $4::text[]) AS c(id, attempt, result) \
+         WHERE jobs.id = c.id AND jobs.attempt = c.attempt AND jobs.state = 2 \
+         AND ($5::text IS NULL OR jobs.tenant = $5) RETURNING {EVENT_COLUMNS}"
+    )
+});
+
+/// Lease renewals. Parameters: ids, attempts, lease end, tenant.
+pub(crate) const RENEW_SQL: &str = "UPDATE jobs SET locked_until = $3 FROM unnest($1::uuid[], $2::int[]) AS c(id, attempt) \
+     WHERE jobs.id = c.id AND jobs.attempt = c.attempt AND jobs.state = 2 \
+     AND ($4::text IS NULL OR jobs.tenant = $4) RETURNING jobs.id";
+
 async fn complete_successes(
     tx: &Tx<'_>,
     events: &mut Vec<JobEvent>,
@@ -175,15 +193,7 @@ async fn complete_successes(
             _ => None,
         });
     }
-    let sql = format!(
-        "UPDATE jobs SET locked_by = NULL, locked_until = NULL, lost = 0, state = 3, result = c.result::json, \
-         error = NULL, finished_at = $1, \
-         progress = CASE WHEN progress IS NULL THEN NULL ELSE jsonb_set(progress, '{{percent}}', '100.0') END \
-         FROM unnest($2::uuid[], $3::int[], $4::text[]) AS c(id, attempt, result) \
-         WHERE jobs.id = c.id AND jobs.attempt = c.attempt AND jobs.state = 2 \
-         AND ($5::text IS NULL OR jobs.tenant = $5) RETURNING {EVENT_COLUMNS}"
-    );
-    let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
+    let stmt = tx.prepare_cached(&COMPLETE_SUCCESSES_SQL).await.map_err(map_err)?;
     let rows = tx.query(&stmt, &[&now, &ids, &attempts, &outputs, &tenant]).await.map_err(map_err)?;
     let done: Vec<JobEvent> = rows.iter().map(event_from_row).collect::<StoreResult<_>>()?;
     let mut finished: HashSet<JobId> = done.iter().map(|e| e.id).collect();
@@ -206,14 +216,7 @@ pub(crate) async fn renew(
     let ids: Vec<uuid::Uuid> = jobs.iter().map(|(id, _)| id.0).collect();
     let attempts: Vec<i32> = jobs.iter().map(|(_, a)| (*a).min(i32::MAX as u32) as i32).collect();
     let until = now.saturating_add(lease_ms as i64);
-    let stmt = tx
-        .prepare_cached(
-            "UPDATE jobs SET locked_until = $3 FROM unnest($1::uuid[], $2::int[]) AS c(id, attempt) \
-             WHERE jobs.id = c.id AND jobs.attempt = c.attempt AND jobs.state = 2 \
-             AND ($4::text IS NULL OR jobs.tenant = $4) RETURNING jobs.id",
-        )
-        .await
-        .map_err(map_err)?;
+    let stmt = tx.prepare_cached(RENEW_SQL).await.map_err(map_err)?;
     let rows = tx.query(&stmt, &[&ids, &attempts, &until, &tenant]).await.map_err(map_err)?;
     let held: HashSet<uuid::Uuid> = rows.iter().map(|r| r.get(0)).collect();
     Ok(jobs.iter().map(|(id, _)| held.contains(&id.0)).collect())

@@ -1,15 +1,13 @@
-//! One handle for the operations to run on: a transaction (writes) or a pooled connection
-//! (reads, which need no `BEGIN`/`COMMIT` round trips). A concrete enum rather than a generic
-//! client trait, so every operation's future stays `Send` for `async_trait`.
-use deadpool_postgres::{ClientWrapper, Transaction};
+//! The handle operations run on: a pooled connection, inside a transaction the store opened
+//! (writes) or in autocommit (reads). A concrete type rather than a generic client trait, so
+//! every operation's future stays `Send` for `async_trait`.
+use deadpool_postgres::ClientWrapper;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Error, Row, Statement, ToStatement};
 
 /// Where an operation runs.
 pub(crate) enum Tx<'a> {
-    /// Inside a transaction.
-    Tx(&'a Transaction<'a>),
-    /// On a connection in autocommit (reads).
+    /// A pooled connection.
     Conn(&'a ClientWrapper),
 }
 
@@ -17,7 +15,6 @@ impl Tx<'_> {
     /// A prepared statement from the connection's cache.
     pub(crate) async fn prepare_cached(&self, sql: &str) -> Result<Statement, Error> {
         match self {
-            Tx::Tx(t) => t.prepare_cached(sql).await,
             Tx::Conn(c) => c.prepare_cached(sql).await,
         }
     }
@@ -27,7 +24,6 @@ impl Tx<'_> {
         T: ?Sized + ToStatement + Sync + Send,
     {
         match self {
-            Tx::Tx(t) => t.query(stmt, params).await,
             Tx::Conn(c) => c.query(stmt, params).await,
         }
     }
@@ -37,7 +33,6 @@ impl Tx<'_> {
         T: ?Sized + ToStatement + Sync + Send,
     {
         match self {
-            Tx::Tx(t) => t.query_one(stmt, params).await,
             Tx::Conn(c) => c.query_one(stmt, params).await,
         }
     }
@@ -47,7 +42,6 @@ impl Tx<'_> {
         T: ?Sized + ToStatement + Sync + Send,
     {
         match self {
-            Tx::Tx(t) => t.query_opt(stmt, params).await,
             Tx::Conn(c) => c.query_opt(stmt, params).await,
         }
     }
@@ -57,7 +51,6 @@ impl Tx<'_> {
         T: ?Sized + ToStatement + Sync + Send,
     {
         match self {
-            Tx::Tx(t) => t.execute(stmt, params).await,
             Tx::Conn(c) => c.execute(stmt, params).await,
         }
     }

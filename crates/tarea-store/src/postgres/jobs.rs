@@ -49,6 +49,57 @@ pub(crate) async fn enqueue(
     Ok(out)
 }
 
+/// The insert of the one-round-trip enqueue: queue defaults are read in SQL, so nothing has
+/// to be read before it. Parameters: id, tenant, kind, queue, state, builtin, priority,
+/// max_attempts?, payload, tags?, cache_key?, timeout_ms?, retry base?, retry max?, now,
+/// run_at, default attempts.
+pub(crate) const INSERT_ONE_SQL: &str = "INSERT INTO jobs (id, tenant, kind, queue, state, builtin, priority, \
+     max_attempts, payload, tags, cache_key, timeout_ms, retry_base_ms, retry_max_ms, created_at, run_at) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, COALESCE($8, (q.settings ->> 'max_attempts')::integer, $17), \
+     $9::text::json, $10, $11, $12, COALESCE($13, (q.settings -> 'retry' ->> 'base_ms')::bigint, 1000), \
+     COALESCE($14, (q.settings -> 'retry' ->> 'max_ms')::bigint, 600000), $15, $16 \
+     FROM (SELECT 1) AS one LEFT JOIN queues q ON q.tenant = $2 AND q.name = $4 \
+     RETURNING max_attempts, retry_base_ms, retry_max_ms";
+
+/// Creates the queue if it is new (no lock, no write when it exists).
+pub(crate) const ENSURE_QUEUE_SQL: &str = "INSERT INTO queues (tenant, name) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+
+/// The depth check of the one-round-trip enqueue (see `check_depth` in the migration).
+pub(crate) const CHECK_DEPTH_SQL: &str = "SELECT check_depth($1, $2)";
+
+/// A job as the one-round-trip enqueue will write it, before it is written.
+pub(crate) fn planned(tenant: &str, spec: JobSpec, now: i64) -> Job {
+    let run_at = spec.run_at.unwrap_or(now).max(0);
+    let state = if run_at > now { JobState::Scheduled } else { JobState::Queued };
+    Job {
+        id: JobId::new(),
+        tenant: tenant.to_owned(),
+        kind: spec.kind,
+        queue: spec.queue,
+        state,
+        priority: spec.priority,
+        attempt: 0,
+        attempt_base: 0,
+        max_attempts: spec.max_attempts.unwrap_or(0),
+        payload: spec.payload,
+        progress: None,
+        result: None,
+        error: None,
+        tags: spec.tags,
+        idempotency_key: None,
+        cache_key: spec.cache_key,
+        timeout_ms: spec.timeout_ms,
+        retry: spec.retry.unwrap_or_default(),
+        builtin: spec.builtin,
+        locked_by: None,
+        locked_until: None,
+        created_at: now,
+        run_at,
+        started_at: None,
+        finished_at: None,
+    }
+}
+
 async fn insert(tx: &Tx<'_>, tenant: &str, spec: JobSpec, queue: &QueueSettings, now: i64) -> StoreResult<Job> {
     let run_at = spec.run_at.unwrap_or(now).max(0);
     let state = if run_at > now { JobState::Scheduled } else { JobState::Queued };

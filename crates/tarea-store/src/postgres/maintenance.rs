@@ -2,6 +2,8 @@
 //! store's `maintenance.rs`. Each works in bounded chunks with `SKIP LOCKED`, so two nodes that
 //! both believe they lead (for a moment, around a leadership change) cannot block each other
 //! and cannot apply a change twice.
+use std::sync::LazyLock;
+
 use tarea_core::{JobEvent, QueueSettings, Retention, StoreResult, limits};
 
 use super::rows::{EVENT_COLUMNS, event_from_row};
@@ -10,15 +12,40 @@ use super::{Tx, map_err};
 /// Most rows one maintenance call touches.
 const CHUNK: i64 = 1000;
 
-/// Moves due `scheduled`/`failed` jobs to `queued`; returns how many and the next due time.
-pub(crate) async fn promote_due(tx: &Tx<'_>, events: &mut Vec<JobEvent>, now: i64) -> StoreResult<(u64, Option<i64>)> {
-    let sql = format!(
+/// Due jobs to `queued`. Parameters: now, chunk.
+pub(crate) static PROMOTE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
         "UPDATE jobs SET state = 1 WHERE id = ANY (ARRAY \
            (SELECT id FROM jobs WHERE state IN (0, 4) AND run_at <= $1 ORDER BY run_at LIMIT $2 \
             FOR UPDATE SKIP LOCKED)) \
          RETURNING {EVENT_COLUMNS}"
-    );
-    let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
+    )
+});
+
+/// Expired leases given back (or parked as dead). Parameters: now, chunk, lost leases max.
+pub(crate) static REAP_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE jobs SET \
+           state = CASE WHEN lost + 1 >= $3 OR attempt - attempt_base >= max_attempts THEN 5 ELSE 1 END, \
+           error = CASE \
+             WHEN lost + 1 >= $3 THEN jsonb_build_object('code', 'worker_lost', 'message', \
+               format('the job''s lease expired %s times in a row: its worker stops answering while running it', \
+                      lost + 1), 'details', '{{}}'::jsonb) \
+             WHEN attempt - attempt_base >= max_attempts THEN jsonb_build_object('code', 'lease_expired', \
+               'message', 'the worker''s lease expired on the last attempt', 'details', '{{}}'::jsonb) \
+             ELSE jsonb_build_object('code', 'lease_expired', \
+               'message', 'the worker''s lease expired; the job runs again', 'details', '{{}}'::jsonb) END, \
+           finished_at = CASE WHEN lost + 1 >= $3 OR attempt - attempt_base >= max_attempts THEN $1 END, \
+           lost = lost + 1, locked_by = NULL, locked_until = NULL, run_at = $1 \
+         WHERE id = ANY (ARRAY(SELECT id FROM jobs WHERE state = 2 AND locked_until < $1 \
+                      ORDER BY locked_until LIMIT $2 FOR UPDATE SKIP LOCKED)) \
+         RETURNING {EVENT_COLUMNS}"
+    )
+});
+
+/// Moves due `scheduled`/`failed` jobs to `queued`; returns how many and the next due time.
+pub(crate) async fn promote_due(tx: &Tx<'_>, events: &mut Vec<JobEvent>, now: i64) -> StoreResult<(u64, Option<i64>)> {
+    let stmt = tx.prepare_cached(&PROMOTE_SQL).await.map_err(map_err)?;
     let rows = tx.query(&stmt, &[&now, &CHUNK]).await.map_err(map_err)?;
     let count = rows.len() as i64;
     for row in &rows {
@@ -36,24 +63,7 @@ pub(crate) async fn promote_due(tx: &Tx<'_>, events: &mut Vec<JobEvent>, now: i6
 /// Gives back jobs whose lease expired, with one statement. The attempt counts; a job whose
 /// lease expired `LOST_LEASES_MAX` times in a row is parked as `dead` with `worker_lost`.
 pub(crate) async fn reap_expired(tx: &Tx<'_>, events: &mut Vec<JobEvent>, now: i64) -> StoreResult<u64> {
-    let sql = format!(
-        "UPDATE jobs SET \
-           state = CASE WHEN lost + 1 >= $3 OR attempt - attempt_base >= max_attempts THEN 5 ELSE 1 END, \
-           error = CASE \
-             WHEN lost + 1 >= $3 THEN jsonb_build_object('code', 'worker_lost', 'message', \
-               format('the job''s lease expired %s times in a row: its worker stops answering while running it', \
-                      lost + 1), 'details', '{{}}'::jsonb) \
-             WHEN attempt - attempt_base >= max_attempts THEN jsonb_build_object('code', 'lease_expired', \
-               'message', 'the worker''s lease expired on the last attempt', 'details', '{{}}'::jsonb) \
-             ELSE jsonb_build_object('code', 'lease_expired', \
-               'message', 'the worker''s lease expired; the job runs again', 'details', '{{}}'::jsonb) END, \
-           finished_at = CASE WHEN lost + 1 >= $3 OR attempt - attempt_base >= max_attempts THEN $1 END, \
-           lost = lost + 1, locked_by = NULL, locked_until = NULL, run_at = $1 \
-         WHERE id = ANY (ARRAY(SELECT id FROM jobs WHERE state = 2 AND locked_until < $1 \
-                      ORDER BY locked_until LIMIT $2 FOR UPDATE SKIP LOCKED)) \
-         RETURNING {EVENT_COLUMNS}"
-    );
-    let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
+    let stmt = tx.prepare_cached(&REAP_SQL).await.map_err(map_err)?;
     let lost_max = limits::LOST_LEASES_MAX as i32;
     let rows = tx.query(&stmt, &[&now, &CHUNK, &lost_max]).await.map_err(map_err)?;
     for row in &rows {

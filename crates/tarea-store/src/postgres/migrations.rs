@@ -127,6 +127,30 @@ CREATE FUNCTION uuid_v7() RETURNS uuid LANGUAGE sql VOLATILE AS $$
         FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid
 $$;
 
+-- The depth check of a queue with max_depth, after the new jobs are in: locks the queue row so
+-- concurrent enqueues count one after the other, and raises TQ001 (message: the limit) past it.
+CREATE FUNCTION check_depth(p_tenant text, p_queue text) RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path FROM CURRENT AS $$
+DECLARE
+    v_max bigint;
+    v_n   bigint;
+BEGIN
+    SELECT q.max_depth INTO v_max FROM queues q WHERE q.tenant = p_tenant AND q.name = p_queue;
+    IF v_max IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM 1 FROM queues q WHERE q.tenant = p_tenant AND q.name = p_queue FOR UPDATE;
+    SELECT (SELECT count(*) FROM (SELECT 1 FROM jobs j WHERE j.tenant = p_tenant AND j.queue = p_queue
+                                  AND j.state = 1 LIMIT v_max + 1) AS a)
+         + (SELECT count(*) FROM (SELECT 1 FROM jobs j WHERE j.tenant = p_tenant AND j.queue = p_queue
+                                  AND j.state IN (0, 4) LIMIT v_max + 1) AS b)
+      INTO v_n;
+    IF v_n > v_max THEN
+        RAISE EXCEPTION USING ERRCODE = 'TQ001', MESSAGE = v_max::text;
+    END IF;
+END
+$$;
+
 -- Transactional enqueue: call it inside the app's own transaction, and the job exists if and
 -- only if that transaction commits. Workers on every node are woken at commit.
 CREATE FUNCTION enqueue(
@@ -185,6 +209,7 @@ BEGIN
             COALESCE((v_settings -> 'retry' ->> 'base_ms')::bigint, 1000),
             COALESCE((v_settings -> 'retry' ->> 'max_ms')::bigint, 600000),
             v_now, v_run_at);
+    PERFORM check_depth(enqueue.tenant, enqueue.queue);
     PERFORM pg_notify('{channel}', json_build_object('n', 'sql', 'e', json_build_array(json_build_array(
         v_id::text, enqueue.tenant, enqueue.queue, enqueue.kind, v_builtin::int, 0, v_state)))::text);
     RETURN v_id;
