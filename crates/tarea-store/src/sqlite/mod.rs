@@ -122,8 +122,10 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("cannot open the database {}: {e}", path.display())))?;
         let stop = Arc::new(AtomicBool::new(false));
         start_checkpointer(path.clone(), Arc::clone(&stop));
-        let inline = options.durability == Durability::Relaxed;
-        Ok(SqliteStore { writer: Writer::start(conn, sink, inline), readers: Readers::new(path), stop })
+        // Relaxed commits do not wait for the disk: an idle writer lets every caller commit on
+        // its own thread. With fsync, only enqueues do (see `Writer::write_eager`).
+        let relaxed = options.durability == Durability::Relaxed;
+        Ok(SqliteStore { writer: Writer::start(conn, sink, relaxed, !relaxed), readers: Readers::new(path), stop })
     }
 }
 
@@ -131,7 +133,7 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn job_enqueue(&self, tenant: &str, specs: Vec<JobSpec>, now: i64) -> StoreResult<Vec<Enqueued>> {
         let tenant = tenant.to_owned();
-        self.writer.write(move |b| jobs::enqueue(b, &tenant, specs, now)).await
+        self.writer.write_eager(move |b| jobs::enqueue(b, &tenant, specs, now)).await
     }
 
     async fn job_get(&self, tenant: Option<&str>, id: JobId) -> StoreResult<Option<Job>> {

@@ -12,7 +12,7 @@
 //!   this machine kind, ten times an insert without fsync. With fsync on, a commit would hold
 //!   an async worker for the disk's flush (~0.4 ms), so operations always go to the thread
 //!   (`block_in_place` was measured too: it costs as much as the hand-off it saves).
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -74,20 +74,49 @@ struct Shared {
     /// Whether an idle writer lets callers run their operation themselves.
     inline: bool,
     sink: Arc<dyn EventSink>,
+    /// Groups committed since the writer last checkpointed the WAL itself.
+    since_checkpoint: AtomicU32,
+    /// Whether commits fsync the WAL (only then does reusing it pay; see `after_group`).
+    reuse_wal: bool,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// After a group: the WAL can only start over from its beginning when a write begins right
+    /// after a checkpoint that copied all of it. Under a steady trickle of commits the
+    /// background checkpointer never wins that race, the WAL grows without end, and every
+    /// commit appends to it — an fdatasync that must also write the file's new size (0.40 ms
+    /// here, against 0.13 ms for overwriting blocks that exist). So every
+    /// `CHECKPOINT_AFTER_GROUPS` groups, when nothing waits, the holder of the connection
+    /// checkpoints (only what the background checkpointer has not copied yet) and the next
+    /// group reuses the WAL from its start.
+    fn after_group(&self, conn: &Connection) {
+        let n = self.since_checkpoint.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.reuse_wal && n >= CHECKPOINT_AFTER_GROUPS && self.queued.load(Ordering::SeqCst) == 0 {
+            self.since_checkpoint.store(0, Ordering::Relaxed);
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::debug!(error = %e, "writer checkpoint skipped");
+            }
+        }
+    }
 }
 
 impl Writer {
     /// Starts the writer thread on `conn`; `inline` lets callers write themselves when the
-    /// writer is idle (only for commits that do not wait for the disk).
-    pub(crate) fn start(conn: Connection, sink: Arc<dyn EventSink>, inline: bool) -> Writer {
+    /// writer is idle; `reuse_wal` (commits that fsync) makes the writer checkpoint when idle.
+    pub(crate) fn start(conn: Connection, sink: Arc<dyn EventSink>, inline: bool, reuse_wal: bool) -> Writer {
         let (tx, rx) = mpsc::channel::<Op>();
-        let shared = Arc::new(Shared { conn: Mutex::new(conn), queued: AtomicUsize::new(0), inline, sink });
+        let shared = Arc::new(Shared {
+            conn: Mutex::new(conn),
+            queued: AtomicUsize::new(0),
+            inline,
+            sink,
+            since_checkpoint: AtomicU32::new(0),
+            reuse_wal,
+        });
         let thread = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("tarea-sqlite-writer".into())
@@ -103,7 +132,20 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&mut Batch<'_>) -> StoreResult<T> + Send + 'static,
     {
-        self.submit(move |batch| savepoint(batch, f)).await
+        self.submit(false, move |batch| savepoint(batch, f)).await
+    }
+
+    /// Like [`Writer::write`], for a request someone waits on (an enqueue): if the writer is
+    /// idle, the caller commits on its own thread even when commits fsync. The hand-off to the
+    /// writer thread and back costs 0.1–0.2 ms here, more than an fsync that overwrites the
+    /// WAL. Background work (claims, completions) stays on the writer thread, where it groups:
+    /// committing each of those inline measured 12 % less drain throughput.
+    pub(crate) async fn write_eager<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Batch<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        self.submit(true, move |batch| savepoint(batch, f)).await
     }
 
     /// Like [`Writer::write`] without the savepoint, for operations that return a refusal
@@ -116,7 +158,7 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&mut Batch<'_>) -> StoreResult<T> + Send + 'static,
     {
-        self.submit(move |batch| {
+        self.submit(false, move |batch| {
             // Count moves stay pending until the group commits (or an op that reads counts
             // flushes them): a run of completions then costs one count update per queue.
             let (events, moves) = (batch.events.len(), batch.moves.len());
@@ -133,7 +175,7 @@ impl Writer {
         .await
     }
 
-    async fn submit<T, F>(&self, f: F) -> StoreResult<T>
+    async fn submit<T, F>(&self, eager: bool, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Batch<'_>) -> StoreResult<T> + Send + 'static,
@@ -152,18 +194,19 @@ impl Writer {
                 let _ = done.send(answer);
             }));
         });
-        self.dispatch(op)?;
+        self.dispatch(op, eager)?;
         wait.await.map_err(|_| StoreError::Unavailable("the store writer stopped".into()))?
     }
 
-    /// Runs `op` here if inline writes are on and the writer is idle, else queues it for the
-    /// writer thread.
-    fn dispatch(&self, op: Op) -> StoreResult<()> {
-        if self.shared.inline
+    /// Runs `op` here if inline writes are on (or `eager`) and the writer is idle, else queues
+    /// it for the writer thread.
+    fn dispatch(&self, op: Op, eager: bool) -> StoreResult<()> {
+        if (self.shared.inline || eager)
             && self.shared.queued.load(Ordering::SeqCst) == 0
             && let Ok(conn) = self.shared.conn.try_lock()
         {
             run_group(&conn, op, || None, &*self.shared.sink);
+            self.shared.after_group(&conn);
             return Ok(());
         }
         self.shared.queued.fetch_add(1, Ordering::SeqCst);
@@ -199,6 +242,9 @@ fn savepoint<T>(batch: &mut Batch<'_>, f: impl FnOnce(&mut Batch<'_>) -> StoreRe
     result
 }
 
+/// Groups between the writer's own checkpoints (see `Shared::after_group`).
+const CHECKPOINT_AFTER_GROUPS: u32 = 100;
+
 fn run(shared: &Shared, rx: mpsc::Receiver<Op>) {
     while let Ok(first) = rx.recv() {
         shared.queued.fetch_sub(1, Ordering::SeqCst);
@@ -209,6 +255,7 @@ fn run(shared: &Shared, rx: mpsc::Receiver<Op>) {
             })
         };
         run_group(&conn, first, more, &*shared.sink);
+        shared.after_group(&conn);
     }
 }
 
