@@ -133,7 +133,13 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn job_enqueue(&self, tenant: &str, specs: Vec<JobSpec>, now: i64) -> StoreResult<Vec<Enqueued>> {
         let tenant = tenant.to_owned();
-        self.writer.write_eager(move |b| jobs::enqueue(b, &tenant, specs, now)).await
+        // A few jobs commit on the caller's thread when the writer is idle; a large batch
+        // would hold an async worker for milliseconds, so it goes to the writer thread.
+        if specs.len() <= 8 {
+            self.writer.write_eager(move |b| jobs::enqueue(b, &tenant, specs, now)).await
+        } else {
+            self.writer.write(move |b| jobs::enqueue(b, &tenant, specs, now)).await
+        }
     }
 
     async fn job_get(&self, tenant: Option<&str>, id: JobId) -> StoreResult<Option<Job>> {
