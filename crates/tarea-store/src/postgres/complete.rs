@@ -22,15 +22,16 @@ struct Current {
     progress: Option<String>,
 }
 
-/// The job's row, locked until the transaction ends.
-async fn current(tx: &Tx<'_>, tenant: Option<&str>, id: JobId) -> StoreResult<Current> {
-    let stmt = tx
-        .prepare_cached(
-            "SELECT state, attempt, max_attempts, retry_base_ms, retry_max_ms, progress::text, attempt_base \
-             FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2) FOR UPDATE",
-        )
-        .await
-        .map_err(map_err)?;
+/// The job's row; with `lock`, locked until the transaction ends.
+async fn current(tx: &Tx<'_>, tenant: Option<&str>, id: JobId, lock: bool) -> StoreResult<Current> {
+    let sql = if lock {
+        "SELECT state, attempt, max_attempts, retry_base_ms, retry_max_ms, progress::text, attempt_base \
+         FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2) FOR UPDATE"
+    } else {
+        "SELECT state, attempt, max_attempts, retry_base_ms, retry_max_ms, progress::text, attempt_base \
+         FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)"
+    };
+    let stmt = tx.prepare_cached(sql).await.map_err(map_err)?;
     let row = tx.query_opt(&stmt, &[&id.0, &tenant]).await.map_err(map_err)?.ok_or(StoreError::NotFound)?;
     Ok(Current {
         state: state_of(row.get(0))?,
@@ -43,20 +44,43 @@ async fn current(tx: &Tx<'_>, tenant: Option<&str>, id: JobId) -> StoreResult<Cu
 }
 
 async fn fenced(tx: &Tx<'_>, tenant: Option<&str>, id: JobId, attempt: u32) -> StoreResult<Current> {
-    let cur = current(tx, tenant, id).await?;
+    let cur = current(tx, tenant, id, true).await?;
     if cur.state != JobState::Running || cur.attempt != attempt {
         return Err(StoreError::StaleAttempt { attempt, current: cur.attempt, state: cur.state });
     }
     Ok(cur)
 }
 
+/// JSON text for a `jsonb` column. `jsonb` refuses the NUL character (`\u0000`), which SQLite
+/// and the `json` columns take; a worker's error message or progress step holding one would
+/// otherwise fail the whole write. It becomes U+FFFD.
 fn json_text<T: serde::Serialize>(v: &T) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Internal(e.to_string()))
+    let mut value = serde_json::to_value(v).map_err(|e| StoreError::Internal(e.to_string()))?;
+    strip_nul(&mut value);
+    serde_json::to_string(&value).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
-/// Why a fenced update changed no row.
+fn strip_nul(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{FFFD}"),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nul),
+        serde_json::Value::Object(map) => {
+            let keys: Vec<String> = map.keys().filter(|k| k.contains('\0')).cloned().collect();
+            for k in keys {
+                if let Some(item) = map.remove(&k) {
+                    map.insert(k.replace('\0', "\u{FFFD}"), item);
+                }
+            }
+            map.values_mut().for_each(strip_nul);
+        }
+        _ => {}
+    }
+}
+
+/// Why a fenced update changed no row. A plain read: locking here could deadlock with another
+/// batch that holds the row and waits for one of ours.
 async fn refusal(tx: &Tx<'_>, tenant: Option<&str>, id: JobId, attempt: u32) -> StoreError {
-    match current(tx, tenant, id).await {
+    match current(tx, tenant, id, false).await {
         Ok(cur) => StoreError::StaleAttempt { attempt, current: cur.attempt, state: cur.state },
         Err(e) => e,
     }
@@ -199,8 +223,15 @@ async fn complete_successes(
     let mut finished: HashSet<JobId> = done.iter().map(|e| e.id).collect();
     events.extend(done);
     for (i, p) in successes {
-        results[*i] =
-            Some(if finished.remove(&p.id) { Ok(()) } else { Err(refusal(tx, tenant, p.id, p.attempt).await) });
+        results[*i] = Some(if finished.remove(&p.id) {
+            Ok(())
+        } else {
+            match refusal(tx, tenant, p.id, p.attempt).await {
+                // A database error aborts the transaction: nothing of it may be reported done.
+                e @ (StoreError::Unavailable(_) | StoreError::Internal(_)) => return Err(e),
+                refused => Err(refused),
+            }
+        });
     }
     Ok(())
 }
@@ -261,7 +292,7 @@ pub(crate) async fn cancel(
     id: JobId,
     now: i64,
 ) -> StoreResult<Job> {
-    let cur = current(tx, Some(tenant), id).await?;
+    let cur = current(tx, Some(tenant), id, true).await?;
     Transition::Cancel.apply(cur.state)?;
     let sql = format!(
         "UPDATE jobs SET state = 6, locked_by = NULL, locked_until = NULL, finished_at = $2 \
@@ -282,7 +313,7 @@ pub(crate) async fn retry(
     id: JobId,
     now: i64,
 ) -> StoreResult<Job> {
-    let cur = current(tx, Some(tenant), id).await?;
+    let cur = current(tx, Some(tenant), id, true).await?;
     Transition::Retry.apply(cur.state)?;
     let sql = format!(
         "UPDATE jobs SET state = 1, attempt_base = attempt, lost = 0, run_at = $2, error = NULL, result = NULL, \
@@ -294,4 +325,14 @@ pub(crate) async fn retry(
     let job = job_from_row(&row)?;
     events.push(state_event(&job));
     Ok(job)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn nul_characters_never_reach_jsonb() {
+        let text = super::json_text(&serde_json::json!({"a\u{0}": ["x\u{0}y", {"m": "\u{0}"}], "n": 1})).unwrap();
+        assert!(!text.contains("\\u0000"), "{text}");
+        assert!(text.contains("x\u{FFFD}y"), "{text}");
+    }
 }

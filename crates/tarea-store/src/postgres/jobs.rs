@@ -32,9 +32,22 @@ pub(crate) async fn enqueue(
             defaults.insert(spec.queue.clone(), settings);
         }
         let queue = &defaults[&spec.queue];
-        let job = insert(tx, tenant, spec, queue, now).await?;
-        events.push(state_event(&job));
-        out.push(Enqueued { job, created: true });
+        let key = spec.idempotency_key.clone();
+        match insert(tx, tenant, spec, queue, now).await? {
+            Some(job) => {
+                events.push(state_event(&job));
+                out.push(Enqueued { job, created: true });
+            }
+            // Another node inserted the same key between our look-up and our insert; its job
+            // committed (ON CONFLICT waited for it), so this statement's snapshot sees it.
+            None => {
+                let key = key.unwrap_or_default();
+                let job = find_by_idempotency_key(tx, tenant, &key)
+                    .await?
+                    .ok_or_else(|| StoreError::Conflict(format!("idempotency key {key:?} is being used")))?;
+                out.push(Enqueued { job, created: false });
+            }
+        }
     }
     for (name, settings) in &defaults {
         if let Some(max_depth) = settings.max_depth {
@@ -100,7 +113,8 @@ pub(crate) fn planned(tenant: &str, spec: JobSpec, now: i64) -> Job {
     }
 }
 
-async fn insert(tx: &Tx<'_>, tenant: &str, spec: JobSpec, queue: &QueueSettings, now: i64) -> StoreResult<Job> {
+/// Inserts a job; `None` when a job with its idempotency key exists already.
+async fn insert(tx: &Tx<'_>, tenant: &str, spec: JobSpec, queue: &QueueSettings, now: i64) -> StoreResult<Option<Job>> {
     let run_at = spec.run_at.unwrap_or(now).max(0);
     let state = if run_at > now { JobState::Scheduled } else { JobState::Queued };
     let retry = spec.retry.or(queue.retry).unwrap_or_default();
@@ -111,7 +125,8 @@ async fn insert(tx: &Tx<'_>, tenant: &str, spec: JobSpec, queue: &QueueSettings,
         .prepare_cached(
             "INSERT INTO jobs (id, tenant, kind, queue, state, builtin, priority, max_attempts, payload, \
              tags, idempotency_key, cache_key, timeout_ms, retry_base_ms, retry_max_ms, created_at, run_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::json, $10, $11, $12, $13, $14, $15, $16, $17)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::json, $10, $11, $12, $13, $14, $15, $16, $17) \
+             ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
         )
         .await
         .map_err(map_err)?;
@@ -134,8 +149,10 @@ async fn insert(tx: &Tx<'_>, tenant: &str, spec: JobSpec, queue: &QueueSettings,
         &now,
         &run_at,
     ];
-    tx.execute(&stmt, &args).await.map_err(map_err)?;
-    Ok(Job {
+    if tx.execute(&stmt, &args).await.map_err(map_err)? == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Job {
         id,
         tenant: tenant.to_owned(),
         kind: spec.kind,
@@ -161,7 +178,7 @@ async fn insert(tx: &Tx<'_>, tenant: &str, spec: JobSpec, queue: &QueueSettings,
         run_at,
         started_at: None,
         finished_at: None,
-    })
+    }))
 }
 
 async fn find_by_idempotency_key(tx: &Tx<'_>, tenant: &str, key: &str) -> StoreResult<Option<Job>> {

@@ -141,14 +141,20 @@ pub(crate) async fn run(config: tokio_postgres::Config, channel: String, node: S
                     }
                 });
                 if let Err(e) = client.batch_execute(&format!("LISTEN {}", quote_ident(&channel))).await {
-                    tracing::warn!(error = %e, "LISTEN failed");
+                    tracing::warn!(error = %e, retry_in = ?backoff, "LISTEN failed");
                     driver.abort();
                     tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
                     continue;
                 }
                 backoff = Duration::from_millis(100);
                 // Whatever was committed while nobody listened is found by looking.
                 sink.wake_all();
+                // An interval, not a sleep made anew each pass: steady notifications must not
+                // keep postponing the poll.
+                let mut poll = tokio::time::interval(POLL_EVERY);
+                poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                poll.tick().await;
                 loop {
                     tokio::select! {
                         n = rx.recv() => match n {
@@ -162,7 +168,7 @@ pub(crate) async fn run(config: tokio_postgres::Config, channel: String, node: S
                             }
                             None => break,
                         },
-                        _ = tokio::time::sleep(POLL_EVERY) => sink.wake_all(),
+                        _ = poll.tick() => sink.wake_all(),
                     }
                 }
                 driver.abort();

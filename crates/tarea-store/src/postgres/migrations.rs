@@ -165,6 +165,7 @@ CREATE FUNCTION enqueue(
     tags            text[] DEFAULT NULL,
     timeout_ms      bigint DEFAULT NULL
 ) RETURNS uuid LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT AS $$
+#variable_conflict use_column
 DECLARE
     v_id       uuid;
     v_now      bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
@@ -208,7 +209,13 @@ BEGIN
             enqueue.payload::json, NULLIF(enqueue.tags, '{}'), enqueue.idempotency_key, enqueue.timeout_ms,
             COALESCE((v_settings -> 'retry' ->> 'base_ms')::bigint, 1000),
             COALESCE((v_settings -> 'retry' ->> 'max_ms')::bigint, 600000),
-            v_now, v_run_at);
+            v_now, v_run_at)
+    ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
+    IF NOT FOUND THEN
+        -- The same key committed by someone else meanwhile: theirs is the job.
+        SELECT j.id INTO v_id FROM jobs j WHERE j.tenant = enqueue.tenant AND j.idempotency_key = enqueue.idempotency_key;
+        RETURN v_id;
+    END IF;
     PERFORM check_depth(enqueue.tenant, enqueue.queue);
     PERFORM pg_notify('{channel}', json_build_object('n', 'sql', 'e', json_build_array(json_build_array(
         v_id::text, enqueue.tenant, enqueue.queue, enqueue.kind, v_builtin::int, 0, v_state)))::text);

@@ -177,7 +177,9 @@ impl PgStore {
         validate_schema(&options.schema).map_err(StoreError::Unavailable)?;
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
-        let mut session = format!("-c search_path={},public", options.schema);
+        // Appended to any `options` the URL carries (a statement_timeout, say), not replacing them.
+        let mut session = config.get_options().map(|o| format!("{o} ")).unwrap_or_default();
+        session.push_str(&format!("-c search_path={},public", options.schema));
         if options.durability == Durability::Relaxed {
             session.push_str(" -c synchronous_commit=off");
         }
@@ -266,7 +268,14 @@ impl PgStore {
                 return Err(Failure::BeforeCommit(e));
             }
         };
-        if let Err(e) = client.batch_execute("COMMIT").await {
+        // `SELECT 1` first: in a transaction that a failed statement aborted, a bare COMMIT
+        // would roll back without an error; the SELECT fails instead and COMMIT is not run.
+        if let Err(e) = client.batch_execute("SELECT 1; COMMIT").await {
+            if e.code().is_some() {
+                // The database refused: nothing was committed.
+                guard.rollback().await;
+                return Err(Failure::BeforeCommit(map_err(e)));
+            }
             guard.close();
             return Err(Failure::AtCommit(map_err(e)));
         }
@@ -331,24 +340,37 @@ impl PgStore {
             client.execute(&depth, &queue_args),
             client.batch_execute("COMMIT"),
         );
-        // A failed statement turns the COMMIT into a rollback without an error of its own:
-        // the first error, if any, is the answer, and nothing was written.
+        // A failed statement turns the COMMIT into a rollback without an error of its own. An
+        // error with an SQLSTATE proves the transaction was refused; errors without one (the
+        // connection broke) leave it unknown whether the COMMIT that was sent went through.
         let (inserted, insert_error) = match inserted {
             Ok(row) => (Some(row), None),
             Err(e) => (None, Some(e)),
         };
-        let first_error = [begun.err(), ensured.err(), insert_error, checked.err()].into_iter().flatten().next();
-        if let Some(e) = first_error {
-            guard.close();
+        let errors: Vec<tokio_postgres::Error> =
+            [begun.err(), ensured.err(), insert_error, checked.err()].into_iter().flatten().collect();
+        if let Some(e) = errors.iter().find(|e| e.code().is_some()) {
+            if committed.is_ok() {
+                guard.done();
+            } else {
+                guard.close();
+            }
             if e.code().is_some_and(|c| c.code() == "TQ001") {
                 let max_depth = e.as_db_error().and_then(|d| d.message().parse().ok()).unwrap_or(0);
                 return Err(Failure::BeforeCommit(StoreError::QueueFull { queue: job.queue, max_depth }));
             }
-            return Err(Failure::BeforeCommit(map_err(e)));
+            return Err(Failure::BeforeCommit(map_err(
+                errors.into_iter().find(|e| e.code().is_some()).expect("found"),
+            )));
         }
-        if let Err(e) = committed {
+        if let Some(e) = errors.into_iter().next() {
             guard.close();
             return Err(Failure::AtCommit(map_err(e)));
+        }
+        if let Err(e) = committed {
+            let refused = e.code().is_some();
+            guard.close();
+            return Err(if refused { Failure::BeforeCommit(map_err(e)) } else { Failure::AtCommit(map_err(e)) });
         }
         guard.done();
         let row = inserted.ok_or_else(|| Failure::AtCommit(StoreError::Internal("no row from the insert".into())))?;

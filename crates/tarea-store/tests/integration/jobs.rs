@@ -115,3 +115,27 @@ store_test!(api_keys_are_found_by_hash_only, |s: S| async move {
     let dup = ApiKey { id: "key_2".into(), tenant: "lab".into(), admin: false, created_at: NOW };
     assert!(matches!(s.api_key_create(dup, KeyHash([7; 32])).await, Err(StoreError::Conflict(_))));
 });
+
+store_test!(concurrent_enqueues_with_one_idempotency_key_make_one_job, |s: S| async move {
+    // Eight callers (on a cluster, possibly on eight nodes) race with the same key: one job is
+    // created and every caller gets it back; nobody gets an error.
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                let mut sp = spec("x", "q");
+                sp.idempotency_key = Some("informe-carrera".into());
+                s.job_enqueue(T, vec![sp, spec("y", "q")], NOW).await.unwrap()
+            })
+        })
+        .collect();
+    let mut created = 0;
+    let mut ids = std::collections::HashSet::new();
+    for call in calls {
+        let out = call.await.unwrap();
+        created += usize::from(out[0].created);
+        ids.insert(out[0].job.id);
+    }
+    assert_eq!(created, 1);
+    assert_eq!(ids.len(), 1);
+});
