@@ -77,8 +77,10 @@ pub(crate) const INSERT_ONE_SQL: &str = "INSERT INTO jobs (id, tenant, kind, que
 /// Creates the queue if it is new (no lock, no write when it exists).
 pub(crate) const ENSURE_QUEUE_SQL: &str = "INSERT INTO queues (tenant, name) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 
-/// The depth check of the one-round-trip enqueue (see `check_depth` in the migration).
-pub(crate) const CHECK_DEPTH_SQL: &str = "SELECT check_depth($1, $2)";
+/// The depth check of the one-round-trip enqueue (see `check_depth` in the migration), called
+/// only for a queue that has a maximum depth: for the others it is one index look-up.
+pub(crate) const CHECK_DEPTH_SQL: &str =
+    "SELECT check_depth($1, $2) FROM queues WHERE tenant = $1 AND name = $2 AND max_depth IS NOT NULL";
 
 /// A job as the one-round-trip enqueue will write it, before it is written.
 pub(crate) fn planned(tenant: &str, spec: JobSpec, now: i64) -> Job {
