@@ -62,25 +62,21 @@ pub(crate) async fn enqueue(
     Ok(out)
 }
 
-/// The insert of the one-round-trip enqueue: queue defaults are read in SQL, so nothing has
-/// to be read before it. Parameters: id, tenant, kind, queue, state, builtin, priority,
-/// max_attempts?, payload, tags?, cache_key?, timeout_ms?, retry base?, retry max?, now,
-/// run_at, default attempts.
-pub(crate) const INSERT_ONE_SQL: &str = "INSERT INTO jobs (id, tenant, kind, queue, state, builtin, priority, \
-     max_attempts, payload, tags, cache_key, timeout_ms, retry_base_ms, retry_max_ms, created_at, run_at) \
+/// The one-statement enqueue: creates the queue if it is new and inserts the job with the
+/// queue's defaults, unless the queue has a maximum depth (then no row comes back). Parameters:
+/// id, tenant, kind, queue, state, builtin, priority, max_attempts?, payload, tags?,
+/// cache_key?, timeout_ms?, retry base?, retry max?, now, run_at, default attempts.
+pub(crate) const INSERT_ONE_SQL: &str = "WITH ensured AS (INSERT INTO queues (tenant, name) VALUES ($2, $4) ON CONFLICT DO NOTHING \
+       RETURNING settings, max_depth), \
+     q AS (SELECT settings, max_depth FROM ensured \
+           UNION ALL SELECT settings, max_depth FROM queues WHERE tenant = $2 AND name = $4 LIMIT 1) \
+     INSERT INTO jobs (id, tenant, kind, queue, state, builtin, priority, max_attempts, payload, tags, \
+       cache_key, timeout_ms, retry_base_ms, retry_max_ms, created_at, run_at) \
      SELECT $1, $2, $3, $4, $5, $6, $7, COALESCE($8, (q.settings ->> 'max_attempts')::integer, $17), \
-     $9::text::json, $10, $11, $12, COALESCE($13, (q.settings -> 'retry' ->> 'base_ms')::bigint, 1000), \
-     COALESCE($14, (q.settings -> 'retry' ->> 'max_ms')::bigint, 600000), $15, $16 \
-     FROM (SELECT 1) AS one LEFT JOIN queues q ON q.tenant = $2 AND q.name = $4 \
+       $9::text::json, $10, $11, $12, COALESCE($13, (q.settings -> 'retry' ->> 'base_ms')::bigint, 1000), \
+       COALESCE($14, (q.settings -> 'retry' ->> 'max_ms')::bigint, 600000), $15, $16 \
+     FROM q WHERE q.max_depth IS NULL \
      RETURNING max_attempts, retry_base_ms, retry_max_ms";
-
-/// Creates the queue if it is new (no lock, no write when it exists).
-pub(crate) const ENSURE_QUEUE_SQL: &str = "INSERT INTO queues (tenant, name) VALUES ($1, $2) ON CONFLICT DO NOTHING";
-
-/// The depth check of the one-round-trip enqueue (see `check_depth` in the migration), called
-/// only for a queue that has a maximum depth: for the others it is one index look-up.
-pub(crate) const CHECK_DEPTH_SQL: &str =
-    "SELECT check_depth($1, $2) FROM queues WHERE tenant = $1 AND name = $2 AND max_depth IS NOT NULL";
 
 /// A job as the one-round-trip enqueue will write it, before it is written.
 pub(crate) fn planned(tenant: &str, spec: JobSpec, now: i64) -> Job {

@@ -293,28 +293,25 @@ impl PgStore {
         }
     }
 
-    /// One job without an idempotency key (the common case) in one round trip: `BEGIN`, the
-    /// queue's creation, the insert (queue defaults read in SQL), the depth check and `COMMIT`
-    /// are sent together. The general path needs three round trips.
-    async fn enqueue_one(&self, tenant: &str, spec: JobSpec, now: i64) -> Result<Job, Failure> {
-        let before = |e| Failure::BeforeCommit(map_err(e));
+    /// One job without an idempotency key (the common case) as one statement in autocommit:
+    /// the queue's creation if it is new, the queue's defaults and the insert, in one round trip
+    /// and one transaction. `None` when the queue has a maximum depth (or was being created by
+    /// someone else at that instant): the caller then takes the general path, which checks the
+    /// depth under the queue's lock. Measured with pgbench here: the same work as five
+    /// statements in a transaction costs 1.24 ms, sent one by one, against 0.45 ms as one.
+    async fn enqueue_one(&self, tenant: &str, spec: JobSpec, now: i64) -> Result<Option<Job>, Failure> {
         let client = self.pool.get().await.map_err(|e| Failure::BeforeCommit(pool_err(e)))?;
-        let ensure = client.prepare_cached(jobs::ENSURE_QUEUE_SQL).await.map_err(before)?;
-        let insert = client.prepare_cached(jobs::INSERT_ONE_SQL).await.map_err(before)?;
-        let depth = client.prepare_cached(jobs::CHECK_DEPTH_SQL).await.map_err(before)?;
-        let mut guard = OpenTx(Some(client));
-        let client = guard.0.as_ref().expect("set above");
+        let insert =
+            client.prepare_cached(jobs::INSERT_ONE_SQL).await.map_err(|e| Failure::BeforeCommit(map_err(e)))?;
         let max_attempts = spec.max_attempts.map(|a| a as i32);
         let (base, max) = (spec.retry.map(|r| r.base_ms as i64), spec.retry.map(|r| r.max_ms as i64));
         let default_attempts = tarea_core::limits::DEFAULT_MAX_ATTEMPTS as i32;
         let mut job = jobs::planned(tenant, spec, now);
         let tags: Option<&Vec<String>> = (!job.tags.is_empty()).then_some(&job.tags);
-        let event = rows::state_event(&job);
         let state = job.state.code() as i16;
         let timeout = job.timeout_ms.map(|t| t as i64);
         let payload_text = job.payload.get();
-        let queue_args: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&tenant, &job.queue];
-        let insert_args: [&(dyn tokio_postgres::types::ToSql + Sync); 17] = [
+        let args: [&(dyn tokio_postgres::types::ToSql + Sync); 17] = [
             &job.id.0,
             &tenant,
             &job.kind,
@@ -333,54 +330,24 @@ impl PgStore {
             &job.run_at,
             &default_attempts,
         ];
-        let (begun, ensured, inserted, checked, committed) = tokio::join!(
-            client.batch_execute("BEGIN"),
-            client.execute(&ensure, &queue_args),
-            client.query_one(&insert, &insert_args),
-            client.execute(&depth, &queue_args),
-            client.batch_execute("COMMIT"),
-        );
-        // A failed statement turns the COMMIT into a rollback without an error of its own. An
-        // error with an SQLSTATE proves the transaction was refused; errors without one (the
-        // connection broke) leave it unknown whether the COMMIT that was sent went through.
-        let (inserted, insert_error) = match inserted {
-            Ok(row) => (Some(row), None),
-            Err(e) => (None, Some(e)),
+        let row = match client.query_opt(&insert, &args).await {
+            Ok(row) => row,
+            // An error with an SQLSTATE is the database refusing the statement: nothing was
+            // written. Without one the connection broke, perhaps after the commit.
+            Err(e) if e.code().is_some() => return Err(Failure::BeforeCommit(map_err(e))),
+            Err(e) => {
+                drop(deadpool_postgres::Object::take(client));
+                return Err(Failure::AtCommit(map_err(e)));
+            }
         };
-        let errors: Vec<tokio_postgres::Error> =
-            [begun.err(), ensured.err(), insert_error, checked.err()].into_iter().flatten().collect();
-        if let Some(e) = errors.iter().find(|e| e.code().is_some()) {
-            if committed.is_ok() {
-                guard.done();
-            } else {
-                guard.close();
-            }
-            if e.code().is_some_and(|c| c.code() == "TQ001") {
-                let max_depth = e.as_db_error().and_then(|d| d.message().parse().ok()).unwrap_or(0);
-                return Err(Failure::BeforeCommit(StoreError::QueueFull { queue: job.queue, max_depth }));
-            }
-            return Err(Failure::BeforeCommit(map_err(
-                errors.into_iter().find(|e| e.code().is_some()).expect("found"),
-            )));
-        }
-        if let Some(e) = errors.into_iter().next() {
-            guard.close();
-            return Err(Failure::AtCommit(map_err(e)));
-        }
-        if let Err(e) = committed {
-            let refused = e.code().is_some();
-            guard.close();
-            return Err(if refused { Failure::BeforeCommit(map_err(e)) } else { Failure::AtCommit(map_err(e)) });
-        }
-        guard.done();
-        let row = inserted.ok_or_else(|| Failure::AtCommit(StoreError::Internal("no row from the insert".into())))?;
+        let Some(row) = row else { return Ok(None) };
         job.max_attempts = row.get::<_, i32>(0).max(0) as u32;
         job.retry = tarea_core::RetryPolicy {
             base_ms: row.get::<_, i64>(1).max(0) as u64,
             max_ms: row.get::<_, i64>(2).max(0) as u64,
         };
-        self.publish(vec![event]);
-        Ok(job)
+        self.publish(vec![rows::state_event(&job)]);
+        Ok(Some(job))
     }
 
     /// Runs a read on a pooled connection, retried like writes.
@@ -411,8 +378,8 @@ impl Store for PgStore {
     async fn job_enqueue(&self, tenant: &str, specs: Vec<JobSpec>, now: i64) -> StoreResult<Vec<Enqueued>> {
         if let [spec] = &specs[..]
             && spec.idempotency_key.is_none()
+            && let Some(job) = self.retrying(|| self.enqueue_one(tenant, spec.clone(), now)).await?
         {
-            let job = self.retrying(|| self.enqueue_one(tenant, spec.clone(), now)).await?;
             return Ok(vec![Enqueued { job, created: true }]);
         }
         self.write(&|tx, ev, _| Box::pin(jobs::enqueue(tx, ev, tenant, specs.clone(), now))).await
