@@ -258,7 +258,7 @@ impl PgStore {
         let mut guard = OpenTx(Some(client));
         let client = guard.0.as_ref().expect("set above");
         let mut events = Vec::new();
-        let handle = Tx::Conn(client);
+        let handle = Tx::new(client);
         let (begun, out) =
             tokio::join!(client.batch_execute("BEGIN"), op(&handle, &mut events, std::marker::PhantomData));
         let out = match (begun.map_err(map_err), out) {
@@ -268,16 +268,18 @@ impl PgStore {
                 return Err(Failure::BeforeCommit(e));
             }
         };
-        // `SELECT 1` first: in a transaction that a failed statement aborted, a bare COMMIT
-        // would roll back without an error; the SELECT fails instead and COMMIT is not run.
-        if let Err(e) = client.batch_execute("SELECT 1; COMMIT").await {
-            if e.code().is_some() {
-                // The database refused: nothing was committed.
-                guard.rollback().await;
-                return Err(Failure::BeforeCommit(map_err(e)));
-            }
+        // A statement the database refused aborted the transaction, and COMMIT would roll back
+        // without an error of its own: the handle knows, and nothing is reported done.
+        if handle.refused() {
+            guard.rollback().await;
+            return Err(Failure::BeforeCommit(StoreError::Internal(
+                "a statement of this transaction was refused; it was rolled back".into(),
+            )));
+        }
+        if let Err(e) = client.batch_execute("COMMIT").await {
+            let refused = e.code().is_some();
             guard.close();
-            return Err(Failure::AtCommit(map_err(e)));
+            return Err(if refused { Failure::BeforeCommit(map_err(e)) } else { Failure::AtCommit(map_err(e)) });
         }
         guard.done();
         self.publish(events);
@@ -358,7 +360,7 @@ impl PgStore {
             let result = async {
                 let client = self.pool.get().await.map_err(pool_err)?;
                 let mut unused = Vec::new();
-                op(&Tx::Conn(&client), &mut unused, std::marker::PhantomData).await
+                op(&Tx::new(&client), &mut unused, std::marker::PhantomData).await
             }
             .await;
             match result {
