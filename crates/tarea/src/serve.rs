@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use crate::config::ServeArgs;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let mut signals = Signals::install()?;
     let mut config = args.resolve()?;
     let metrics = Arc::new(Metrics::default());
     let hub = EventHub::new(Arc::clone(&metrics));
@@ -57,7 +58,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let mut server = server;
     tokio::select! {
-        _ = shutdown_signal() => {}
+        _ = signals.recv() => {}
         served = &mut server => {
             // The listener failed on its own: stop the workers cleanly and report it.
             runtime.shutdown().await;
@@ -67,8 +68,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!("shutting down: no new work is claimed; running jobs get {:?} to finish", config.runtime.grace);
     state.set_draining();
-    tokio::spawn(async {
-        shutdown_signal().await;
+    tokio::spawn(async move {
+        signals.recv().await;
         tracing::warn!("second signal: exiting now; running jobs will run again after their lease expires");
         std::process::exit(130);
     });
@@ -96,23 +97,37 @@ async fn bootstrap(store: &dyn Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGTERM and SIGINT, listened for from the moment this is made: a signal that arrives
+/// while the server is still starting is not lost (nor does it kill the process the default
+/// way, skipping the graceful shutdown).
+struct Signals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                term: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+                int: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+            })
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
