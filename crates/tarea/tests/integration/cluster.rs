@@ -97,9 +97,9 @@ async fn killing_nodes_loses_nothing_and_the_leadership_moves() {
     let http = http();
     let base = |nodes: &Vec<Option<TareaProcess>>| nodes.iter().flatten().next().unwrap().url("");
 
-    // 300 jobs of 400 ms each, enqueued through every node: about 5 s of work for 24 slots.
+    // 480 jobs of 400 ms each, enqueued through every node: about 8 s of work for 24 slots.
     let mut ids = Vec::new();
-    for batch in 0..6 {
+    for batch in 0..8 {
         let jobs: Vec<Value> = (0..50)
             .map(|i| json!({"kind": "tarea.sleep", "payload": {"ms": 400}, "tags": [format!("n{}", batch * 50 + i)]}))
             .collect();
@@ -114,7 +114,16 @@ async fn killing_nodes_loses_nothing_and_the_leadership_moves() {
     let list = get_json(&http, &(base(&nodes) + "/v1/workers"), &key).await;
     let pids: Vec<String> = nodes.iter().map(|n| n.as_ref().unwrap().child.id().to_string()).collect();
     let victim = pids.iter().position(|pid| leader.contains(&format!("-{pid}-"))).expect("the leader is one of ours");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Kill it while the registry shows it running jobs (its heartbeat says so every 2 s).
+    let running_on_leader = |list: &Value| {
+        let nodes = list["nodes"].as_array().unwrap();
+        nodes.iter().find(|n| n["id"] == leader.as_str()).map(|n| n["running"].as_u64().unwrap_or(0))
+    };
+    let start = Instant::now();
+    while running_on_leader(&get_json(&http, &(base(&nodes) + "/v1/workers"), &key).await).unwrap_or(0) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "the leader never showed running jobs");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let killed_at = Instant::now();
     nodes[victim].take().unwrap().signal_and_wait("KILL");
 
@@ -138,7 +147,7 @@ async fn killing_nodes_loses_nothing_and_the_leadership_moves() {
         }
         if pending.is_empty() {
             // The jobs the killed node was running came back after their lease and ran again.
-            assert!(rerun > 0, "the killed node held no job: the test proved nothing");
+            assert!(rerun > 0, "no job ran twice: the killed node held none, so the test proved nothing");
             break;
         }
         assert!(start.elapsed() < Duration::from_secs(60), "{} jobs unfinished, e.g. {}", pending.len(), pending[0]);
