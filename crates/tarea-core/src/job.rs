@@ -63,6 +63,40 @@ pub struct Job {
 }
 
 impl Job {
+    /// The job `spec` becomes when it is created at `now`, with its defaults resolved: due now
+    /// (`queued`) or later (`scheduled`), no attempt yet. Both stores build new jobs with it.
+    pub fn from_spec(id: JobId, tenant: &str, spec: JobSpec, now: i64, max_attempts: u32, retry: RetryPolicy) -> Job {
+        let run_at = spec.run_at.unwrap_or(now).max(0);
+        let state = if run_at > now { JobState::Scheduled } else { JobState::Queued };
+        Job {
+            id,
+            tenant: tenant.to_owned(),
+            kind: spec.kind,
+            queue: spec.queue,
+            state,
+            priority: spec.priority,
+            attempt: 0,
+            attempt_base: 0,
+            max_attempts,
+            payload: spec.payload,
+            progress: None,
+            result: None,
+            error: None,
+            tags: spec.tags,
+            idempotency_key: spec.idempotency_key,
+            cache_key: spec.cache_key,
+            timeout_ms: spec.timeout_ms,
+            retry,
+            builtin: spec.builtin,
+            locked_by: None,
+            locked_until: None,
+            created_at: now,
+            run_at,
+            started_at: None,
+            finished_at: None,
+        }
+    }
+
     /// Runs this job may still start before it is `dead`.
     pub fn attempts_left(&self) -> u32 {
         self.max_attempts.saturating_sub(self.attempt.saturating_sub(self.attempt_base))

@@ -2,8 +2,7 @@
 use std::collections::HashMap;
 
 use tarea_core::{
-    Enqueued, Job, JobEvent, JobFilter, JobId, JobPage, JobSpec, JobState, QueueSettings, RetryPolicy, StoreError,
-    StoreResult, limits,
+    Enqueued, Job, JobEvent, JobFilter, JobId, JobPage, JobSpec, QueueSettings, StoreError, StoreResult, limits,
 };
 use tokio_postgres::types::ToSql;
 
@@ -78,47 +77,19 @@ pub(crate) const INSERT_ONE_SQL: &str = "WITH ensured AS (INSERT INTO queues (te
      FROM q WHERE q.max_depth IS NULL \
      RETURNING max_attempts, retry_base_ms, retry_max_ms";
 
-/// A job as the one-round-trip enqueue will write it, before it is written.
+/// A job as the one-statement enqueue will write it, before it is written; the attempts and
+/// backoff it gets from its queue are filled in from the insert's answer.
 pub(crate) fn planned(tenant: &str, spec: JobSpec, now: i64) -> Job {
-    let run_at = spec.run_at.unwrap_or(now).max(0);
-    let state = if run_at > now { JobState::Scheduled } else { JobState::Queued };
-    Job {
-        id: JobId::new(),
-        tenant: tenant.to_owned(),
-        kind: spec.kind,
-        queue: spec.queue,
-        state,
-        priority: spec.priority,
-        attempt: 0,
-        attempt_base: 0,
-        max_attempts: spec.max_attempts.unwrap_or(0),
-        payload: spec.payload,
-        progress: None,
-        result: None,
-        error: None,
-        tags: spec.tags,
-        idempotency_key: None,
-        cache_key: spec.cache_key,
-        timeout_ms: spec.timeout_ms,
-        retry: spec.retry.unwrap_or_default(),
-        builtin: spec.builtin,
-        locked_by: None,
-        locked_until: None,
-        created_at: now,
-        run_at,
-        started_at: None,
-        finished_at: None,
-    }
+    let (max_attempts, retry) = (spec.max_attempts.unwrap_or(0), spec.retry.unwrap_or_default());
+    Job::from_spec(JobId::new(), tenant, spec, now, max_attempts, retry)
 }
 
 /// Inserts a job; `None` when a job with its idempotency key exists already.
 async fn insert(tx: &Tx<'_>, tenant: &str, spec: JobSpec, queue: &QueueSettings, now: i64) -> StoreResult<Option<Job>> {
-    let run_at = spec.run_at.unwrap_or(now).max(0);
-    let state = if run_at > now { JobState::Scheduled } else { JobState::Queued };
     let retry = spec.retry.or(queue.retry).unwrap_or_default();
     let max_attempts = spec.max_attempts.or(queue.max_attempts).unwrap_or(limits::DEFAULT_MAX_ATTEMPTS);
-    let tags: Option<&Vec<String>> = (!spec.tags.is_empty()).then_some(&spec.tags);
-    let id = JobId::new();
+    let job = Job::from_spec(JobId::new(), tenant, spec, now, max_attempts, retry);
+    let tags: Option<&Vec<String>> = (!job.tags.is_empty()).then_some(&job.tags);
     let stmt = tx
         .prepare_cached(
             "INSERT INTO jobs (id, tenant, kind, queue, state, builtin, priority, max_attempts, payload, \
@@ -129,54 +100,28 @@ async fn insert(tx: &Tx<'_>, tenant: &str, spec: JobSpec, queue: &QueueSettings,
         .await
         .map_err(map_err)?;
     let args: [&(dyn ToSql + Sync); 17] = [
-        &id.0,
+        &job.id.0,
         &tenant,
-        &spec.kind,
-        &spec.queue,
-        &(state.code() as i16),
-        &spec.builtin,
-        &spec.priority,
-        &(max_attempts as i32),
-        &spec.payload.get(),
+        &job.kind,
+        &job.queue,
+        &(job.state.code() as i16),
+        &job.builtin,
+        &job.priority,
+        &(job.max_attempts as i32),
+        &job.payload.get(),
         &tags,
-        &spec.idempotency_key,
-        &spec.cache_key,
-        &spec.timeout_ms.map(|t| t as i64),
-        &(retry.base_ms as i64),
-        &(retry.max_ms as i64),
+        &job.idempotency_key,
+        &job.cache_key,
+        &job.timeout_ms.map(|t| t as i64),
+        &(job.retry.base_ms as i64),
+        &(job.retry.max_ms as i64),
         &now,
-        &run_at,
+        &job.run_at,
     ];
     if tx.execute(&stmt, &args).await.map_err(map_err)? == 0 {
         return Ok(None);
     }
-    Ok(Some(Job {
-        id,
-        tenant: tenant.to_owned(),
-        kind: spec.kind,
-        queue: spec.queue,
-        state,
-        priority: spec.priority,
-        attempt: 0,
-        attempt_base: 0,
-        max_attempts,
-        payload: spec.payload,
-        progress: None,
-        result: None,
-        error: None,
-        tags: spec.tags,
-        idempotency_key: spec.idempotency_key,
-        cache_key: spec.cache_key,
-        timeout_ms: spec.timeout_ms,
-        retry: RetryPolicy { base_ms: retry.base_ms, max_ms: retry.max_ms },
-        builtin: spec.builtin,
-        locked_by: None,
-        locked_until: None,
-        created_at: now,
-        run_at,
-        started_at: None,
-        finished_at: None,
-    }))
+    Ok(Some(job))
 }
 
 async fn find_by_idempotency_key(tx: &Tx<'_>, tenant: &str, key: &str) -> StoreResult<Option<Job>> {

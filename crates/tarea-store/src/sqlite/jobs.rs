@@ -3,10 +3,7 @@ use std::collections::HashMap;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
-use tarea_core::{
-    Enqueued, Job, JobFilter, JobId, JobPage, JobSpec, JobState, QueueSettings, RetryPolicy, StoreError, StoreResult,
-    limits,
-};
+use tarea_core::{Enqueued, Job, JobFilter, JobId, JobPage, JobSpec, QueueSettings, StoreError, StoreResult, limits};
 
 use super::rows::{JOB_COLUMNS, job_from_row, state_event};
 use super::writer::Batch;
@@ -46,15 +43,13 @@ pub(crate) fn enqueue(b: &mut Batch<'_>, tenant: &str, specs: Vec<JobSpec>, now:
 }
 
 fn insert(conn: &Connection, tenant: &str, spec: JobSpec, queue: &QueueSettings, now: i64) -> StoreResult<Job> {
-    let run_at = spec.run_at.unwrap_or(now).max(0);
-    let state = if run_at > now { JobState::Scheduled } else { JobState::Queued };
     let retry = spec.retry.or(queue.retry).unwrap_or_default();
     let max_attempts = spec.max_attempts.or(queue.max_attempts).unwrap_or(limits::DEFAULT_MAX_ATTEMPTS);
-    let tags = (!spec.tags.is_empty())
-        .then(|| serde_json::to_string(&spec.tags))
+    let job = Job::from_spec(JobId::new(), tenant, spec, now, max_attempts, retry);
+    let tags = (!job.tags.is_empty())
+        .then(|| serde_json::to_string(&job.tags))
         .transpose()
         .map_err(|e| StoreError::Internal(e.to_string()))?;
-    let id = JobId::new();
     conn.prepare_cached(
         "INSERT INTO jobs (id, tenant, kind, queue, state, builtin, priority, max_attempts, payload, \
          tags, idempotency_key, cache_key, timeout_ms, retry_base_ms, retry_max_ms, created_at, run_at) \
@@ -62,53 +57,27 @@ fn insert(conn: &Connection, tenant: &str, spec: JobSpec, queue: &QueueSettings,
     )
     .and_then(|mut s| {
         s.execute(params![
-            id.as_bytes(),
+            job.id.as_bytes(),
             tenant,
-            spec.kind,
-            spec.queue,
-            state.code(),
-            spec.builtin,
-            spec.priority,
-            max_attempts,
-            spec.payload.get(),
+            job.kind,
+            job.queue,
+            job.state.code(),
+            job.builtin,
+            job.priority,
+            job.max_attempts,
+            job.payload.get(),
             tags,
-            spec.idempotency_key,
-            spec.cache_key,
-            spec.timeout_ms.map(|t| t as i64),
-            retry.base_ms as i64,
-            retry.max_ms as i64,
+            job.idempotency_key,
+            job.cache_key,
+            job.timeout_ms.map(|t| t as i64),
+            job.retry.base_ms as i64,
+            job.retry.max_ms as i64,
             now,
-            run_at,
+            job.run_at,
         ])
     })
     .map_err(map_err)?;
-    Ok(Job {
-        id,
-        tenant: tenant.to_owned(),
-        kind: spec.kind,
-        queue: spec.queue,
-        state,
-        priority: spec.priority,
-        attempt: 0,
-        attempt_base: 0,
-        max_attempts,
-        payload: spec.payload,
-        progress: None,
-        result: None,
-        error: None,
-        tags: spec.tags,
-        idempotency_key: spec.idempotency_key,
-        cache_key: spec.cache_key,
-        timeout_ms: spec.timeout_ms,
-        retry: RetryPolicy { base_ms: retry.base_ms, max_ms: retry.max_ms },
-        builtin: spec.builtin,
-        locked_by: None,
-        locked_until: None,
-        created_at: now,
-        run_at,
-        started_at: None,
-        finished_at: None,
-    })
+    Ok(job)
 }
 
 fn find_by_idempotency_key(conn: &Connection, tenant: &str, key: &str) -> StoreResult<Option<Job>> {
