@@ -102,28 +102,7 @@ async fn run_cluster(n: usize, drain_jobs: usize, latency_n: usize, e2s_n: usize
     say(&format!("{label}_enqueue_p99"), p.ms(99.0), "ms");
 
     // Enqueue-to-claim across nodes: the producer on the first node, a long poll on the last.
-    let mut producer = nodes[0].conn().await?;
-    let mut worker = nodes[n - 1].conn().await?;
-    let mut e2s = Percentiles::default();
-    for i in 0..e2s_n {
-        let claim = tokio::spawn(async move {
-            let r = worker.post("/v1/worker/claim", &json!({"queues": ["e2s"], "wait_ms": 5000})).await;
-            (worker, r, Instant::now())
-        });
-        tokio::time::sleep(Duration::from_millis(2)).await;
-        let (status, _) =
-            producer.post("/v1/jobs", &json!({"kind": "bench.e2s", "queue": "e2s", "payload": {"n": i}})).await?;
-        anyhow::ensure!(status == 201, "enqueue answered {status}");
-        let answered = Instant::now();
-        let (w, got, claimed_at) = claim.await?;
-        worker = w;
-        let (_, v) = got?;
-        let job = &v["jobs"][0];
-        anyhow::ensure!(job["id"].is_string(), "the long poll returned no job: {v}");
-        e2s.add(claimed_at.saturating_duration_since(answered));
-        let id = job["id"].as_str().unwrap_or_default();
-        worker.post(&format!("/v1/jobs/{id}/complete"), &json!({"attempt": job["attempt"]})).await?;
-    }
+    let (_, mut e2s) = crate::enqueue_to_claim_between(&nodes[0], &nodes[n - 1], e2s_n).await?;
     say(&format!("{label}_enqueue_to_claim_across_nodes_p50"), e2s.ms(50.0), "ms");
     say(&format!("{label}_enqueue_to_claim_across_nodes_p99"), e2s.ms(99.0), "ms");
 

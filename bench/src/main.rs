@@ -132,9 +132,16 @@ async fn run_workers(server: &Server, jobs: usize, workers: usize, batched: bool
     Ok(())
 }
 
-async fn enqueue_to_claim(server: &Server, label: &str, n: usize) -> Result<()> {
-    let mut producer = server.conn().await?;
-    let mut worker = server.conn().await?;
+/// Enqueue-to-claim: a long poll waits on `worker` while a producer enqueues one job at a time
+/// on `producer` (the same server, or another node of a cluster). Returns the times from the
+/// enqueue request and from its `201` to the claim's answer.
+pub(crate) async fn enqueue_to_claim_between(
+    producer: &Server,
+    worker: &Server,
+    n: usize,
+) -> Result<(Percentiles, Percentiles)> {
+    let mut producer = producer.conn().await?;
+    let mut worker = worker.conn().await?;
     let (mut from_request, mut from_answer) = (Percentiles::default(), Percentiles::default());
     for i in 0..n {
         let claim = tokio::spawn(async move {
@@ -159,6 +166,11 @@ async fn enqueue_to_claim(server: &Server, label: &str, n: usize) -> Result<()> 
         let id = job["id"].as_str().unwrap_or_default();
         worker.post(&format!("/v1/jobs/{id}/complete"), &json!({"attempt": job["attempt"]})).await?;
     }
+    Ok((from_request, from_answer))
+}
+
+async fn enqueue_to_claim(server: &Server, label: &str, n: usize) -> Result<()> {
+    let (mut from_request, mut from_answer) = enqueue_to_claim_between(server, server, n).await?;
     say(&format!("enqueue_to_claim_{label}_from_request_p50"), from_request.ms(50.0), "ms");
     say(&format!("enqueue_to_claim_{label}_from_request_p99"), from_request.ms(99.0), "ms");
     say(&format!("enqueue_to_claim_{label}_after_201_p50"), from_answer.ms(50.0), "ms");

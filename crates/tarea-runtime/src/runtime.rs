@@ -31,7 +31,7 @@ pub struct RuntimeConfig {
     pub poll_ms: u64,
     /// How long running jobs may take to finish at shutdown before they are released.
     pub grace: Duration,
-    /// This worker's name in leases (the node id).
+    /// This worker's name in leases; with `node`, the node's id.
     pub worker: String,
     /// Whether this process takes part in the cluster duties (promoter, reaper, retention
     /// cleaner); the elected leader among those that do runs them.
@@ -74,8 +74,13 @@ impl Runtime {
         metrics: Arc<Metrics>,
         config: RuntimeConfig,
     ) -> Runtime {
-        let maintenance_config = config.maintenance.clone();
+        let mut config = config;
         let node = config.node.clone();
+        if let Some(n) = &node {
+            // A node's leases carry its registry id.
+            config.worker = n.id.clone();
+        }
+        let maintenance_config = config.maintenance.clone();
         let queues = config.queues.clone();
         let runs_jobs = config.concurrency > 0;
         let (completions, completed) = tokio::sync::mpsc::unbounded_channel();

@@ -18,7 +18,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let hub = EventHub::new(Arc::clone(&metrics));
     let node = NodeConfig { role: config.role, ..NodeConfig::default() };
     config.store.pg.node_id = node.id.clone();
-    config.runtime.worker = node.id.clone();
     config.runtime.node = Some(node.clone());
     let database = crate::keys::redact(&config.database);
     let store = tarea_store::open_store(&config.database, config.store.clone(), hub.clone())

@@ -292,17 +292,8 @@ pub(crate) async fn cancel(
     id: JobId,
     now: i64,
 ) -> StoreResult<Job> {
-    let cur = current(tx, Some(tenant), id, true).await?;
-    Transition::Cancel.apply(cur.state)?;
-    let sql = format!(
-        "UPDATE jobs SET state = 6, locked_by = NULL, locked_until = NULL, finished_at = $2 \
-         WHERE id = $1 AND state = $3 RETURNING {JOB_COLUMNS}"
-    );
-    let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
-    let row = tx.query_one(&stmt, &[&id.0, &now, &(cur.state.code() as i16)]).await.map_err(map_err)?;
-    let job = job_from_row(&row)?;
-    events.push(state_event(&job));
-    Ok(job)
+    let set = "state = 6, locked_by = NULL, locked_until = NULL, finished_at = $2";
+    operator_transition(tx, events, tenant, id, now, Transition::Cancel, set).await
 }
 
 /// Puts a dead, cancelled or failed job back in its queue with a fresh budget of attempts.
@@ -313,13 +304,25 @@ pub(crate) async fn retry(
     id: JobId,
     now: i64,
 ) -> StoreResult<Job> {
+    let set = "state = 1, attempt_base = attempt, lost = 0, run_at = $2, error = NULL, result = NULL, \
+               progress = NULL, started_at = NULL, finished_at = NULL";
+    operator_transition(tx, events, tenant, id, now, Transition::Retry, set).await
+}
+
+/// An operator's transition: checked against the state machine on the locked row, then `set`
+/// (`$2` is now) applied only if the state is still the one checked.
+async fn operator_transition(
+    tx: &Tx<'_>,
+    events: &mut Vec<JobEvent>,
+    tenant: &str,
+    id: JobId,
+    now: i64,
+    transition: Transition,
+    set: &str,
+) -> StoreResult<Job> {
     let cur = current(tx, Some(tenant), id, true).await?;
-    Transition::Retry.apply(cur.state)?;
-    let sql = format!(
-        "UPDATE jobs SET state = 1, attempt_base = attempt, lost = 0, run_at = $2, error = NULL, result = NULL, \
-         progress = NULL, started_at = NULL, finished_at = NULL WHERE id = $1 AND state = $3 \
-         RETURNING {JOB_COLUMNS}"
-    );
+    transition.apply(cur.state)?;
+    let sql = format!("UPDATE jobs SET {set} WHERE id = $1 AND state = $3 RETURNING {JOB_COLUMNS}");
     let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
     let row = tx.query_one(&stmt, &[&id.0, &now, &(cur.state.code() as i16)]).await.map_err(map_err)?;
     let job = job_from_row(&row)?;

@@ -49,13 +49,8 @@ pub(crate) async fn enqueue(
         }
     }
     for (name, settings) in &defaults {
-        if let Some(max_depth) = settings.max_depth {
-            // Counted after the inserts, under the queue's row lock (taken by ensure_settings
-            // for queues with a depth limit): concurrent enqueues cannot overshoot together.
-            let waiting = queues::waiting(tx, tenant, name, max_depth).await?;
-            if waiting > max_depth {
-                return Err(StoreError::QueueFull { queue: name.clone(), max_depth });
-            }
+        if settings.max_depth.is_some() {
+            check_depth(tx, tenant, name).await?;
         }
     }
     Ok(out)
@@ -76,6 +71,21 @@ pub(crate) const INSERT_ONE_SQL: &str = "WITH ensured AS (INSERT INTO queues (te
        COALESCE($14, (q.settings -> 'retry' ->> 'max_ms')::bigint, 600000), $15, $16 \
      FROM q WHERE q.max_depth IS NULL \
      RETURNING max_attempts, retry_base_ms, retry_max_ms";
+
+/// The depth check, after the new jobs are in: the migration's `check_depth()` locks the queue
+/// row (concurrent enqueues count one after the other) and raises TQ001 past the limit. The
+/// same function guards `tarea.enqueue()`, so the rule is written once.
+async fn check_depth(tx: &Tx<'_>, tenant: &str, queue: &str) -> StoreResult<()> {
+    let stmt = tx.prepare_cached("SELECT check_depth($1, $2)").await.map_err(map_err)?;
+    match tx.execute(&stmt, &[&tenant, &queue]).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code().is_some_and(|c| c.code() == "TQ001") => {
+            let max_depth = e.as_db_error().and_then(|d| d.message().parse().ok()).unwrap_or(0);
+            Err(StoreError::QueueFull { queue: queue.to_owned(), max_depth })
+        }
+        Err(e) => Err(map_err(e)),
+    }
+}
 
 /// A job as the one-statement enqueue will write it, before it is written; the attempts and
 /// backoff it gets from its queue are filled in from the insert's answer.

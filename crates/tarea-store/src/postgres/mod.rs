@@ -299,8 +299,8 @@ impl PgStore {
     /// the queue's creation if it is new, the queue's defaults and the insert, in one round trip
     /// and one transaction. `None` when the queue has a maximum depth (or was being created by
     /// someone else at that instant): the caller then takes the general path, which checks the
-    /// depth under the queue's lock. Measured with pgbench here: the same work as five
-    /// statements in a transaction costs 1.24 ms, sent one by one, against 0.45 ms as one.
+    /// depth under the queue's lock. Less work for the database than a transaction of five
+    /// statements; on this machine the HTTP enqueue p50 came out the same (about 1 ms).
     async fn enqueue_one(&self, tenant: &str, spec: JobSpec, now: i64) -> Result<Option<Job>, Failure> {
         let client = self.pool.get().await.map_err(|e| Failure::BeforeCommit(pool_err(e)))?;
         let insert =
@@ -354,24 +354,12 @@ impl PgStore {
 
     /// Runs a read on a pooled connection, retried like writes.
     async fn read<T: Send>(&self, op: &Op<'_, T>) -> StoreResult<T> {
-        let deadline = Instant::now() + RETRY_FOR;
-        let mut delay = Duration::from_millis(25);
-        loop {
-            let result = async {
-                let client = self.pool.get().await.map_err(pool_err)?;
-                let mut unused = Vec::new();
-                op(&Tx::new(&client), &mut unused, std::marker::PhantomData).await
-            }
-            .await;
-            match result {
-                Err(StoreError::Unavailable(msg)) if Instant::now() < deadline => {
-                    tracing::debug!(error = %msg, retry_in = ?delay, "PostgreSQL read will be retried");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_millis(500));
-                }
-                other => return other,
-            }
-        }
+        self.retrying(|| async {
+            let client = self.pool.get().await.map_err(|e| Failure::BeforeCommit(pool_err(e)))?;
+            let mut unused = Vec::new();
+            op(&Tx::new(&client), &mut unused, std::marker::PhantomData).await.map_err(Failure::BeforeCommit)
+        })
+        .await
     }
 }
 

@@ -9,44 +9,19 @@ fn settings_from(text: Option<String>) -> QueueSettings {
     text.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()
 }
 
-/// A queue's settings, creating the queue on first use. A queue with a depth limit is locked
-/// until the transaction ends, so concurrent enqueues count its depth one after the other.
+/// A queue's settings, creating the queue on first use.
 pub(crate) async fn ensure_settings(tx: &Tx<'_>, tenant: &str, name: &str) -> StoreResult<QueueSettings> {
     let stmt = tx
         .prepare_cached(
             "WITH ins AS (INSERT INTO queues (tenant, name) VALUES ($1, $2) ON CONFLICT DO NOTHING \
              RETURNING settings) \
-             SELECT settings::text, false FROM ins \
-             UNION ALL SELECT settings::text, max_depth IS NOT NULL FROM queues WHERE tenant = $1 AND name = $2",
+             SELECT settings::text FROM ins \
+             UNION ALL SELECT settings::text FROM queues WHERE tenant = $1 AND name = $2",
         )
         .await
         .map_err(map_err)?;
     let row = tx.query_one(&stmt, &[&tenant, &name]).await.map_err(map_err)?;
-    let settings = settings_from(row.get(0));
-    if row.get::<_, bool>(1) {
-        let lock = tx
-            .prepare_cached("SELECT settings::text FROM queues WHERE tenant = $1 AND name = $2 FOR UPDATE")
-            .await
-            .map_err(map_err)?;
-        let row = tx.query_one(&lock, &[&tenant, &name]).await.map_err(map_err)?;
-        return Ok(settings_from(row.get(0)));
-    }
-    Ok(settings)
-}
-
-/// Jobs waiting to run (queued, scheduled, failed), counted up to `max_depth + 1`.
-pub(crate) async fn waiting(tx: &Tx<'_>, tenant: &str, name: &str, max_depth: u64) -> StoreResult<u64> {
-    let stmt = tx
-        .prepare_cached(
-            "SELECT (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE tenant = $1 AND queue = $2 AND state = 1 \
-             LIMIT $3) AS q) + (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE tenant = $1 AND queue = $2 \
-             AND state IN (0, 4) LIMIT $3) AS d)",
-        )
-        .await
-        .map_err(map_err)?;
-    let limit = max_depth.saturating_add(1).min(i64::MAX as u64) as i64;
-    let n: i64 = tx.query_one(&stmt, &[&tenant, &name, &limit]).await.map_err(map_err)?.get(0);
-    Ok(n.max(0) as u64)
+    Ok(settings_from(row.get(0)))
 }
 
 /// The due time of the oldest queued job, walking `jobs_claim` one priority group at a time

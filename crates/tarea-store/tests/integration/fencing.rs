@@ -204,8 +204,8 @@ store_test!(the_budget_counts_runs_since_the_last_retry, |s: S| async move {
 
 store_test!(an_error_holding_a_nul_character_is_stored, |s: S| async move {
     // A worker's message may hold any character; PostgreSQL's jsonb refuses NUL, SQLite takes it.
-    let job = enqueue_one(&s, spec("x", "q"), NOW).await;
-    let job = s.job_claim(claim_params(&["q"], 1, NOW)).await.unwrap().pop().unwrap_or(job);
+    enqueue_one(&s, spec("x", "q"), NOW).await;
+    let job = claim_one(&s, "q", NOW).await;
     let error = JobError::new("bad\u{0}code", "line one\u{0}line two");
     let outcome = Outcome::Failed { error, retryable: false };
     let done = s.job_complete_if_attempt(super::done(job.id, job.attempt, outcome, NOW)).await.unwrap();
