@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use client::Conn;
+use client::{Conn, SyncConn};
 use server::Server;
 use stats::{Percentiles, rate};
 
@@ -30,17 +30,22 @@ fn say(name: &str, value: f64, unit: &str) {
 }
 
 async fn enqueue_latency(server: &Server, label: &str, n: usize) -> Result<()> {
-    let mut conn = server.conn().await?;
-    let mut p = Percentiles::default();
-    for i in 0..n + n / 10 {
-        let body = json!({"kind": "bench.ext", "queue": "latency", "payload": {"protocolo": i}});
-        let start = Instant::now();
-        let (status, _) = conn.post("/v1/jobs", &body).await?;
-        anyhow::ensure!(status == 201, "enqueue answered {status}");
-        if i >= n / 10 {
-            p.add(start.elapsed());
+    let mut conn = server.sync_conn()?;
+    let label = label.to_owned();
+    let mut p = tokio::task::spawn_blocking(move || {
+        let mut p = Percentiles::default();
+        for i in 0..n + n / 10 {
+            let body = json!({"kind": "bench.ext", "queue": "latency", "payload": {"protocolo": i}}).to_string();
+            let start = Instant::now();
+            let (status, _) = conn.request("POST", "/v1/jobs", Some(body.as_bytes()))?;
+            anyhow::ensure!(status == 201, "enqueue answered {status}");
+            if i >= n / 10 {
+                p.add(start.elapsed());
+            }
         }
-    }
+        anyhow::Ok(p)
+    })
+    .await??;
     say(&format!("enqueue_{label}_p50"), p.ms(50.0), "ms");
     say(&format!("enqueue_{label}_p99"), p.ms(99.0), "ms");
     Ok(())
@@ -206,7 +211,22 @@ async fn backlog_memory(server: &Server, backlog: usize) -> Result<()> {
     Ok(())
 }
 
+/// The HTTP floor: `GET /healthz` with the blocking client the latency figures use, and with
+/// the async client (hyper's connection task) for comparison.
 async fn healthz_latency(server: &Server, n: usize) -> Result<()> {
+    let mut sync = server.sync_conn()?;
+    let mut p = tokio::task::spawn_blocking(move || {
+        let mut p = Percentiles::default();
+        for _ in 0..n {
+            let start = Instant::now();
+            let (status, _) = sync.request("GET", "/healthz", None)?;
+            anyhow::ensure!(status == 200);
+            p.add(start.elapsed());
+        }
+        anyhow::Ok(p)
+    })
+    .await??;
+    say("http_floor_healthz_p50", p.ms(50.0), "ms");
     let mut conn = server.conn().await?;
     let mut p = Percentiles::default();
     for _ in 0..n {
@@ -215,7 +235,7 @@ async fn healthz_latency(server: &Server, n: usize) -> Result<()> {
         anyhow::ensure!(status == 200);
         p.add(start.elapsed());
     }
-    say("http_floor_healthz_p50", p.ms(50.0), "ms");
+    say("http_floor_healthz_async_client_p50", p.ms(50.0), "ms");
     Ok(())
 }
 
@@ -265,6 +285,7 @@ async fn main() -> Result<()> {
 
     let relaxed = Server::start(&["--durability", "relaxed"]).await?;
     if wanted("latency") {
+        healthz_latency(&relaxed, 2000).await?;
         enqueue_latency(&relaxed, "relaxed", latency_n).await?;
     }
     if wanted("e2s") {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use tempfile::TempDir;
 
-use crate::Conn;
+use crate::{Conn, SyncConn};
 
 pub struct Server {
     child: Child,
@@ -78,6 +78,10 @@ impl Server {
 
     pub async fn conn(&self) -> Result<Conn> {
         Conn::open(&self.addr, &self.key).await
+    }
+
+    pub fn sync_conn(&self) -> Result<SyncConn> {
+        SyncConn::open(&self.addr, &self.key)
     }
 
     pub fn pid(&self) -> u32 {

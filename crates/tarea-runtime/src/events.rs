@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tarea_core::{EventKind, EventSink, JobEvent, JobState};
+use tarea_core::{EventKind, EventSink, JobEvent, JobId, JobState};
 use tokio::sync::{broadcast, watch};
 
 use crate::Metrics;
@@ -11,6 +11,10 @@ use crate::Metrics;
 /// Fans out committed events.
 pub struct EventHub {
     events: broadcast::Sender<Arc<JobEvent>>,
+    /// Cancellations of built-in jobs, apart from `events`: the claim loop's cancel watcher
+    /// would otherwise wake on every event, and each wake-up made the enqueue path rouse a
+    /// second runtime thread (a futex wake and a context switch per request).
+    cancels: broadcast::Sender<(JobId, u32)>,
     builtin_ready: watch::Sender<u64>,
     /// One channel per tenant, so a busy tenant does not wake every other tenant's long polls.
     external_ready: Mutex<HashMap<String, watch::Sender<u64>>>,
@@ -23,6 +27,7 @@ impl EventHub {
     pub fn new(metrics: Arc<Metrics>) -> Arc<Self> {
         Arc::new(EventHub {
             events: broadcast::channel(16_384).0,
+            cancels: broadcast::channel(1024).0,
             builtin_ready: watch::channel(0).0,
             external_ready: Mutex::new(HashMap::new()),
             delayed: watch::channel(0).0,
@@ -34,6 +39,12 @@ impl EventHub {
     /// it lagged and must re-read what it follows.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<JobEvent>> {
         self.events.subscribe()
+    }
+
+    /// Every cancellation of a built-in job (id, attempt) from now on. A receiver that lags
+    /// must look at what it runs again.
+    pub fn cancels(&self) -> broadcast::Receiver<(JobId, u32)> {
+        self.cancels.subscribe()
     }
 
     /// Moves whenever built-in work may have become claimable.
@@ -107,6 +118,9 @@ impl EventHub {
             }
             if matches!(state, JobState::Scheduled | JobState::Failed) {
                 delayed = true;
+            }
+            if e.builtin && state == JobState::Cancelled && self.cancels.receiver_count() > 0 {
+                let _ = self.cancels.send((e.id, e.attempt));
             }
             if count {
                 self.metrics.job_finished(&e.tenant, &e.queue, &e.kind, state);

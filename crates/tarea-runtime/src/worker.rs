@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tarea_core::{
-    ClaimParams, CompleteParams, EventKind, Handler, HandlerError, Job, JobContext, JobError, JobId, JobState, Outcome,
+    ClaimParams, CompleteParams, Handler, HandlerError, Job, JobContext, JobError, JobId, JobState, Outcome,
     ProgressSink, ProgressUpdate, Store,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
@@ -340,23 +340,22 @@ impl Worker {
 
     /// Fires the token of running jobs that were cancelled through the API.
     pub(crate) async fn cancel_watch(self: Arc<Self>, stop: CancellationToken) {
-        let mut events = self.hub.subscribe();
+        let mut cancels = self.hub.cancels();
         loop {
-            let event = tokio::select! {
+            let cancel = tokio::select! {
                 _ = stop.cancelled() => break,
-                e = events.recv() => e,
+                c = cancels.recv() => c,
             };
-            match event {
-                Ok(e) if e.builtin && e.change == EventKind::State(JobState::Cancelled) => {
+            match cancel {
+                Ok((id, attempt)) => {
                     if let Ok(mut recent) = self.recent_cancels.lock() {
                         if recent.len() >= RECENT_CANCELS {
                             recent.pop_front();
                         }
-                        recent.push_back((e.id, e.attempt));
+                        recent.push_back((id, attempt));
                     }
-                    self.cancel_local(e.id);
+                    self.cancel_local(id);
                 }
-                Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => self.cancel_stale().await,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }

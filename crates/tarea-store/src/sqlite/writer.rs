@@ -39,6 +39,12 @@ pub(crate) struct Batch<'c> {
     poisoned: Option<String>,
     /// Set when no transaction could be begun: operations answer this error without running.
     refused: Option<String>,
+    /// The group is one operation run inline: it needs no savepoint, since rolling back the
+    /// whole transaction undoes exactly that operation (and saves two statements and a copy of
+    /// every page it touches).
+    solo: bool,
+    /// The solo operation failed: its transaction rolls back and it answers its own error.
+    discard: bool,
 }
 
 impl Batch<'_> {
@@ -205,7 +211,7 @@ impl Writer {
             && self.shared.queued.load(Ordering::SeqCst) == 0
             && let Ok(conn) = self.shared.conn.try_lock()
         {
-            run_group(&conn, op, || None, &*self.shared.sink);
+            run_group(&conn, op, None, &*self.shared.sink);
             self.shared.after_group(&conn);
             return Ok(());
         }
@@ -218,6 +224,15 @@ impl Writer {
 }
 
 fn savepoint<T>(batch: &mut Batch<'_>, f: impl FnOnce(&mut Batch<'_>) -> StoreResult<T>) -> StoreResult<T> {
+    if batch.solo {
+        let result = f(batch).and_then(|v| flush_moves(batch.conn, &mut batch.moves).map(|()| v));
+        if result.is_err() {
+            batch.events.clear();
+            batch.moves.clear();
+            batch.discard = true;
+        }
+        return result;
+    }
     // Earlier ops' pending moves are written first, so a rollback to this savepoint can only
     // undo this op's own.
     if let Err(e) = flush_moves(batch.conn, &mut batch.moves) {
@@ -242,6 +257,11 @@ fn savepoint<T>(batch: &mut Batch<'_>, f: impl FnOnce(&mut Batch<'_>) -> StoreRe
     result
 }
 
+/// Runs a statement without parameters from the statement cache (no parse per call).
+fn execute_cached(conn: &Connection, sql: &str) -> StoreResult<()> {
+    conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ()).map_err(map_err)
+}
+
 /// Groups between the writer's own checkpoints (see `Shared::after_group`).
 const CHECKPOINT_AFTER_GROUPS: u32 = 100;
 
@@ -249,22 +269,31 @@ fn run(shared: &Shared, rx: mpsc::Receiver<Op>) {
     while let Ok(first) = rx.recv() {
         shared.queued.fetch_sub(1, Ordering::SeqCst);
         let conn = shared.lock();
-        let more = || {
+        let mut more = || {
             rx.try_recv().ok().inspect(|_| {
                 shared.queued.fetch_sub(1, Ordering::SeqCst);
             })
         };
-        run_group(&conn, first, more, &*shared.sink);
+        run_group(&conn, first, Some(&mut more), &*shared.sink);
         shared.after_group(&conn);
     }
 }
 
 /// Runs `first` and whatever `more` yields (up to `MAX_GROUP`) in one transaction, commits
-/// once, publishes the events and answers every caller.
-fn run_group(conn: &Connection, first: Op, mut more: impl FnMut() -> Option<Op>, sink: &dyn EventSink) {
-    let mut batch =
-        Batch { conn, events: Vec::new(), moves: Vec::new(), replies: Vec::new(), poisoned: None, refused: None };
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err) {
+/// once, publishes the events and answers every caller. Without `more`, `first` runs alone
+/// (see `Batch::solo`).
+fn run_group(conn: &Connection, first: Op, mut more: Option<&mut dyn FnMut() -> Option<Op>>, sink: &dyn EventSink) {
+    let mut batch = Batch {
+        conn,
+        events: Vec::new(),
+        moves: Vec::new(),
+        replies: Vec::new(),
+        poisoned: None,
+        refused: None,
+        solo: more.is_none(),
+        discard: false,
+    };
+    if let Err(e) = execute_cached(conn, "BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "could not begin a store transaction");
         if !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
@@ -284,7 +313,7 @@ fn run_group(conn: &Connection, first: Op, mut more: impl FnMut() -> Option<Op>,
         if conn.is_autocommit() {
             break;
         }
-        match more() {
+        match more.as_mut().and_then(|m| m()) {
             Some(op) => op(&mut batch),
             None => break,
         }
@@ -297,6 +326,18 @@ fn run_group(conn: &Connection, first: Op, mut more: impl FnMut() -> Option<Op>,
     {
         batch.poisoned = Some(e.to_string());
     }
+    if batch.discard && batch.poisoned.is_none() {
+        // The solo op refused (or failed) and answers its own error; nothing of it is kept.
+        if !conn.is_autocommit()
+            && let Err(e) = execute_cached(conn, "ROLLBACK")
+        {
+            tracing::error!(error = %e, "store rollback failed");
+        }
+        for reply in batch.replies {
+            reply(None);
+        }
+        return;
+    }
     let committed = match batch.poisoned.take() {
         Some(why) => {
             if !conn.is_autocommit() {
@@ -304,7 +345,7 @@ fn run_group(conn: &Connection, first: Op, mut more: impl FnMut() -> Option<Op>,
             }
             Err(StoreError::Unavailable(why))
         }
-        None => conn.execute_batch("COMMIT").map_err(map_err),
+        None => execute_cached(conn, "COMMIT"),
     };
     if let Err(e) = &committed {
         tracing::error!(error = %e, "store commit failed; the group is rolled back");
