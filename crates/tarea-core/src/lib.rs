@@ -5,6 +5,7 @@
 //! needs the time takes it as an argument, so the whole crate is testable without a clock.
 #![deny(missing_docs)]
 
+mod artifact;
 mod error;
 mod event;
 mod handler;
@@ -19,10 +20,13 @@ mod store;
 mod tenant;
 mod time_fmt;
 
+pub use artifact::{
+    Artifact, ArtifactBytes, ArtifactRetention, ByteStream, BytesError, FILENAME_MAX, StoredBytes, sanitize_filename,
+};
 pub use error::{ErrorCode, JobError};
 pub use event::{EventKind, JobEvent};
 pub use handler::{Handler, HandlerError, JobContext, ProgressSink};
-pub use ids::JobId;
+pub use ids::{ArtifactId, JobId};
 pub use job::{Job, JobSpec, Progress, ProgressUpdate};
 pub use names::{NameError, validate_name};
 pub use node::{ExternalWorker, NodeInfo, NodeRole};

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde_json::value::RawValue;
 
 use crate::{
-    ApiKey, ExternalWorker, IllegalTransition, Job, JobError, JobEvent, JobId, JobSpec, JobState, KeyHash, NodeInfo,
+    ApiKey, Artifact, ArtifactId, ArtifactRetention, ExternalWorker, IllegalTransition, Job, JobError, JobEvent, JobId, JobSpec, JobState, KeyHash, NodeInfo,
     ProgressUpdate, QueueInfo, QueueSettings,
 };
 
@@ -255,6 +255,34 @@ pub trait Store: Send + Sync + 'static {
     /// Records the kinds this build runs in process, so that jobs enqueued from outside the
     /// server (PostgreSQL's `tarea.enqueue`) go to the right runners.
     async fn builtin_kinds_register(&self, kinds: &[String]) -> StoreResult<()>;
+    /// Records an artifact whose bytes are stored. With a `job_id`, `attempt` fences it: it is
+    /// refused with `StaleAttempt` unless that attempt of the job (in the artifact's tenant) is
+    /// running, and its `kind` becomes the job's. Without `expires_at`, it expires after the
+    /// tenant's retention for its kind, else after `default_ttl_ms` (None: never).
+    async fn artifact_insert(
+        &self,
+        artifact: Artifact,
+        attempt: Option<u32>,
+        default_ttl_ms: Option<u64>,
+    ) -> StoreResult<Artifact>;
+    /// One artifact, in a tenant or (server-internal: signed links) anywhere.
+    async fn artifact_get(&self, tenant: Option<&str>, id: ArtifactId) -> StoreResult<Option<Artifact>>;
+    /// The artifacts the given jobs made, oldest first.
+    async fn artifact_list_for_jobs(&self, tenant: &str, jobs: &[JobId]) -> StoreResult<Vec<Artifact>>;
+    /// Counts one download.
+    async fn artifact_downloaded(&self, id: ArtifactId) -> StoreResult<()>;
+    /// Up to `limit` artifacts expired at `now`, oldest expiry first (the cleaner deletes their
+    /// bytes, then [`Store::artifact_delete`]s them).
+    async fn artifact_expired(&self, now: i64, limit: u32) -> StoreResult<Vec<Artifact>>;
+    /// Deletes artifact rows; answers how many existed.
+    async fn artifact_delete(&self, ids: &[ArtifactId]) -> StoreResult<u64>;
+    /// A tenant's artifact retention.
+    async fn artifact_retention_get(&self, tenant: &str) -> StoreResult<ArtifactRetention>;
+    /// Replaces a tenant's artifact retention.
+    async fn artifact_retention_set(&self, tenant: &str, retention: ArtifactRetention) -> StoreResult<()>;
+    /// The secret stored under `name`, storing `candidate` first if there is none: every node
+    /// of a cluster ends up with the same one (the signing key of artifact links).
+    async fn secret_get_or_create(&self, name: &str, candidate: Vec<u8>) -> StoreResult<Vec<u8>>;
     /// Succeeds when the store answers.
     async fn ping(&self) -> StoreResult<()>;
 }

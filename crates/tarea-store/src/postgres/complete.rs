@@ -54,7 +54,7 @@ async fn fenced(tx: &Tx<'_>, tenant: Option<&str>, id: JobId, attempt: u32) -> S
 /// JSON text for a `jsonb` column. `jsonb` refuses the NUL character (`\u0000`), which SQLite
 /// and the `json` columns take; a worker's error message or progress step holding one would
 /// otherwise fail the whole write. It becomes U+FFFD.
-fn json_text<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+pub(crate) fn json_text<T: serde::Serialize>(v: &T) -> StoreResult<String> {
     let mut value = serde_json::to_value(v).map_err(|e| StoreError::Internal(e.to_string()))?;
     strip_nul(&mut value);
     serde_json::to_string(&value).map_err(|e| StoreError::Internal(e.to_string()))

@@ -222,6 +222,40 @@ BEGIN
     RETURN v_id;
 END
 $$;
+"#, r#"
+-- Artifacts: metadata here, bytes in the artifact store (see artifacts.rs).
+CREATE TABLE artifacts (
+    id             uuid PRIMARY KEY,
+    tenant         text NOT NULL,
+    job_id         uuid,
+    kind           text NOT NULL,
+    filename       text NOT NULL,
+    content_type   text NOT NULL,
+    size           bigint NOT NULL,
+    sha256         text NOT NULL,
+    cache_key      text,
+    provenance     jsonb,
+    created_at     bigint NOT NULL,
+    expires_at     bigint,
+    download_count bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX artifacts_job ON artifacts (job_id) WHERE job_id IS NOT NULL;
+CREATE INDEX artifacts_expiry ON artifacts (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX artifacts_cache ON artifacts (tenant, kind, cache_key) WHERE cache_key IS NOT NULL;
+
+-- Per-tenant artifact retention: kind '' is the tenant's default.
+CREATE TABLE artifact_retention (
+    tenant  text NOT NULL,
+    kind    text NOT NULL,
+    ttl_ms  bigint NOT NULL,
+    PRIMARY KEY (tenant, kind)
+);
+
+-- Server secrets shared by every node (the signing key of artifact links).
+CREATE TABLE secrets (
+    name   text PRIMARY KEY,
+    value  bytea NOT NULL
+);
 "#];
 
 /// The channel on which this schema's nodes hear of each other's changes.

@@ -2,6 +2,7 @@
 //! store file for file; where they differ, the file says why. Writes run in a transaction on a
 //! pooled connection; what they changed is then announced to the other nodes with `NOTIFY`
 //! (see `listener.rs`).
+mod artifacts;
 mod claim;
 mod complete;
 mod db;
@@ -24,7 +25,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::future::BoxFuture;
 use tarea_core::{
-    ApiKey, ClaimParams, CompleteParams, Enqueued, EventSink, ExternalWorker, Job, JobEvent, JobFilter, JobId, JobPage,
+    ApiKey, Artifact, ArtifactId, ArtifactRetention, ClaimParams, CompleteParams, Enqueued, EventSink, ExternalWorker, Job, JobEvent, JobFilter, JobId, JobPage,
     JobSpec, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings, Retention, Store, StoreError, StoreResult,
 };
 use tokio_postgres::NoTls;
@@ -504,6 +505,47 @@ impl Store for PgStore {
 
     async fn builtin_kinds_register(&self, kinds: &[String]) -> StoreResult<()> {
         self.write(&|tx, _, _| Box::pin(nodes::builtin_kinds_register(tx, kinds))).await
+    }
+
+    async fn artifact_insert(
+        &self,
+        artifact: Artifact,
+        attempt: Option<u32>,
+        default_ttl_ms: Option<u64>,
+    ) -> StoreResult<Artifact> {
+        self.write(&|tx, _, _| Box::pin(artifacts::insert(tx, &artifact, attempt, default_ttl_ms))).await
+    }
+
+    async fn artifact_get(&self, tenant: Option<&str>, id: ArtifactId) -> StoreResult<Option<Artifact>> {
+        self.read(&|tx, _, _| Box::pin(artifacts::get(tx, tenant, id))).await
+    }
+
+    async fn artifact_list_for_jobs(&self, tenant: &str, jobs: &[JobId]) -> StoreResult<Vec<Artifact>> {
+        self.read(&|tx, _, _| Box::pin(artifacts::list_for_jobs(tx, tenant, jobs))).await
+    }
+
+    async fn artifact_downloaded(&self, id: ArtifactId) -> StoreResult<()> {
+        self.write(&|tx, _, _| Box::pin(artifacts::downloaded(tx, id))).await
+    }
+
+    async fn artifact_expired(&self, now: i64, limit: u32) -> StoreResult<Vec<Artifact>> {
+        self.read(&|tx, _, _| Box::pin(artifacts::expired(tx, now, limit))).await
+    }
+
+    async fn artifact_delete(&self, ids: &[ArtifactId]) -> StoreResult<u64> {
+        self.write(&|tx, _, _| Box::pin(artifacts::delete(tx, ids))).await
+    }
+
+    async fn artifact_retention_get(&self, tenant: &str) -> StoreResult<ArtifactRetention> {
+        self.read(&|tx, _, _| Box::pin(artifacts::retention_get(tx, tenant))).await
+    }
+
+    async fn artifact_retention_set(&self, tenant: &str, retention: ArtifactRetention) -> StoreResult<()> {
+        self.write(&|tx, _, _| Box::pin(artifacts::retention_set(tx, tenant, &retention))).await
+    }
+
+    async fn secret_get_or_create(&self, name: &str, candidate: Vec<u8>) -> StoreResult<Vec<u8>> {
+        self.write(&|tx, _, _| Box::pin(artifacts::secret_get_or_create(tx, name, &candidate))).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

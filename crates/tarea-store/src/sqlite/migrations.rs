@@ -118,6 +118,44 @@ CREATE TABLE leader (
     expires_at  INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Artifacts: metadata here, bytes in the artifact store (see artifacts.rs).
+CREATE TABLE artifacts (
+    id             BLOB PRIMARY KEY,
+    tenant         TEXT NOT NULL,
+    job_id         BLOB,
+    kind           TEXT NOT NULL,
+    filename       TEXT NOT NULL,
+    content_type   TEXT NOT NULL,
+    size           INTEGER NOT NULL,
+    sha256         TEXT NOT NULL,
+    cache_key      TEXT,
+    provenance     TEXT,
+    created_at     INTEGER NOT NULL,
+    expires_at     INTEGER,
+    download_count INTEGER NOT NULL DEFAULT 0
+);
+-- Job views list their artifacts.
+CREATE INDEX artifacts_job ON artifacts (job_id) WHERE job_id IS NOT NULL;
+-- The cleaner.
+CREATE INDEX artifacts_expiry ON artifacts (expires_at) WHERE expires_at IS NOT NULL;
+-- Cache lookups (a later issue): the newest live artifact of a tenant's kind and key.
+CREATE INDEX artifacts_cache ON artifacts (tenant, kind, cache_key) WHERE cache_key IS NOT NULL;
+
+-- Per-tenant artifact retention: kind '' is the tenant's default.
+CREATE TABLE artifact_retention (
+    tenant  TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    ttl_ms  INTEGER NOT NULL,
+    PRIMARY KEY (tenant, kind)
+) WITHOUT ROWID;
+
+-- Server secrets shared by every node (the signing key of artifact links).
+CREATE TABLE secrets (
+    name   TEXT PRIMARY KEY,
+    value  BLOB NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Applies the migrations this database has not seen yet.

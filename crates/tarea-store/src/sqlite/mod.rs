@@ -1,5 +1,6 @@
 //! The embedded store: one SQLite file in WAL mode, one writer thread doing group commit, and a
 //! small pool of readers.
+mod artifacts;
 mod claim;
 mod complete;
 mod counts;
@@ -24,7 +25,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::Connection;
 use tarea_core::{
-    ApiKey, ClaimParams, CompleteParams, Enqueued, EventSink, ExternalWorker, Job, JobFilter, JobId, JobPage, JobSpec,
+    ApiKey, Artifact, ArtifactId, ArtifactRetention, ClaimParams, CompleteParams, Enqueued, EventSink, ExternalWorker, Job, JobFilter, JobId, JobPage, JobSpec,
     KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings, Retention, Store, StoreError, StoreResult,
 };
 
@@ -288,6 +289,53 @@ impl Store for SqliteStore {
     async fn builtin_kinds_register(&self, _kinds: &[String]) -> StoreResult<()> {
         // Nothing enqueues into SQLite but this process, which knows its kinds.
         Ok(())
+    }
+
+    async fn artifact_insert(
+        &self,
+        artifact: Artifact,
+        attempt: Option<u32>,
+        default_ttl_ms: Option<u64>,
+    ) -> StoreResult<Artifact> {
+        self.writer.write(move |b| artifacts::insert(b.conn, artifact, attempt, default_ttl_ms)).await
+    }
+
+    async fn artifact_get(&self, tenant: Option<&str>, id: ArtifactId) -> StoreResult<Option<Artifact>> {
+        let tenant = tenant.map(str::to_owned);
+        self.readers.read(move |c| artifacts::get(c, tenant.as_deref(), id)).await
+    }
+
+    async fn artifact_list_for_jobs(&self, tenant: &str, jobs: &[JobId]) -> StoreResult<Vec<Artifact>> {
+        let (tenant, jobs) = (tenant.to_owned(), jobs.to_vec());
+        self.readers.read(move |c| artifacts::list_for_jobs(c, &tenant, &jobs)).await
+    }
+
+    async fn artifact_downloaded(&self, id: ArtifactId) -> StoreResult<()> {
+        self.writer.write_unguarded(move |b| artifacts::downloaded(b.conn, id)).await
+    }
+
+    async fn artifact_expired(&self, now: i64, limit: u32) -> StoreResult<Vec<Artifact>> {
+        self.readers.read(move |c| artifacts::expired(c, now, limit)).await
+    }
+
+    async fn artifact_delete(&self, ids: &[ArtifactId]) -> StoreResult<u64> {
+        let ids = ids.to_vec();
+        self.writer.write(move |b| artifacts::delete(b.conn, &ids)).await
+    }
+
+    async fn artifact_retention_get(&self, tenant: &str) -> StoreResult<ArtifactRetention> {
+        let tenant = tenant.to_owned();
+        self.readers.read(move |c| artifacts::retention_get(c, &tenant)).await
+    }
+
+    async fn artifact_retention_set(&self, tenant: &str, retention: ArtifactRetention) -> StoreResult<()> {
+        let tenant = tenant.to_owned();
+        self.writer.write(move |b| artifacts::retention_set(b.conn, &tenant, &retention)).await
+    }
+
+    async fn secret_get_or_create(&self, name: &str, candidate: Vec<u8>) -> StoreResult<Vec<u8>> {
+        let name = name.to_owned();
+        self.writer.write(move |b| artifacts::secret_get_or_create(b.conn, &name, &candidate)).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
