@@ -125,7 +125,8 @@ impl ArtifactBytes for ObjectArtifacts {
                     None => {
                         head.push(chunk);
                         if size as usize > SINGLE_PUT_MAX {
-                            let mut w = WriteMultipart::new(self.store.put_multipart(&path).await.map_err(unavailable)?);
+                            let mut w =
+                                WriteMultipart::new(self.store.put_multipart(&path).await.map_err(unavailable)?);
                             for c in head.drain(..) {
                                 w.put(c);
                             }
@@ -161,9 +162,7 @@ impl ArtifactBytes for ObjectArtifacts {
         let options = GetOptions { range: range.map(GetRange::Bounded), ..Default::default() };
         let result = self.store.get_opts(&Self::path(id), options).await.map_err(|e| match e {
             object_store::Error::NotFound { .. } => BytesError::NotFound,
-            e if e.to_string().contains("range") || e.to_string().contains("Range") => {
-                BytesError::BadRange { size: 0 }
-            }
+            e if e.to_string().contains("range") || e.to_string().contains("Range") => BytesError::BadRange { size: 0 },
             e => BytesError::Unavailable(e.to_string()),
         })?;
         Ok(Box::pin(result.into_stream().map(|c| c.map_err(unavailable))))
@@ -217,7 +216,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ObjectArtifacts::open(dir.path().to_str().unwrap(), 10).unwrap();
         let id = ArtifactId::new();
-        let chunks = futures_util::stream::iter(vec![Ok(Bytes::from_static(b"123456")), Ok(Bytes::from_static(b"789012"))]);
+        let chunks =
+            futures_util::stream::iter(vec![Ok(Bytes::from_static(b"123456")), Ok(Bytes::from_static(b"789012"))]);
         assert!(matches!(store.put_stream(id, Box::pin(chunks)).await, Err(BytesError::TooLarge { limit: 10 })));
         assert!(matches!(store.get(id, None).await, Err(BytesError::NotFound)));
         assert!(matches!(store.put(id, Bytes::from(vec![0u8; 11])).await, Err(BytesError::TooLarge { .. })));

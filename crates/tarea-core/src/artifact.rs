@@ -130,10 +130,8 @@ pub const FILENAME_MAX: usize = 200;
 /// Returns `fallback` when nothing usable is left.
 pub fn sanitize_filename(name: &str, fallback: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = last
-        .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '"' | ':' | '*' | '?' | '<' | '>' | '|'))
-        .collect();
+    let cleaned: String =
+        last.chars().filter(|c| !c.is_control() && !matches!(c, '"' | ':' | '*' | '?' | '<' | '>' | '|')).collect();
     let trimmed = cleaned.trim_matches(|c: char| c == '.' || c.is_whitespace());
     if trimmed.is_empty() {
         return fallback.to_owned();

@@ -30,6 +30,11 @@ pub enum ErrorCode {
     QueueFull,
     /// Too many requests.
     RateLimited,
+    /// The thing existed but has expired (an artifact past its retention, a signed link past
+    /// its time).
+    Gone,
+    /// A `Range` header that does not fit the content.
+    RangeNotSatisfiable,
     /// The store is not reachable or the server is shutting down.
     Unavailable,
     /// A bug or an unexpected failure; details are in the server log.
@@ -38,7 +43,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
@@ -52,6 +57,8 @@ impl ErrorCode {
         ErrorCode::UnsupportedMediaType,
         ErrorCode::QueueFull,
         ErrorCode::RateLimited,
+        ErrorCode::Gone,
+        ErrorCode::RangeNotSatisfiable,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
     ];
@@ -72,6 +79,8 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::QueueFull => "queue_full",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Gone => "gone",
+            ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }

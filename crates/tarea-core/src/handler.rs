@@ -6,13 +6,35 @@ use async_trait::async_trait;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
-use crate::{JobError, JobId, ProgressUpdate};
+use crate::{Artifact, ByteStream, JobError, JobId, ProgressUpdate};
 
 /// Where a handler reports progress. Reports are cheap and never block: the runtime keeps the
 /// latest one and writes it to the store at most every ~100 ms per job.
 pub trait ProgressSink: Send + Sync {
     /// Records a progress report.
     fn report(&self, update: ProgressUpdate);
+}
+
+/// What a handler says about a file it made; the rest (size, hash, expiry) is measured or
+/// looked up when it is saved.
+#[derive(Clone, Debug, Default)]
+pub struct NewArtifact {
+    /// The file name offered on download (sanitised when saved).
+    pub filename: String,
+    /// Its media type.
+    pub content_type: String,
+    /// Where it came from: template name and version, a hash of the input data.
+    pub provenance: Option<serde_json::Value>,
+    /// When it expires (Unix ms); None: the tenant's retention for the job's kind.
+    pub expires_at: Option<i64>,
+}
+
+/// Saves the files a running job makes: stores the bytes, then records them against the
+/// job's attempt (fenced: a stale attempt's files are refused and their bytes deleted).
+#[async_trait]
+pub trait ArtifactSink: Send + Sync {
+    /// Saves one file.
+    async fn save(&self, meta: NewArtifact, data: ByteStream) -> Result<Artifact, HandlerError>;
 }
 
 /// Everything a handler gets for one attempt of one job.
@@ -34,6 +56,8 @@ pub struct JobContext {
     pub progress: Arc<dyn ProgressSink>,
     /// When the runtime will stop waiting for this attempt.
     pub deadline: Option<Instant>,
+    /// Saves the files this attempt makes.
+    pub artifacts: Arc<dyn ArtifactSink>,
 }
 
 impl JobContext {

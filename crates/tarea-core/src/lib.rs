@@ -25,7 +25,7 @@ pub use artifact::{
 };
 pub use error::{ErrorCode, JobError};
 pub use event::{EventKind, JobEvent};
-pub use handler::{Handler, HandlerError, JobContext, ProgressSink};
+pub use handler::{ArtifactSink, Handler, HandlerError, JobContext, NewArtifact, ProgressSink};
 pub use ids::{ArtifactId, JobId};
 pub use job::{Job, JobSpec, Progress, ProgressUpdate};
 pub use names::{NameError, validate_name};

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use serde_json::value::RawValue;
 
 use crate::{
-    ApiKey, Artifact, ArtifactId, ArtifactRetention, ExternalWorker, IllegalTransition, Job, JobError, JobEvent, JobId, JobSpec, JobState, KeyHash, NodeInfo,
-    ProgressUpdate, QueueInfo, QueueSettings,
+    ApiKey, Artifact, ArtifactId, ArtifactRetention, ExternalWorker, IllegalTransition, Job, JobError, JobEvent, JobId,
+    JobSpec, JobState, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings,
 };
 
 /// Portable store errors. Backends map their driver codes onto these; nothing above the store

@@ -7,6 +7,7 @@
 //! still sees the number moved and claims at once; nothing can be missed by lagging.
 #![deny(missing_docs)]
 
+mod artifacts;
 mod builtin;
 mod cluster;
 mod events;
@@ -16,6 +17,7 @@ mod registry;
 mod runtime;
 mod worker;
 
+pub use artifacts::{Artifacts, Maker, SaveError};
 pub use builtin::register_builtins;
 pub use cluster::{NodeConfig, host_name, new_node_id};
 pub use events::EventHub;

@@ -97,6 +97,7 @@ pub(crate) async fn reaper(
 pub(crate) async fn cleaner(
     store: Arc<dyn Store>,
     config: MaintenanceConfig,
+    artifacts: Option<crate::Artifacts>,
     mut leader: watch::Receiver<bool>,
     stop: CancellationToken,
 ) {
@@ -126,6 +127,26 @@ pub(crate) async fn cleaner(
         }
         if total > 0 {
             tracing::info!(jobs = total, "deleted finished jobs past their retention");
+        }
+        if let Some(a) = &artifacts {
+            let mut total = 0;
+            loop {
+                match a.clean_expired(store.as_ref(), now_ms(), CHUNK).await {
+                    Ok(n) => {
+                        total += n;
+                        if n < u64::from(CHUNK) || stop.is_cancelled() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "artifact cleanup failed");
+                        break;
+                    }
+                }
+            }
+            if total > 0 {
+                tracing::info!(artifacts = total, "deleted artifacts past their retention");
+            }
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct RuntimeConfig {
     pub maintenance: Option<MaintenanceConfig>,
     /// This node in the registry; `None` leaves it out (benchmarks, some tests).
     pub node: Option<NodeConfig>,
+    /// Where jobs' files go; `None`: handlers that save files fail with `no_artifact_store`.
+    pub artifacts: Option<crate::Artifacts>,
 }
 
 impl Default for RuntimeConfig {
@@ -52,6 +54,7 @@ impl Default for RuntimeConfig {
             worker: format!("tarea-{}", std::process::id()),
             maintenance: Some(MaintenanceConfig::default()),
             node: None,
+            artifacts: None,
         }
     }
 }
@@ -116,7 +119,8 @@ impl Runtime {
             }
             services.spawn(maintenance::promoter(Arc::clone(&store), Arc::clone(&hub), leader.clone(), stop.clone()));
             services.spawn(maintenance::reaper(Arc::clone(&store), m.reap_every, leader.clone(), stop.clone()));
-            services.spawn(maintenance::cleaner(Arc::clone(&store), m, leader.clone(), stop.clone()));
+            let artifacts = worker.config.artifacts.clone();
+            services.spawn(maintenance::cleaner(Arc::clone(&store), m, artifacts, leader.clone(), stop.clone()));
         }
         if let Some(n) = node {
             let w = Arc::clone(&worker);

@@ -243,6 +243,16 @@ impl Worker {
             cancel: token.clone(),
             progress,
             deadline: timeout.map(|t| Instant::now() + t),
+            artifacts: Arc::new(crate::artifacts::JobArtifacts {
+                store: Arc::clone(&self.store),
+                artifacts: self.config.artifacts.clone(),
+                maker: crate::Maker {
+                    tenant: job.tenant.clone(),
+                    job: Some((job.id, job.attempt)),
+                    kind: job.kind.clone(),
+                    cache_key: job.cache_key.clone(),
+                },
+            }),
         };
         let mut task = tokio::spawn(async move { handler.run(ctx).await });
         let deadline = async {

@@ -51,7 +51,11 @@ fn unauthorized(message: &str) -> ApiError {
 }
 
 pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    bearer_of(&parts.headers)
+}
+
+fn bearer_of(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -60,22 +64,28 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token =
-            bearer(parts).ok_or_else(|| unauthorized("send an API key in the header Authorization: Bearer <key>"))?;
-        let hash = hash_key(token);
-        let key = match state.keys.get(&hash) {
-            Some(k) => k,
-            None => {
-                let k =
-                    state.store.api_key_find(hash).await?.ok_or_else(|| {
-                        unauthorized("this API key is not valid; create one with `tarea keys create`")
-                    })?;
-                state.keys.put(hash, k.clone());
-                k
-            }
-        };
-        Ok(Auth { tenant: key.tenant, admin: key.admin })
+        authenticate(&parts.headers, state).await
     }
+}
+
+/// The caller of a request with these headers, as its API key says.
+pub(crate) async fn authenticate(headers: &axum::http::HeaderMap, state: &AppState) -> Result<Auth, ApiError> {
+    let token =
+        bearer_of(headers).ok_or_else(|| unauthorized("send an API key in the header Authorization: Bearer <key>"))?;
+    let hash = hash_key(token);
+    let key = match state.keys.get(&hash) {
+        Some(k) => k,
+        None => {
+            let k = state
+                .store
+                .api_key_find(hash)
+                .await?
+                .ok_or_else(|| unauthorized("this API key is not valid; create one with `tarea keys create`"))?;
+            state.keys.put(hash, k.clone());
+            k
+        }
+    };
+    Ok(Auth { tenant: key.tenant, admin: key.admin })
 }
 
 /// A caller holding an admin key.

@@ -18,12 +18,14 @@ pub struct ApiError {
     pub details: Value,
     /// Seconds a client should wait before trying again (429, 503).
     pub retry_after: Option<u64>,
+    /// `Content-Range` of a 416 (`bytes */<size>`).
+    pub content_range: Option<String>,
 }
 
 impl ApiError {
     /// An error with no details.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into(), details: json!({}), retry_after: None }
+        ApiError { code, message: message.into(), details: json!({}), retry_after: None, content_range: None }
     }
 
     /// Adds details.
@@ -35,6 +37,13 @@ impl ApiError {
     /// `invalid_request` naming the field at fault.
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         ApiError::new(ErrorCode::InvalidRequest, message).with_details(json!({ "field": field }))
+    }
+
+    /// `internal`, for failures that are bugs; the message is logged, not shown.
+    pub fn internal(message: impl Into<String>) -> Self {
+        let message = message.into();
+        tracing::error!(error = %message, "internal error");
+        ApiError::new(ErrorCode::Internal, "an internal error occurred; details are in the server log")
     }
 
     /// `not_found` for a thing of some kind.
@@ -55,6 +64,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::QueueFull | ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Gone => StatusCode::GONE,
+        ErrorCode::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -66,6 +77,9 @@ impl IntoResponse for ApiError {
         let mut res = (status_of(self.code), axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(range) = self.content_range.and_then(|r| HeaderValue::from_str(&r).ok()) {
+            res.headers_mut().insert(header::CONTENT_RANGE, range);
         }
         res
     }

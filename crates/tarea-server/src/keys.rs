@@ -10,6 +10,11 @@ pub fn generate_key() -> (String, String) {
     (key, id)
 }
 
+/// 32 random bytes for a server secret (the key that signs artifact links).
+pub fn generate_secret() -> Vec<u8> {
+    rand::random::<[u8; 32]>().to_vec()
+}
+
 /// The stored hash of a key.
 pub fn hash_key(key: &str) -> KeyHash {
     KeyHash(Sha256::digest(key.as_bytes()).into())

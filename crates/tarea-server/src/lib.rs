@@ -9,7 +9,9 @@ mod error;
 mod extract;
 mod keys;
 mod openapi;
+mod range;
 mod routes;
+mod signing;
 mod state;
 mod validate;
 mod views;
@@ -19,7 +21,7 @@ use axum::extract::DefaultBodyLimit;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use error::ApiError;
-pub use keys::{generate_key, hash_key};
+pub use keys::{generate_key, generate_secret, hash_key};
 pub use openapi::openapi_json;
 pub use state::{AppState, ServerLimits};
 

@@ -3,7 +3,7 @@
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
-use crate::routes::{jobs, keys, ops, queues, stream, worker, workers};
+use crate::routes::{artifacts, jobs, keys, ops, queues, stream, worker, workers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,6 +15,8 @@ use crate::routes::{jobs, keys, ops, queues, stream, worker, workers};
         queues::list, queues::update, queues::pause, queues::resume,
         keys::create,
         workers::list,
+        artifacts::get, artifacts::content, artifacts::link, artifacts::upload, artifacts::retention_get,
+        artifacts::retention_put,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&Bearer),

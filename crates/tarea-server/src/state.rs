@@ -57,6 +57,13 @@ pub struct AppState {
     pub(crate) workers_seen: Arc<Mutex<HashMap<(String, String), std::time::Instant>>>,
     /// Fires at shutdown: live streams and long polls end.
     pub(crate) shutdown: CancellationToken,
+    /// Where artifacts live; `None`: the artifact routes answer `unavailable`.
+    pub(crate) artifacts: Option<tarea_runtime::Artifacts>,
+    /// The key that signs artifact links (shared by every node through the store).
+    pub(crate) link_key: Arc<[u8]>,
+    /// The address apps reach this server at, for the links it hands out (`https://jobs.example.org`);
+    /// without it, links are made from the request's `Host`.
+    pub(crate) public_url: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -79,7 +86,24 @@ impl AppState {
             draining: Arc::new(AtomicBool::new(false)),
             workers_seen: Arc::new(Mutex::new(HashMap::new())),
             shutdown: CancellationToken::new(),
+            artifacts: None,
+            link_key: Arc::from(Vec::new()),
+            public_url: None,
         }
+    }
+
+    /// Serves artifacts from `artifacts`, signing links with `link_key` (from
+    /// `Store::secret_get_or_create`, so that every node signs alike).
+    pub fn with_artifacts(mut self, artifacts: tarea_runtime::Artifacts, link_key: Vec<u8>) -> Self {
+        self.artifacts = Some(artifacts);
+        self.link_key = Arc::from(link_key);
+        self
+    }
+
+    /// The address apps reach this server at, for signed links (no trailing slash needed).
+    pub fn with_public_url(mut self, url: Option<String>) -> Self {
+        self.public_url = url.map(|u| Arc::from(u.trim_end_matches('/')));
+        self
     }
 
     /// Marks the server as shutting down: `/readyz` answers 503 from now on, and live streams

@@ -1,7 +1,7 @@
 //! What clients see: views distinct from stored rows, so the contract changes only on purpose.
 use serde::Serialize;
 use serde_json::value::RawValue;
-use tarea_core::{Job, JobError, Progress, QueueInfo, StateCounts, format_ms};
+use tarea_core::{Artifact, Job, JobError, Progress, QueueInfo, StateCounts, format_ms};
 use utoipa::ToSchema;
 
 /// A job, as every endpoint shows it.
@@ -38,9 +38,8 @@ pub struct JobView {
     /// Last error.
     #[schema(value_type = Option<Object>)]
     pub error: Option<JobError>,
-    /// Files made (documents issue).
-    #[schema(value_type = Vec<Object>)]
-    pub artifacts: Vec<serde_json::Value>,
+    /// Files the job made, oldest first.
+    pub artifacts: Vec<ArtifactView>,
     /// Labels.
     pub tags: Vec<String>,
     /// Deduplication key.
@@ -88,6 +87,55 @@ impl From<Job> for JobView {
             started_at: j.started_at.map(format_ms),
             finished_at: j.finished_at.map(format_ms),
             lease_expires_at: j.locked_until.map(format_ms),
+        }
+    }
+}
+
+/// An artifact, as every endpoint shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ArtifactView {
+    /// UUIDv7.
+    pub id: String,
+    /// The job that made it; null for an upload.
+    pub job_id: Option<String>,
+    /// That job's kind (`upload` for an upload).
+    pub kind: String,
+    /// File name offered on download.
+    pub filename: String,
+    /// Media type.
+    pub content_type: String,
+    /// Bytes.
+    pub size: u64,
+    /// SHA-256 of the content, hex; also its ETag.
+    pub sha256: String,
+    /// Where it came from (template name and version, input hash), as its maker says.
+    #[schema(value_type = Option<Object>)]
+    pub provenance: Option<serde_json::Value>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339: when it is deleted; null: kept until deleted.
+    pub expires_at: Option<String>,
+    /// Downloads of the content so far.
+    pub download_count: u64,
+    /// Where to download it with an API key (`/v1/artifacts/{id}/content`).
+    pub content_url: String,
+}
+
+impl From<Artifact> for ArtifactView {
+    fn from(a: Artifact) -> Self {
+        ArtifactView {
+            content_url: format!("/v1/artifacts/{}/content", a.id),
+            id: a.id.to_string(),
+            job_id: a.job_id.map(|j| j.to_string()),
+            kind: a.kind,
+            filename: a.filename,
+            content_type: a.content_type,
+            size: a.size,
+            sha256: a.sha256,
+            provenance: a.provenance,
+            created_at: format_ms(a.created_at),
+            expires_at: a.expires_at.map(format_ms),
+            download_count: a.download_count,
         }
     }
 }

@@ -14,6 +14,8 @@ pub struct TestServer {
     pub state: AppState,
     pub runtime: Arc<Runtime>,
     pub store: TestStore,
+    /// The artifact folder.
+    pub artifacts: std::sync::Arc<tempfile::TempDir>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -24,10 +26,23 @@ impl TestServer {
     }
 
     pub async fn start_with(config: RuntimeConfig) -> TestServer {
+        Self::start_custom(config, |_| {}).await
+    }
+
+    /// Starts a server whose registry `extra` may add test handlers to; artifacts go to a
+    /// temporary folder, kept for a day unless `config.artifacts` says otherwise.
+    pub async fn start_custom(mut config: RuntimeConfig, extra: impl FnOnce(&mut Registry)) -> TestServer {
         let store = TestStore::sqlite();
         let mut registry = Registry::new();
         register_builtins(&mut registry);
+        extra(&mut registry);
         let kinds = registry.kinds();
+        let dir = Arc::new(tempfile::tempdir().expect("artifact folder"));
+        let ttl = config.artifacts.as_ref().map_or(Some(86_400_000), |a| a.default_ttl_ms);
+        let bytes = tarea_artifacts::ObjectArtifacts::open(dir.path().to_str().expect("utf-8 path"), 1 << 30)
+            .expect("artifact folder");
+        let artifacts = tarea_runtime::Artifacts { bytes: Arc::new(bytes), default_ttl_ms: ttl };
+        config.artifacts = Some(artifacts.clone());
         let runtime = Arc::new(Runtime::start(
             Arc::clone(&store.store),
             registry,
@@ -41,14 +56,15 @@ impl TestServer {
             Arc::clone(&store.metrics),
             kinds,
             ServerLimits::default(),
-        );
+        )
+        .with_artifacts(artifacts, b"test-link-key".to_vec());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
         let app = tarea_server::app(state.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        TestServer { addr, state, runtime, store, server }
+        TestServer { addr, state, runtime, store, artifacts: dir, server }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -26,7 +26,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (HTTP API and workers).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage API keys in the store directly.
     #[command(subcommand)]
     Keys(KeysCommand),

@@ -80,6 +80,21 @@ pub struct ServeArgs {
     /// Seconds dead and cancelled jobs are kept (default: 2592000, 30 days).
     #[arg(long, env = "TAREA_RETENTION_DEAD_S")]
     pub retention_dead_s: Option<u64>,
+    /// Where artifact bytes go: a folder, or s3://bucket/prefix for a store the nodes of a
+    /// cluster share, with the standard AWS_* variables (default: artifacts in the data dir).
+    #[arg(long, env = "TAREA_ARTIFACTS")]
+    pub artifacts: Option<String>,
+    /// Seconds artifacts are kept unless they or their tenant say otherwise; 0 keeps them until
+    /// deleted (default: 2592000, 30 days).
+    #[arg(long, env = "TAREA_ARTIFACT_TTL_S")]
+    pub artifact_ttl_s: Option<u64>,
+    /// Largest artifact in bytes (default: 1073741824, 1 GiB).
+    #[arg(long, env = "TAREA_MAX_ARTIFACT_BYTES")]
+    pub max_artifact_bytes: Option<u64>,
+    /// The address apps reach this server at, for signed artifact links, e.g.
+    /// https://jobs.example.org (default: http:// and the request's Host).
+    #[arg(long, env = "TAREA_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Bearer token required by /metrics (default: none, open).
     #[arg(long, env = "TAREA_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
@@ -95,6 +110,12 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     pub limits: ServerLimits,
     pub metrics_token: Option<String>,
+    /// `--artifacts`, resolved.
+    pub artifacts: String,
+    /// Artifacts' default time to live in ms (None: kept until deleted).
+    pub artifact_ttl_ms: Option<u64>,
+    pub max_artifact_bytes: u64,
+    pub public_url: Option<String>,
 }
 
 fn bad(msg: String) -> anyhow::Error {
@@ -174,7 +195,28 @@ impl ServeArgs {
             maintenance: Some(maintenance),
             ..RuntimeConfig::default()
         };
+        let artifact_ttl_ms = match pick!(artifact_ttl_s).unwrap_or(30 * 86_400) {
+            0 => None,
+            s => Some(s.saturating_mul(1000)),
+        };
+        let max_artifact_bytes = pick!(max_artifact_bytes).unwrap_or(1 << 30);
+        if !(1024..=(1 << 40)).contains(&max_artifact_bytes) {
+            return Err(bad(format!(
+                "max_artifact_bytes must be between 1024 and 1099511627776; got {max_artifact_bytes}"
+            )));
+        }
+        let public_url = pick!(public_url);
+        if let Some(u) = &public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(bad(format!("public_url must start with http:// or https://; got {u:?}")));
+        }
+        let artifacts = pick!(artifacts).unwrap_or_else(|| data_dir.join("artifacts").display().to_string());
         Ok(Config {
+            artifacts,
+            artifact_ttl_ms,
+            max_artifact_bytes,
+            public_url,
             listen: pick!(listen).unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address")),
             database: database_url(&data_dir, pick!(database)),
             store: StoreOptions { durability, pg: PgOptions { schema, pool_size, ..PgOptions::default() } },

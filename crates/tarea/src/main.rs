@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(*args).await,
             Command::Keys(cmd) => keys::run(cmd).await,
             Command::Jobs(cmd) => client::run(cmd).await,
             Command::Bench(args) => bench::run(args).await,

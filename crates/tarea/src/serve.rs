@@ -24,6 +24,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening the store at {database}"))?;
     bootstrap(store.as_ref()).await?;
+    let artifacts = tarea_runtime::Artifacts {
+        bytes: Arc::new(
+            tarea_artifacts::ObjectArtifacts::open(&config.artifacts, config.max_artifact_bytes)
+                .map_err(|e| anyhow::Error::new(crate::config::ConfigError(e.to_string())))?,
+        ),
+        default_ttl_ms: config.artifact_ttl_ms,
+    };
+    // Every node signs artifact links with the same key: the first to start stores it.
+    let link_key = store
+        .secret_get_or_create("artifact-links", tarea_server::generate_secret())
+        .await
+        .context("reading the link-signing key")?;
+    config.runtime.artifacts = Some(artifacts.clone());
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -36,7 +49,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     store.builtin_kinds_register(&kinds).await.context("registering the built-in kinds")?;
     let runtime =
         Runtime::start(Arc::clone(&store), registry, Arc::clone(&hub), Arc::clone(&metrics), config.runtime.clone());
-    let mut state = AppState::new(store, hub, metrics, kinds, config.limits.clone());
+    let mut state = AppState::new(store, hub, metrics, kinds, config.limits.clone())
+        .with_artifacts(artifacts, link_key)
+        .with_public_url(config.public_url.clone());
     state.metrics_token = config.metrics_token.as_deref().map(Arc::from);
 
     let app =
@@ -51,6 +66,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         node = %node.id,
         role = config.role.as_str(),
         concurrency = config.runtime.concurrency,
+        artifacts = %config.artifacts,
         "tarea {} listening on http://{address}",
         env!("CARGO_PKG_VERSION")
     );

@@ -75,7 +75,9 @@ pub(crate) async fn get(
 ) -> Result<axum::Json<JobView>, ApiError> {
     let id = job_id(&id)?;
     let job = state.store.job_get(Some(&auth.tenant), id).await?.ok_or_else(|| ApiError::not_found("job"))?;
-    Ok(axum::Json(job.into()))
+    let view =
+        super::job_views(&state, &auth.tenant, vec![job]).await?.pop().ok_or_else(|| ApiError::not_found("job"))?;
+    Ok(axum::Json(view))
 }
 
 /// Filters of `GET /v1/jobs`.
@@ -124,7 +126,7 @@ pub(crate) async fn list(
     let filter = JobFilter { state: state_filter, queue: q.queue, kind: q.kind, tag: q.tag, limit, cursor };
     let page = state.store.job_list(&auth.tenant, filter).await?;
     Ok(axum::Json(JobList {
-        jobs: page.jobs.into_iter().map(Into::into).collect(),
+        jobs: super::job_views(&state, &auth.tenant, page.jobs).await?,
         next_cursor: page.next_cursor.map(|c| c.to_string()),
     }))
 }

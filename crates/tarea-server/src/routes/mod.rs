@@ -1,4 +1,5 @@
 //! Routes, one module per area of the API.
+pub(crate) mod artifacts;
 pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod ops;
@@ -9,9 +10,28 @@ pub(crate) mod workers;
 
 use axum::Router;
 use axum::routing::{get, post, put};
-use tarea_core::JobId;
+use tarea_core::{Job, JobId};
 
+use crate::views::{ArtifactView, JobView};
 use crate::{ApiError, AppState};
+
+/// Views of `jobs` with the artifacts each made (one store read for all of them).
+pub(crate) async fn job_views(state: &AppState, tenant: &str, jobs: Vec<Job>) -> Result<Vec<JobView>, ApiError> {
+    let ids: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
+    let mut artifacts =
+        if ids.is_empty() { Vec::new() } else { state.store.artifact_list_for_jobs(tenant, &ids).await? };
+    Ok(jobs
+        .into_iter()
+        .map(|j| {
+            let id = j.id;
+            let mut view = JobView::from(j);
+            let (mine, rest): (Vec<_>, Vec<_>) = artifacts.drain(..).partition(|a| a.job_id == Some(id));
+            artifacts = rest;
+            view.artifacts = mine.into_iter().map(ArtifactView::from).collect();
+            view
+        })
+        .collect())
+}
 
 /// Only what an operator needs of a worker node (`--role worker`).
 pub(crate) fn ops_router() -> Router<AppState> {
@@ -34,6 +54,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/jobs/{id}/progress", post(worker::progress))
         .route("/v1/jobs/{id}/complete", post(worker::complete))
         .route("/v1/jobs/{id}/fail", post(worker::fail))
+        .route("/v1/jobs/{id}/artifacts", post(artifacts::upload))
+        .route("/v1/artifacts/retention", get(artifacts::retention_get).put(artifacts::retention_put))
+        .route("/v1/artifacts/{id}", get(artifacts::get))
+        .route("/v1/artifacts/{id}/content", get(artifacts::content))
+        .route("/v1/artifacts/{id}/link", post(artifacts::link))
         .route("/v1/worker/claim", post(worker::claim))
         .route("/v1/worker/complete", post(worker::complete_many))
         .route("/v1/queues", get(queues::list))

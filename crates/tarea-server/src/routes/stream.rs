@@ -16,9 +16,21 @@ use crate::auth::Auth;
 use crate::views::JobView;
 use crate::{ApiError, AppState};
 
-fn event(name: &str, job: Job) -> Result<Event, Infallible> {
-    let data = serde_json::to_string(&JobView::from(job)).unwrap_or_default();
+fn event(name: &str, view: JobView) -> Result<Event, Infallible> {
+    let data = serde_json::to_string(&view).unwrap_or_default();
     Ok(Event::default().event(name).data(data))
+}
+
+/// The view of `job`; state events list its artifacts (a finished job's files are what a
+/// watching page waits for), progress events skip that read.
+async fn view(state: &AppState, tenant: &str, job: Job, name: &str) -> JobView {
+    if name == "state"
+        && let Ok(mut v) = super::job_views(state, tenant, vec![job.clone()]).await
+        && let Some(v) = v.pop()
+    {
+        return v;
+    }
+    JobView::from(job)
 }
 
 /// Live state and progress of one job.
@@ -37,7 +49,8 @@ pub(crate) async fn events(
     let (tx, out) = mpsc::channel(32);
     tokio::spawn(async move {
         let terminal = job.state.is_terminal();
-        if tx.send(event("state", job)).await.is_err() || terminal {
+        let first = view(&state, &auth.tenant, job, "state").await;
+        if tx.send(event("state", first)).await.is_err() || terminal {
             return;
         }
         loop {
@@ -53,7 +66,8 @@ pub(crate) async fn events(
             };
             let Ok(Some(job)) = state.store.job_get(Some(&auth.tenant), id).await else { return };
             let terminal = job.state.is_terminal();
-            if tx.send(event(name, job)).await.is_err() || terminal {
+            let v = view(&state, &auth.tenant, job, name).await;
+            if tx.send(event(name, v)).await.is_err() || terminal {
                 return;
             }
         }

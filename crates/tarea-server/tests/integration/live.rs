@@ -204,3 +204,89 @@ async fn a_long_poll_wakes_for_its_own_tenant_only() {
     assert_eq!(got["jobs"].as_array().unwrap().len(), 1);
     assert_eq!(got["jobs"][0]["id"], job["id"]);
 }
+
+/// A handler that saves the file its payload describes.
+struct SavesAFile;
+
+#[async_trait::async_trait]
+impl tarea_core::Handler for SavesAFile {
+    async fn run(
+        &self,
+        ctx: tarea_core::JobContext,
+    ) -> Result<Box<serde_json::value::RawValue>, tarea_core::HandlerError> {
+        let text: Value = serde_json::from_str(ctx.payload.get()).unwrap_or_default();
+        let body = bytes::Bytes::from(text["text"].as_str().unwrap_or_default().to_owned());
+        let meta = tarea_core::NewArtifact {
+            filename: "../etiqueta\u{7}.txt".into(),
+            content_type: "text/plain; charset=utf-8".into(),
+            provenance: Some(json!({"template": "prueba", "version": 1})),
+            expires_at: None,
+        };
+        let a = ctx.artifacts.save(meta, Box::pin(futures_util::stream::once(async move { Ok(body) }))).await?;
+        Ok(serde_json::value::to_raw_value(&json!({"artifact": a.id})).unwrap())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_built_in_handler_saves_an_artifact_and_the_cleaner_removes_it_when_it_expires() {
+    let mut config = RuntimeConfig::default();
+    let m = config.maintenance.as_mut().unwrap();
+    m.clean_every = Duration::from_millis(100);
+    let server = TestServer::start_custom(config, |r| {
+        r.register("test.file", SavesAFile);
+    })
+    .await;
+    let c = Client::new(&server).await;
+    c.http
+        .put(server.url("/v1/artifacts/retention"))
+        .bearer_auth(&c.key)
+        .json(&json!({"kinds": {"test.file": 2}}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    let job = c
+        .post(&server, "/v1/jobs", json!({"kind": "test.file", "payload": {"text": "Protocolo HP-2026-000123 ñandú"}}))
+        .await;
+    let done = c.wait_job(&server, &id_of(&job), |j| j["state"] == "succeeded").await;
+    let a = &done["artifacts"][0];
+    assert_eq!(a["filename"], "etiqueta.txt", "sanitised: {done}");
+    assert_eq!(a["kind"], "test.file");
+    assert_eq!(a["provenance"]["template"], "prueba");
+    assert_eq!(done["result"]["artifact"], a["id"]);
+    let content = c
+        .http
+        .get(server.url(a["content_url"].as_str().unwrap()))
+        .bearer_auth(&c.key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(content, "Protocolo HP-2026-000123 ñandú");
+    assert_eq!(count_files(server.artifacts.path()), 1);
+    // The tenant's retention for the kind is 2 s; the cleaner runs every 100 ms.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let path = format!("/v1/artifacts/{}", a["id"].as_str().unwrap());
+    loop {
+        let res = c.http.get(server.url(&path)).bearer_auth(&c.key).send().await.unwrap();
+        if res.status() == 404 && count_files(server.artifacts.path()) == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the expired artifact was not cleaned");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = c.get(&server, &format!("/v1/jobs/{}", id_of(&job))).await;
+    assert_eq!(after["artifacts"], json!([]), "{after}");
+}
+
+fn count_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| if e.path().is_dir() { count_files(&e.path()) } else { 1 })
+        .sum()
+}

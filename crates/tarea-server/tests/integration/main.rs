@@ -1,5 +1,6 @@
 //! HTTP tests: routing, validation and error bodies through `app(state).oneshot`, and live
 //! behaviour (SSE, long polls, the runtime) against a real server on 127.0.0.1:0.
+mod artifacts;
 mod errors;
 mod jobs;
 mod live;
@@ -24,20 +25,32 @@ pub struct Api {
     pub app: Router,
     pub store: TestStore,
     pub key: String,
+    /// The artifact folder.
+    pub artifacts: Arc<tempfile::TempDir>,
 }
 
 impl Api {
     pub async fn new() -> Api {
+        Self::with_artifact_limit(1 << 20).await
+    }
+
+    /// An app whose artifacts may hold at most `max_size` bytes.
+    pub async fn with_artifact_limit(max_size: u64) -> Api {
         let store = TestStore::sqlite();
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let bytes = tarea_artifacts::ObjectArtifacts::open(dir.path().to_str().unwrap(), max_size).unwrap();
+        let artifacts = tarea_runtime::Artifacts { bytes: Arc::new(bytes), default_ttl_ms: Some(86_400_000) };
         let state = AppState::new(
             Arc::clone(&store.store),
             Arc::clone(&store.hub),
             Arc::clone(&store.metrics),
             ["tarea.noop".to_string(), "tarea.sleep".to_string()],
             ServerLimits::default(),
-        );
+        )
+        .with_artifacts(artifacts, b"test-link-key".to_vec())
+        .with_public_url(Some("http://tarea.test".into()));
         let app = tarea_server::app(state);
-        let api = Api { app, store, key: String::new() };
+        let api = Api { app, store, key: String::new(), artifacts: dir };
         let key = api.key_for("acme", false).await;
         Api { key, ..api }
     }

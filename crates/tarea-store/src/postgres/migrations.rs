@@ -7,7 +7,8 @@
 use tokio_postgres::Client;
 
 /// The migrations; `{schema}` is replaced by the quoted schema name.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tenants (
     name        text PRIMARY KEY,
     created_at  bigint NOT NULL
@@ -222,7 +223,8 @@ BEGIN
     RETURN v_id;
 END
 $$;
-"#, r#"
+"#,
+    r#"
 -- Artifacts: metadata here, bytes in the artifact store (see artifacts.rs).
 CREATE TABLE artifacts (
     id             uuid PRIMARY KEY,
@@ -256,7 +258,8 @@ CREATE TABLE secrets (
     name   text PRIMARY KEY,
     value  bytea NOT NULL
 );
-"#];
+"#,
+];
 
 /// The channel on which this schema's nodes hear of each other's changes.
 pub(crate) fn channel(schema: &str) -> String {

@@ -37,7 +37,9 @@ pub(crate) fn insert(
     if let Some(job) = a.job_id {
         let row: Option<(i64, u32, String)> = conn
             .prepare_cached("SELECT state, attempt, kind FROM jobs WHERE id = ?1 AND tenant = ?2")
-            .and_then(|mut s| s.query_row(params![job.as_bytes(), a.tenant], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
+            .and_then(|mut s| {
+                s.query_row(params![job.as_bytes(), a.tenant], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()
+            })
             .map_err(map_err)?;
         let (state, current, kind) = row.ok_or(StoreError::NotFound)?;
         let state = JobState::from_code(state).unwrap_or(JobState::Dead);
@@ -104,11 +106,9 @@ pub(crate) fn downloaded(conn: &Connection, id: ArtifactId) -> StoreResult<()> {
 }
 
 pub(crate) fn expired(conn: &Connection, now: i64, limit: u32) -> StoreResult<Vec<Artifact>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM artifacts WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2"
-    ))
-    .and_then(|mut s| s.query_map(params![now, limit], from_row)?.collect::<Result<Vec<_>, _>>())
-    .map_err(map_err)
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM artifacts WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2"))
+        .and_then(|mut s| s.query_map(params![now, limit], from_row)?.collect::<Result<Vec<_>, _>>())
+        .map_err(map_err)
 }
 
 pub(crate) fn delete(conn: &Connection, ids: &[ArtifactId]) -> StoreResult<u64> {
@@ -124,7 +124,9 @@ pub(crate) fn retention_get(conn: &Connection, tenant: &str) -> StoreResult<Arti
     let mut r = ArtifactRetention::default();
     let mut stmt =
         conn.prepare_cached("SELECT kind, ttl_ms FROM artifact_retention WHERE tenant = ?1").map_err(map_err)?;
-    let rows = stmt.query_map(params![tenant], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))).map_err(map_err)?;
+    let rows = stmt
+        .query_map(params![tenant], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))
+        .map_err(map_err)?;
     for row in rows {
         let (kind, ttl) = row.map_err(map_err)?;
         if kind.is_empty() {

@@ -25,8 +25,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::Connection;
 use tarea_core::{
-    ApiKey, Artifact, ArtifactId, ArtifactRetention, ClaimParams, CompleteParams, Enqueued, EventSink, ExternalWorker, Job, JobFilter, JobId, JobPage, JobSpec,
-    KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings, Retention, Store, StoreError, StoreResult,
+    ApiKey, Artifact, ArtifactId, ArtifactRetention, ClaimParams, CompleteParams, Enqueued, EventSink, ExternalWorker,
+    Job, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings, Retention,
+    Store, StoreError, StoreResult,
 };
 
 use readers::Readers;

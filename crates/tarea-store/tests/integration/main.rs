@@ -1,4 +1,5 @@
 //! The store conformance suite: every case runs on every backend through `store_test!`.
+mod artifacts;
 mod claim;
 mod fencing;
 mod jobs;

@@ -1,0 +1,106 @@
+//! Artifact metadata: the fenced insert, retention defaults, tenant scoping, download counts,
+//! expiry, and the shared secret.
+use super::*;
+
+fn artifact(tenant: &str, job: Option<JobId>, now: i64) -> Artifact {
+    Artifact {
+        id: ArtifactId::new(),
+        tenant: tenant.into(),
+        job_id: job,
+        kind: "upload".into(),
+        filename: "informe.pdf".into(),
+        content_type: "application/pdf".into(),
+        size: 62_000,
+        sha256: "ab".repeat(32),
+        cache_key: Some("informe-123".into()),
+        provenance: Some(serde_json::json!({"template": "lab-report", "version": 3})),
+        created_at: now,
+        expires_at: None,
+        download_count: 0,
+    }
+}
+
+store_test!(an_artifact_is_recorded_only_for_the_running_attempt, |s: S| async move {
+    enqueue_one(&s, spec("pdf.render", "q"), NOW).await;
+    let job = claim_one(&s, "q", NOW).await;
+    let stale = s.artifact_insert(artifact(T, Some(job.id), NOW), Some(job.attempt + 1), None).await;
+    assert!(matches!(stale, Err(StoreError::StaleAttempt { .. })), "{stale:?}");
+    let other = s.artifact_insert(artifact("other", Some(job.id), NOW), Some(job.attempt), None).await;
+    assert!(matches!(other, Err(StoreError::NotFound)), "another tenant's job: {other:?}");
+    let a = s.artifact_insert(artifact(T, Some(job.id), NOW), Some(job.attempt), Some(1000)).await.unwrap();
+    assert_eq!(a.kind, "pdf.render", "the job's kind");
+    assert_eq!(a.expires_at, Some(NOW + 1000), "the server's default");
+    let got = s.artifact_get(Some(T), a.id).await.unwrap().unwrap();
+    assert_eq!(got, a);
+    assert!(s.artifact_get(Some("other"), a.id).await.unwrap().is_none());
+    assert_eq!(s.artifact_get(None, a.id).await.unwrap().unwrap().tenant, T);
+    let listed = s.artifact_list_for_jobs(T, &[job.id, JobId::new()]).await.unwrap();
+    assert_eq!(listed, vec![a.clone()]);
+    assert!(s.artifact_list_for_jobs("other", &[job.id]).await.unwrap().is_empty());
+    // Once the job is done, its attempt can record nothing more.
+    let done = CompleteParams {
+        tenant: None,
+        id: job.id,
+        attempt: job.attempt,
+        outcome: Outcome::Succeeded { result: None },
+        now: NOW + 5,
+    };
+    s.job_complete_if_attempt(done).await.unwrap();
+    let late = s.artifact_insert(artifact(T, Some(job.id), NOW), Some(job.attempt), None).await;
+    assert!(matches!(late, Err(StoreError::StaleAttempt { .. })), "{late:?}");
+});
+
+store_test!(retention_comes_from_the_kind_then_the_tenant_then_the_server, |s: S| async move {
+    let none = s.artifact_insert(artifact(T, None, NOW), None, None).await.unwrap();
+    assert_eq!(none.expires_at, None, "no retention anywhere: kept");
+    let r = ArtifactRetention { default_ms: Some(50_000), kinds: [("upload".to_owned(), 7_000)].into() };
+    s.artifact_retention_set(T, r.clone()).await.unwrap();
+    assert_eq!(s.artifact_retention_get(T).await.unwrap(), r);
+    assert_eq!(s.artifact_retention_get("other").await.unwrap(), ArtifactRetention::default());
+    let by_kind = s.artifact_insert(artifact(T, None, NOW), None, Some(1)).await.unwrap();
+    assert_eq!(by_kind.expires_at, Some(NOW + 7_000));
+    let mut other_kind = artifact(T, None, NOW);
+    other_kind.kind = "csv.export".into();
+    assert_eq!(s.artifact_insert(other_kind, None, Some(1)).await.unwrap().expires_at, Some(NOW + 50_000));
+    let mut explicit = artifact(T, None, NOW);
+    explicit.expires_at = Some(NOW + 3);
+    assert_eq!(s.artifact_insert(explicit, None, Some(1)).await.unwrap().expires_at, Some(NOW + 3));
+    assert_eq!(s.artifact_insert(artifact("other", None, NOW), None, Some(9)).await.unwrap().expires_at, Some(NOW + 9));
+    s.artifact_retention_set(T, ArtifactRetention::default()).await.unwrap();
+    assert_eq!(s.artifact_retention_get(T).await.unwrap(), ArtifactRetention::default());
+});
+
+store_test!(expired_artifacts_are_listed_oldest_first_and_deleted, |s: S| async move {
+    let mut ids = Vec::new();
+    for (i, ttl) in [(0, 300), (1, 100), (2, 200)] {
+        let mut a = artifact(T, None, NOW + i);
+        a.expires_at = Some(NOW + ttl);
+        ids.push(s.artifact_insert(a, None, None).await.unwrap().id);
+    }
+    s.artifact_insert(artifact(T, None, NOW), None, None).await.unwrap();
+    assert!(s.artifact_expired(NOW + 99, 10).await.unwrap().is_empty());
+    let due: Vec<ArtifactId> = s.artifact_expired(NOW + 250, 10).await.unwrap().iter().map(|a| a.id).collect();
+    assert_eq!(due, vec![ids[1], ids[2]]);
+    assert_eq!(s.artifact_expired(NOW + 1000, 1).await.unwrap().len(), 1);
+    assert_eq!(s.artifact_delete(&due).await.unwrap(), 2);
+    assert_eq!(s.artifact_delete(&due).await.unwrap(), 0);
+    assert!(s.artifact_get(Some(T), ids[1]).await.unwrap().is_none());
+    assert!(s.artifact_get(Some(T), ids[0]).await.unwrap().is_some());
+});
+
+store_test!(downloads_are_counted, |s: S| async move {
+    let a = s.artifact_insert(artifact(T, None, NOW), None, None).await.unwrap();
+    for _ in 0..3 {
+        s.artifact_downloaded(a.id).await.unwrap();
+    }
+    assert_eq!(s.artifact_get(Some(T), a.id).await.unwrap().unwrap().download_count, 3);
+    s.artifact_downloaded(ArtifactId::new()).await.unwrap();
+});
+
+store_test!(the_first_secret_stored_wins, |s: S| async move {
+    let first = s.secret_get_or_create("artifact-links", vec![1; 32]).await.unwrap();
+    let second = s.secret_get_or_create("artifact-links", vec![2; 32]).await.unwrap();
+    assert_eq!(first, vec![1; 32]);
+    assert_eq!(second, first);
+    assert_eq!(s.secret_get_or_create("other", vec![3]).await.unwrap(), vec![3]);
+});
