@@ -27,7 +27,8 @@ pub struct TareaProcess {
     stderr: mpsc::Receiver<String>,
 }
 
-fn free_port() -> u16 {
+/// A port free on 127.0.0.1 a moment ago.
+pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
@@ -39,6 +40,11 @@ impl TareaProcess {
     }
 
     pub fn start_on(data_dir: &Path, port: u16, extra: &[&str]) -> TareaProcess {
+        Self::start_with_env(data_dir, port, extra, &[])
+    }
+
+    /// Like [`TareaProcess::start_on`], with extra environment variables.
+    pub fn start_with_env(data_dir: &Path, port: u16, extra: &[&str], env: &[(&str, &str)]) -> TareaProcess {
         let mut child = Command::new(tarea_binary())
             .arg("serve")
             .arg("--data-dir")
@@ -48,6 +54,7 @@ impl TareaProcess {
             .args(extra)
             .env("TAREA_LOG", "info")
             .env_remove("TAREA_CONFIG")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

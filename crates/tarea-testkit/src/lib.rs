@@ -6,6 +6,7 @@
 mod binary;
 mod postgres;
 mod proxy;
+mod s3;
 mod server;
 
 use std::sync::Arc;
@@ -17,9 +18,10 @@ pub use tarea_store::Durability;
 use tarea_store::{SqliteOptions, SqliteStore};
 use tempfile::TempDir;
 
-pub use binary::{TareaProcess, tarea_binary};
+pub use binary::{TareaProcess, free_port, tarea_binary};
 pub use postgres::{PgSchema, pg_url};
 pub use proxy::Proxy;
+pub use s3::S3Server;
 pub use server::TestServer;
 
 /// A store in a temporary folder (SQLite) or a schema of its own (PostgreSQL), with its event

@@ -1,4 +1,5 @@
 //! Tests of the real `tarea` binary: crash safety under SIGKILL, graceful SIGTERM, the CLI.
+mod artifacts;
 mod cli;
 mod cluster;
 mod crash;
