@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Artifact, ByteStream, JobError, JobId, ProgressUpdate};
+use crate::{Artifact, ArtifactId, ByteStream, JobError, JobId, ProgressUpdate};
 
 /// Where a handler reports progress. Reports are cheap and never block: the runtime keeps the
 /// latest one and writes it to the store at most every ~100 ms per job.
@@ -29,12 +29,16 @@ pub struct NewArtifact {
     pub expires_at: Option<i64>,
 }
 
-/// Saves the files a running job makes: stores the bytes, then records them against the
-/// job's attempt (fenced: a stale attempt's files are refused and their bytes deleted).
+/// A running job's access to artifacts: it saves the files it makes (the bytes are stored,
+/// then recorded against the job's attempt — fenced, so a stale attempt's files are refused
+/// and their bytes deleted) and reads its tenant's artifacts (e.g. rows to export).
 #[async_trait]
 pub trait ArtifactSink: Send + Sync {
     /// Saves one file.
     async fn save(&self, meta: NewArtifact, data: ByteStream) -> Result<Artifact, HandlerError>;
+    /// Opens an artifact of the job's tenant; an unknown or expired one is a non-retryable
+    /// error naming it.
+    async fn open(&self, id: ArtifactId) -> Result<(Artifact, ByteStream), HandlerError>;
 }
 
 /// Everything a handler gets for one attempt of one job.

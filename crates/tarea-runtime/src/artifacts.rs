@@ -133,4 +133,23 @@ impl ArtifactSink for JobArtifacts {
             SaveError::Store(e) => HandlerError::retryable("artifact_not_recorded", e.to_string()),
         })
     }
+
+    async fn open(&self, id: ArtifactId) -> Result<(Artifact, ByteStream), HandlerError> {
+        let Some(artifacts) = &self.artifacts else {
+            return Err(HandlerError::fatal("no_artifact_store", "this server has no artifact store configured"));
+        };
+        let found = self
+            .store
+            .artifact_get(Some(&self.maker.tenant), id)
+            .await
+            .map_err(|e| HandlerError::retryable("store_unavailable", e.to_string()))?;
+        let Some(a) = found.filter(|a| !a.expired(now_ms())) else {
+            return Err(HandlerError::fatal("artifact_not_found", format!("no live artifact {id} in this tenant")));
+        };
+        let bytes = artifacts.bytes.get(id, None).await.map_err(|e| match e {
+            BytesError::NotFound => HandlerError::fatal("artifact_not_found", format!("the content of {id} is gone")),
+            e => HandlerError::retryable("artifact_store_unavailable", e.to_string()),
+        })?;
+        Ok((a, bytes))
+    }
 }

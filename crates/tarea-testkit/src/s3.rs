@@ -21,7 +21,9 @@ impl S3Server {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("cannot start moto_server ({e}); `bash scripts/test` installs it with pip install 'moto[server]'")
+                panic!(
+                    "cannot start moto_server ({e}); `bash scripts/test` installs it with pip install 'moto[server]'"
+                )
             });
         let server = S3Server { child, port };
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -35,6 +35,7 @@ impl TestServer {
         let store = TestStore::sqlite();
         let mut registry = Registry::new();
         register_builtins(&mut registry);
+        tarea_docs::register(&mut registry);
         extra(&mut registry);
         let kinds = registry.kinds();
         let dir = Arc::new(tempfile::tempdir().expect("artifact folder"));

@@ -45,6 +45,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let mut registry = Registry::new();
     register_builtins(&mut registry);
+    tarea_docs::register(&mut registry);
     let kinds = registry.kinds();
     store.builtin_kinds_register(&kinds).await.context("registering the built-in kinds")?;
     let runtime =

@@ -18,7 +18,8 @@ async fn upload_through(http: &reqwest::Client, node: &TareaProcess, key: &str, 
         job["id"].as_str().unwrap(),
         job["attempt"]
     ));
-    let res = http.post(url).bearer_auth(key).header("content-type", "application/pdf").body(body).send().await.unwrap();
+    let res =
+        http.post(url).bearer_auth(key).header("content-type", "application/pdf").body(body).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 201);
     res.json().await.unwrap()
 }
@@ -91,13 +92,19 @@ async fn cluster_nodes_share_artifacts_in_an_s3_bucket() {
     let got = http.get(b.url(&format!("/v1/artifacts/{id}/content"))).bearer_auth(&key).send().await.unwrap();
     assert_eq!(got.status().as_u16(), 200);
     assert!(got.bytes().await.unwrap().as_ref() == big.as_slice(), "the bytes differ");
-    let part =
-        http.get(b.url(&format!("/v1/artifacts/{id}/content"))).bearer_auth(&key).header("range", "bytes=1000-1999").send().await.unwrap();
+    let part = http
+        .get(b.url(&format!("/v1/artifacts/{id}/content")))
+        .bearer_auth(&key)
+        .header("range", "bytes=1000-1999")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(part.status().as_u16(), 206);
     assert!(part.bytes().await.unwrap().as_ref() == &big[1000..2000]);
 
     // A link signed by one node works on the other, without a key.
-    let (s, link) = post_json(&http, &a.url(&format!("/v1/artifacts/{id}/link")), &key, json!({"expires_in_s": 300})).await;
+    let (s, link) =
+        post_json(&http, &a.url(&format!("/v1/artifacts/{id}/link")), &key, json!({"expires_in_s": 300})).await;
     assert_eq!(s, 200, "{link}");
     let path = link["url"].as_str().unwrap().split_once("/v1/").map(|(_, p)| format!("/v1/{p}")).unwrap();
     let via_b = http.get(b.url(&path)).send().await.unwrap();

@@ -1,0 +1,308 @@
+//! `csv.export`: rows → one CSV artifact, streamed to the artifact store as it is written, so
+//! a 100k-row export never sits whole in memory.
+//!
+//! Payload: `{"columns": ["Protocolo", {"header": "Especie", "field": "especie"}, …],
+//! "rows": [[…], {…}, …] | "rows_artifact": "<artifact id of JSON Lines>", "delimiter"?: ",",
+//! "bom"?: false, "escape_formulas"?: true, "filename"?: "export.csv"}`.
+//! A row is an array (cells in column order) or an object (cells by each column's `field`,
+//! which defaults to its header). Result: `{"artifact", "rows", "bytes", "filename"}`.
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use tarea_core::{ArtifactId, BytesError, Handler, HandlerError, JobContext, NewArtifact, ProgressUpdate};
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::mpsc;
+
+/// Flushed to the artifact store in pieces of this size.
+const CHUNK: usize = 64 * 1024;
+/// Most columns.
+const COLUMNS_MAX: usize = 1000;
+
+/// The `csv.export` handler.
+pub struct CsvExport;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Payload {
+    columns: Vec<Column>,
+    #[serde(default)]
+    rows: Option<Vec<Value>>,
+    #[serde(default)]
+    rows_artifact: Option<String>,
+    #[serde(default)]
+    delimiter: Option<String>,
+    #[serde(default)]
+    bom: bool,
+    #[serde(default = "yes")]
+    escape_formulas: bool,
+    #[serde(default)]
+    filename: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Column {
+    Header(String),
+    Spec {
+        header: String,
+        #[serde(default)]
+        field: Option<String>,
+    },
+}
+
+impl Column {
+    fn header(&self) -> &str {
+        match self {
+            Column::Header(h) | Column::Spec { header: h, .. } => h,
+        }
+    }
+    fn field(&self) -> &str {
+        match self {
+            Column::Header(h) => h,
+            Column::Spec { header, field } => field.as_deref().unwrap_or(header),
+        }
+    }
+}
+
+fn invalid(message: impl Into<String>) -> HandlerError {
+    HandlerError::fatal("invalid_payload", message)
+}
+
+fn delimiter(d: Option<&str>) -> Result<u8, HandlerError> {
+    match d {
+        None => Ok(b','),
+        Some("\\t" | "\t") => Ok(b'\t'),
+        Some(s) if s.len() == 1 && s.as_bytes()[0].is_ascii_punctuation() && !matches!(s, "\"") => Ok(s.as_bytes()[0]),
+        Some(s) => Err(invalid(format!(
+            "delimiter must be one punctuation character such as \",\" or \";\", or \"\\t\"; got {s:?}"
+        ))),
+    }
+}
+
+/// The text of one cell. With `escape`, text that a spreadsheet would run as a formula (it
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return, and is not a number) gets a
+/// leading `'`, as OWASP advises against CSV injection.
+fn cell(v: &Value, escape: bool) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => {
+            let risky = s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.trim().parse::<f64>().is_err();
+            if escape && risky { format!("'{s}") } else { s.clone() }
+        }
+        other => other.to_string(),
+    }
+}
+
+/// What the CSV writer writes into; the handler takes its bytes out in `CHUNK`s.
+#[derive(Clone, Default)]
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Sink {
+    fn take_if(&self, at_least: usize) -> Option<Bytes> {
+        let mut buf = self.0.lock().ok()?;
+        (buf.len() >= at_least.max(1)).then(|| Bytes::from(std::mem::take(&mut *buf)))
+    }
+}
+
+/// Writes rows as CSV into a buffer that is handed on in `CHUNK`s.
+struct Writer<'a> {
+    csv: csv::Writer<Sink>,
+    sink: Sink,
+    columns: &'a [Column],
+    escape: bool,
+    tx: mpsc::Sender<Result<Bytes, BytesError>>,
+    rows: u64,
+    bytes: u64,
+}
+
+impl Writer<'_> {
+    async fn row(&mut self, row: &Value, at: &str) -> Result<(), HandlerError> {
+        let cells: Vec<String> = match row {
+            Value::Array(a) => {
+                if a.len() > self.columns.len() {
+                    return Err(invalid(format!(
+                        "{at} has {} cells but there are {} columns",
+                        a.len(),
+                        self.columns.len()
+                    )));
+                }
+                let mut cells: Vec<String> = a.iter().map(|v| cell(v, self.escape)).collect();
+                cells.resize(self.columns.len(), String::new());
+                cells
+            }
+            Value::Object(o) => self
+                .columns
+                .iter()
+                .map(|c| o.get(c.field()).map(|v| cell(v, self.escape)).unwrap_or_default())
+                .collect(),
+            _ => return Err(invalid(format!("{at} must be an array of cells or an object; got {row}"))),
+        };
+        self.csv.write_record(&cells).map_err(|e| HandlerError::fatal("csv_error", e.to_string()))?;
+        self.rows += 1;
+        self.flush(false).await
+    }
+
+    async fn flush(&mut self, all: bool) -> Result<(), HandlerError> {
+        if all {
+            self.csv.flush().map_err(|e| HandlerError::fatal("csv_error", e.to_string()))?;
+        }
+        if let Some(chunk) = self.sink.take_if(if all { 1 } else { CHUNK }) {
+            self.bytes += chunk.len() as u64;
+            self.tx
+                .send(Ok(chunk))
+                .await
+                .map_err(|_| HandlerError::retryable("artifact_store_unavailable", "the upload stopped"))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Handler for CsvExport {
+    async fn run(&self, ctx: JobContext) -> Result<Box<RawValue>, HandlerError> {
+        let p: Payload = serde_json::from_str(ctx.payload.get()).map_err(|e| invalid(format!("csv.export: {e}")))?;
+        if p.columns.is_empty() || p.columns.len() > COLUMNS_MAX {
+            return Err(invalid(format!("columns holds 1 to {COLUMNS_MAX} columns; got {}", p.columns.len())));
+        }
+        let source = match (&p.rows, &p.rows_artifact) {
+            (Some(_), None) => None,
+            (None, Some(id)) => Some(
+                id.parse::<ArtifactId>()
+                    .map_err(|_| invalid(format!("rows_artifact is not an artifact id: {id:?}")))?,
+            ),
+            _ => return Err(invalid("give either rows or rows_artifact")),
+        };
+        let delim = delimiter(p.delimiter.as_deref())?;
+        let filename = p.filename.clone().unwrap_or_else(|| "export.csv".into());
+        let (tx, rx) = mpsc::channel::<Result<Bytes, BytesError>>(4);
+        let meta = NewArtifact { filename, content_type: "text/csv; charset=utf-8".into(), ..Default::default() };
+        let upload = ctx.artifacts.save(meta, Box::pin(tokio_stream_of(rx)));
+        let rows_tx = tx.clone();
+        let write = async {
+            let sink = Sink::default();
+            if p.bom {
+                std::io::Write::write_all(&mut sink.clone(), b"\xEF\xBB\xBF")
+                    .map_err(|e| HandlerError::fatal("csv_error", e.to_string()))?;
+            }
+            let mut csv = csv::WriterBuilder::new().delimiter(delim).from_writer(sink.clone());
+            csv.write_record(p.columns.iter().map(Column::header))
+                .map_err(|e| HandlerError::fatal("csv_error", e.to_string()))?;
+            let mut w =
+                Writer { csv, sink, columns: &p.columns, escape: p.escape_formulas, tx: rows_tx, rows: 0, bytes: 0 };
+            match source {
+                None => {
+                    let rows = p.rows.as_deref().unwrap_or_default();
+                    let total = rows.len() as u64;
+                    for (i, row) in rows.iter().enumerate() {
+                        w.row(row, &format!("rows[{i}]")).await?;
+                        if i % 5000 == 4999 {
+                            step(&ctx, "writing rows", w.rows, Some(total))?;
+                        }
+                    }
+                }
+                Some(id) => {
+                    let (_, bytes) = ctx.artifacts.open(id).await?;
+                    let reader = tokio_util::io::StreamReader::new(
+                        bytes.map(|c| c.map_err(|e| std::io::Error::other(e.to_string()))),
+                    );
+                    let mut lines = tokio::io::BufReader::new(reader).lines();
+                    let mut n = 0u64;
+                    while let Some(line) = lines
+                        .next_line()
+                        .await
+                        .map_err(|e| HandlerError::retryable("artifact_store_unavailable", e.to_string()))?
+                    {
+                        n += 1;
+                        if line.trim().is_empty() {
+                            continue;
+                        }
+                        let row: Value = serde_json::from_str(&line)
+                            .map_err(|e| invalid(format!("line {n} of rows_artifact is not JSON: {e}")))?;
+                        w.row(&row, &format!("line {n} of rows_artifact")).await?;
+                        if n.is_multiple_of(5000) {
+                            step(&ctx, "writing rows", w.rows, None)?;
+                        }
+                    }
+                }
+            }
+            w.flush(true).await?;
+            step(&ctx, "saving the file", w.rows, Some(w.rows))?;
+            Ok::<_, HandlerError>((w.rows, w.bytes))
+        };
+        let written = async {
+            let r = write.await;
+            if let Err(e) = &r {
+                // An error item aborts the upload: a half-written export is never saved.
+                let _ = tx.send(Err(BytesError::Unavailable(format!("the export failed: {e:?}")))).await;
+            }
+            drop(tx);
+            r
+        };
+        let (written, saved) = tokio::join!(written, upload);
+        let (rows, _) = written?;
+        let artifact = saved?;
+        let out = serde_json::json!({
+            "artifact": artifact.id, "rows": rows, "bytes": artifact.size, "filename": artifact.filename,
+        });
+        Ok(serde_json::value::to_raw_value(&out).map_err(|e| HandlerError::fatal("internal", e.to_string()))?)
+    }
+}
+
+fn step(ctx: &JobContext, name: &str, current: u64, total: Option<u64>) -> Result<(), HandlerError> {
+    if ctx.cancel.is_cancelled() {
+        return Err(HandlerError::Cancelled);
+    }
+    ctx.report(ProgressUpdate { step: Some(name.into()), current: Some(current), total, ..Default::default() });
+    Ok(())
+}
+
+fn tokio_stream_of(
+    mut rx: mpsc::Receiver<Result<Bytes, BytesError>>,
+) -> impl futures_util::Stream<Item = Result<Bytes, BytesError>> + Send {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_escape_formulas_but_not_numbers() {
+        assert_eq!(cell(&Value::String("=HYPERLINK(\"x\")".into()), true), "'=HYPERLINK(\"x\")");
+        assert_eq!(cell(&Value::String("@SUM(A1)".into()), true), "'@SUM(A1)");
+        assert_eq!(cell(&Value::String("-12.5".into()), true), "-12.5");
+        assert_eq!(cell(&Value::String("=1+1".into()), false), "=1+1");
+        assert_eq!(cell(&serde_json::json!(3.25), true), "3.25");
+        assert_eq!(cell(&Value::Null, true), "");
+        assert_eq!(cell(&serde_json::json!({"a": 1}), true), "{\"a\":1}");
+    }
+
+    #[test]
+    fn delimiters() {
+        assert_eq!(delimiter(None).unwrap(), b',');
+        assert_eq!(delimiter(Some(";")).unwrap(), b';');
+        assert_eq!(delimiter(Some("\t")).unwrap(), b'\t');
+        assert!(delimiter(Some("ab")).is_err());
+        assert!(delimiter(Some("\"")).is_err());
+        assert!(delimiter(Some("x")).is_err());
+    }
+}
