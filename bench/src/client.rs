@@ -60,6 +60,33 @@ impl Conn {
         Ok(status)
     }
 
+    /// Posts bytes with a content type; answers the status and the JSON answer.
+    pub async fn post_bytes(&mut self, path: &str, body: Bytes, content_type: &str) -> Result<(u16, Value)> {
+        self.sender.ready().await?;
+        let req = Request::post(path)
+            .header("host", &self.host)
+            .header("authorization", format!("Bearer {}", self.key))
+            .header("content-type", content_type)
+            .body(Full::new(body))?;
+        let res = self.sender.send_request(req).await?;
+        let status = res.status().as_u16();
+        let bytes = res.into_body().collect().await?.to_bytes();
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+    }
+
+    /// Downloads `path`; answers the status and the number of bytes.
+    pub async fn get_len(&mut self, path: &str) -> Result<(u16, usize)> {
+        self.sender.ready().await?;
+        let req = Request::get(path)
+            .header("host", &self.host)
+            .header("authorization", format!("Bearer {}", self.key))
+            .body(Full::new(Bytes::new()))?;
+        let res = self.sender.send_request(req).await?;
+        let status = res.status().as_u16();
+        let bytes = res.into_body().collect().await?.to_bytes();
+        Ok((status, bytes.len()))
+    }
+
     pub async fn post(&mut self, path: &str, body: &Value) -> Result<(u16, Value)> {
         self.sender.ready().await?;
         let req = Request::post(path)

@@ -9,6 +9,7 @@
 //! it is not part of the default run, which needs no database server.
 mod client;
 mod cluster;
+mod documents;
 mod server;
 mod stats;
 
@@ -256,6 +257,12 @@ async fn main() -> Result<()> {
 
     if std::env::var("BENCH_ONLY").is_ok_and(|o| o.split(',').any(|x| x == "cluster")) {
         return cluster::run().await;
+    }
+    if wanted("documents") {
+        documents::run().await?;
+        if std::env::var("BENCH_ONLY").is_ok() {
+            return Ok(());
+        }
     }
     let full = Server::start(&["--durability", "full"]).await?;
     say("cold_start_to_readyz", full.cold_start.as_secs_f64() * 1000.0, "ms");

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use sha2::{Digest, Sha256};
 use tarea_core::{ArtifactBytes, ArtifactId, ByteStream, BytesError, StoredBytes};
 
@@ -165,7 +165,13 @@ impl ArtifactBytes for ObjectArtifacts {
             e if e.to_string().contains("range") || e.to_string().contains("Range") => BytesError::BadRange { size: 0 },
             e => BytesError::Unavailable(e.to_string()),
         })?;
-        Ok(Box::pin(result.into_stream().map(|c| c.map_err(unavailable))))
+        let range = result.range.clone();
+        match result.payload {
+            // object_store reads local files 8 KiB at a time, each read a hop to the blocking
+            // pool: a 15 MB file took ~200 ms here. Reading 512 KiB at a time takes ~5.
+            GetResultPayload::File(file, _) => Ok(Box::pin(file_chunks(file, range))),
+            GetResultPayload::Stream(s) => Ok(Box::pin(s.map(|c| c.map_err(unavailable)))),
+        }
     }
 
     async fn delete(&self, id: ArtifactId) -> Result<(), BytesError> {
@@ -182,6 +188,34 @@ impl ArtifactBytes for ObjectArtifacts {
     fn describe(&self) -> String {
         self.describe.clone()
     }
+}
+
+/// Bytes read from a local file for one download.
+const FILE_CHUNK: u64 = 512 * 1024;
+
+/// The `range` of `file`, read in `FILE_CHUNK`s on the blocking pool.
+fn file_chunks(
+    file: std::fs::File,
+    range: Range<u64>,
+) -> impl futures_util::Stream<Item = Result<Bytes, BytesError>> + Send {
+    futures_util::stream::try_unfold((Some(file), range.start, range.end), |(file, at, end)| async move {
+        let Some(mut file) = file else { return Ok(None) };
+        if at >= end {
+            return Ok(None);
+        }
+        let want = (end - at).min(FILE_CHUNK);
+        let (file, chunk) = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Seek, SeekFrom};
+            file.seek(SeekFrom::Start(at))?;
+            let mut buf = vec![0u8; want as usize];
+            file.read_exact(&mut buf)?;
+            Ok::<_, std::io::Error>((file, Bytes::from(buf)))
+        })
+        .await
+        .map_err(|e| BytesError::Unavailable(format!("reading an artifact: {e}")))?
+        .map_err(|e| BytesError::Unavailable(format!("reading an artifact: {e}")))?;
+        Ok(Some((chunk, (Some(file), at + want, end))))
+    })
 }
 
 #[cfg(test)]
@@ -209,6 +243,21 @@ mod tests {
         store.delete(id).await.unwrap();
         assert!(matches!(store.get(id, None).await, Err(BytesError::NotFound)));
         store.delete(id).await.expect("deleting what is gone is fine");
+    }
+
+    #[tokio::test]
+    async fn large_files_come_back_whole_and_in_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectArtifacts::open(dir.path().to_str().unwrap(), 1 << 30).unwrap();
+        let id = ArtifactId::new();
+        let data: Vec<u8> = (0..(3 * FILE_CHUNK as usize + 17)).map(|i| (i % 251) as u8).collect();
+        store.put(id, Bytes::from(data.clone())).await.unwrap();
+        assert_eq!(collect(store.get(id, None).await.unwrap()).await, data);
+        let r = FILE_CHUNK - 5..2 * FILE_CHUNK + 9;
+        assert_eq!(
+            collect(store.get(id, Some(r.clone())).await.unwrap()).await,
+            &data[r.start as usize..r.end as usize]
+        );
     }
 
     #[tokio::test]

@@ -6,11 +6,13 @@
 //! "bom"?: false, "escape_formulas"?: true, "filename"?: "export.csv"}`.
 //! A row is an array (cells in column order) or an object (cells by each column's `field`,
 //! which defaults to its header). Result: `{"artifact", "rows", "bytes", "filename"}`.
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Deserialize;
-use serde_json::Value;
 use serde_json::value::RawValue;
 use tarea_core::{ArtifactId, BytesError, Handler, HandlerError, JobContext, NewArtifact, ProgressUpdate};
 use tokio::io::AsyncBufReadExt;
@@ -29,7 +31,7 @@ pub struct CsvExport;
 struct Payload {
     columns: Vec<Column>,
     #[serde(default)]
-    rows: Option<Vec<Value>>,
+    rows: Option<Vec<Box<RawValue>>>,
     #[serde(default)]
     rows_artifact: Option<String>,
     #[serde(default)]
@@ -86,19 +88,40 @@ fn delimiter(d: Option<&str>) -> Result<u8, HandlerError> {
     }
 }
 
-/// The text of one cell. With `escape`, text that a spreadsheet would run as a formula (it
-/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return, and is not a number) gets a
-/// leading `'`, as OWASP advises against CSV injection.
-fn cell(v: &Value, escape: bool) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => {
-            let risky = s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.trim().parse::<f64>().is_err();
-            if escape && risky { format!("'{s}") } else { s.clone() }
+/// The text of one cell, borrowed when it can be. With `escape`, text that a spreadsheet
+/// would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or a carriage return, and
+/// is not a number) gets a leading `'`, as OWASP advises against CSV injection. Cells are
+/// read as raw JSON: numbers keep the text they were sent with, and no row is ever built into
+/// a `serde_json::Value` (that cost ~2 µs a row).
+fn cell(v: &RawValue, escape: bool) -> Cow<'_, str> {
+    let raw = v.get();
+    match raw.as_bytes().first() {
+        Some(b'"') => {
+            let text: Cow<'_, str> = match serde_json::from_str::<&str>(raw) {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => Cow::Owned(serde_json::from_str::<String>(raw).unwrap_or_default()),
+            };
+            let risky = text.starts_with(['=', '+', '-', '@', '\t', '\r']) && text.trim().parse::<f64>().is_err();
+            if escape && risky { Cow::Owned(format!("'{text}")) } else { text }
         }
-        other => other.to_string(),
+        Some(b'n') => Cow::Borrowed(""),
+        _ => Cow::Borrowed(raw),
+    }
+}
+
+/// Where a row came from, for error messages (built only when one is needed).
+#[derive(Clone, Copy)]
+enum At {
+    Inline(usize),
+    Line(u64),
+}
+
+impl std::fmt::Display for At {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Inline(i) => write!(f, "rows[{i}]"),
+            At::Line(n) => write!(f, "line {n} of rows_artifact"),
+        }
     }
 }
 
@@ -135,28 +158,39 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    async fn row(&mut self, row: &Value, at: &str) -> Result<(), HandlerError> {
-        let cells: Vec<String> = match row {
-            Value::Array(a) => {
-                if a.len() > self.columns.len() {
+    async fn row(&mut self, row: &str, at: At) -> Result<(), HandlerError> {
+        let bad = |e: serde_json::Error| invalid(format!("{at} is not a JSON array or object: {e}"));
+        let csv_err = |e: csv::Error| HandlerError::fatal("csv_error", e.to_string());
+        match row.trim_start().as_bytes().first() {
+            Some(b'[') => {
+                let cells: Vec<&RawValue> = serde_json::from_str(row).map_err(bad)?;
+                if cells.len() > self.columns.len() {
                     return Err(invalid(format!(
                         "{at} has {} cells but there are {} columns",
-                        a.len(),
+                        cells.len(),
                         self.columns.len()
                     )));
                 }
-                let mut cells: Vec<String> = a.iter().map(|v| cell(v, self.escape)).collect();
-                cells.resize(self.columns.len(), String::new());
-                cells
+                for c in &cells {
+                    self.csv.write_field(cell(c, self.escape).as_bytes()).map_err(csv_err)?;
+                }
+                for _ in cells.len()..self.columns.len() {
+                    self.csv.write_field("").map_err(csv_err)?;
+                }
             }
-            Value::Object(o) => self
-                .columns
-                .iter()
-                .map(|c| o.get(c.field()).map(|v| cell(v, self.escape)).unwrap_or_default())
-                .collect(),
-            _ => return Err(invalid(format!("{at} must be an array of cells or an object; got {row}"))),
-        };
-        self.csv.write_record(&cells).map_err(|e| HandlerError::fatal("csv_error", e.to_string()))?;
+            Some(b'{') => {
+                let cells: HashMap<Cow<'_, str>, &RawValue> = serde_json::from_str::<Fields<'_>>(row).map_err(bad)?.0;
+                for c in self.columns {
+                    let text = cells.get(c.field()).map(|v| cell(v, self.escape)).unwrap_or_default();
+                    self.csv.write_field(text.as_bytes()).map_err(csv_err)?;
+                }
+            }
+            _ => {
+                let shown: String = row.chars().take(40).collect();
+                return Err(invalid(format!("{at} must be an array of cells or an object; got {shown}")));
+            }
+        }
+        self.csv.write_record(None::<&[u8]>).map_err(csv_err)?;
         self.rows += 1;
         self.flush(false).await
     }
@@ -213,7 +247,7 @@ impl Handler for CsvExport {
                     let rows = p.rows.as_deref().unwrap_or_default();
                     let total = rows.len() as u64;
                     for (i, row) in rows.iter().enumerate() {
-                        w.row(row, &format!("rows[{i}]")).await?;
+                        w.row(row.get(), At::Inline(i)).await?;
                         if i % 5000 == 4999 {
                             step(&ctx, "writing rows", w.rows, Some(total))?;
                         }
@@ -235,9 +269,7 @@ impl Handler for CsvExport {
                         if line.trim().is_empty() {
                             continue;
                         }
-                        let row: Value = serde_json::from_str(&line)
-                            .map_err(|e| invalid(format!("line {n} of rows_artifact is not JSON: {e}")))?;
-                        w.row(&row, &format!("line {n} of rows_artifact")).await?;
+                        w.row(&line, At::Line(n)).await?;
                         if n.is_multiple_of(5000) {
                             step(&ctx, "writing rows", w.rows, None)?;
                         }
@@ -267,6 +299,10 @@ impl Handler for CsvExport {
     }
 }
 
+/// An object row's cells by key; keys are borrowed unless they hold escapes.
+#[derive(Deserialize)]
+struct Fields<'a>(#[serde(borrow)] HashMap<Cow<'a, str>, &'a RawValue>);
+
 fn step(ctx: &JobContext, name: &str, current: u64, total: Option<u64>) -> Result<(), HandlerError> {
     if ctx.cancel.is_cancelled() {
         return Err(HandlerError::Cancelled);
@@ -287,13 +323,16 @@ mod tests {
 
     #[test]
     fn cells_escape_formulas_but_not_numbers() {
-        assert_eq!(cell(&Value::String("=HYPERLINK(\"x\")".into()), true), "'=HYPERLINK(\"x\")");
-        assert_eq!(cell(&Value::String("@SUM(A1)".into()), true), "'@SUM(A1)");
-        assert_eq!(cell(&Value::String("-12.5".into()), true), "-12.5");
-        assert_eq!(cell(&Value::String("=1+1".into()), false), "=1+1");
-        assert_eq!(cell(&serde_json::json!(3.25), true), "3.25");
-        assert_eq!(cell(&Value::Null, true), "");
-        assert_eq!(cell(&serde_json::json!({"a": 1}), true), "{\"a\":1}");
+        let c = |json: &str, escape: bool| cell(&RawValue::from_string(json.to_owned()).unwrap(), escape).into_owned();
+        assert_eq!(c(r#""=HYPERLINK(\"x\")""#, true), "'=HYPERLINK(\"x\")");
+        assert_eq!(c(r#""@SUM(A1)""#, true), "'@SUM(A1)");
+        assert_eq!(c(r#""-12.5""#, true), "-12.5");
+        assert_eq!(c(r#""=1+1""#, false), "=1+1");
+        assert_eq!(c("3.25", true), "3.25");
+        assert_eq!(c("null", true), "");
+        assert_eq!(c("true", true), "true");
+        assert_eq!(c(r#""a\nb \u00f1""#, true), "a\nb ñ");
+        assert_eq!(c(r#"{"a":1}"#, true), r#"{"a":1}"#);
     }
 
     #[test]
