@@ -4,10 +4,12 @@
 #![deny(missing_docs)]
 
 mod csv_export;
+mod xlsx_build;
 
 pub use csv_export::CsvExport;
+pub use xlsx_build::XlsxBuild;
 
 /// Adds the document kinds to a registry.
 pub fn register(registry: &mut tarea_runtime::Registry) {
-    registry.register("csv.export", CsvExport);
+    registry.register("csv.export", CsvExport).register("xlsx.build", XlsxBuild);
 }
