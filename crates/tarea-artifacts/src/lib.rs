@@ -108,7 +108,7 @@ impl ArtifactBytes for ObjectArtifacts {
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut head: Vec<Bytes> = Vec::new();
-        let mut upload: Option<WriteMultipart> = None;
+        let mut upload = AbortOnDrop(None);
         let result = async {
             while let Some(chunk) = chunks.next().await {
                 let chunk = chunk?;
@@ -117,7 +117,7 @@ impl ArtifactBytes for ObjectArtifacts {
                     return Err(BytesError::TooLarge { limit: self.max_size });
                 }
                 hasher.update(&chunk);
-                match upload.as_mut() {
+                match upload.0.as_mut() {
                     Some(w) => {
                         w.wait_for_capacity(4).await.map_err(unavailable)?;
                         w.put(chunk);
@@ -130,7 +130,7 @@ impl ArtifactBytes for ObjectArtifacts {
                             for c in head.drain(..) {
                                 w.put(c);
                             }
-                            upload = Some(w);
+                            upload.0 = Some(w);
                         }
                     }
                 }
@@ -138,7 +138,7 @@ impl ArtifactBytes for ObjectArtifacts {
             Ok(())
         }
         .await;
-        match (result, upload) {
+        match (result, upload.0.take()) {
             (Err(e), Some(w)) => {
                 if let Err(abort) = w.abort().await {
                     tracing::warn!(error = %abort, "could not abort a partial artifact upload");
@@ -187,6 +187,25 @@ impl ArtifactBytes for ObjectArtifacts {
 
     fn describe(&self) -> String {
         self.describe.clone()
+    }
+}
+
+/// A multipart upload that is aborted if its saver is dropped half-way (a job that timed out,
+/// an HTTP upload whose client went away): object_store's S3 uploads do not abort themselves,
+/// and an unfinished one keeps its parts, billed, until a bucket lifecycle rule removes them.
+struct AbortOnDrop(Option<WriteMultipart>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(w) = self.0.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move {
+                if let Err(e) = w.abort().await {
+                    tracing::warn!(error = %e, "could not abort an abandoned artifact upload");
+                }
+            });
+        }
     }
 }
 

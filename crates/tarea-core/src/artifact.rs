@@ -130,8 +130,10 @@ pub const FILENAME_MAX: usize = 200;
 /// Returns `fallback` when nothing usable is left.
 pub fn sanitize_filename(name: &str, fallback: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String =
-        last.chars().filter(|c| !c.is_control() && !matches!(c, '"' | ':' | '*' | '?' | '<' | '>' | '|')).collect();
+    let cleaned: String = last
+        .chars()
+        .filter(|c| !c.is_control() && !is_format_char(*c) && !matches!(c, '"' | ':' | '*' | '?' | '<' | '>' | '|'))
+        .collect();
     let trimmed = cleaned.trim_matches(|c: char| c == '.' || c.is_whitespace());
     if trimmed.is_empty() {
         return fallback.to_owned();
@@ -154,6 +156,13 @@ pub fn sanitize_filename(name: &str, fallback: &str) -> String {
     }
 }
 
+/// Invisible formatting characters (Unicode category Cf) that can disguise a name, such as
+/// the right-to-left override in `factura\u{202E}fdp.exe`.
+fn is_format_char(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +177,8 @@ mod tests {
         assert_eq!(sanitize_filename("..", "salida.pdf"), "salida.pdf");
         assert_eq!(sanitize_filename("dir/", "salida.pdf"), "salida.pdf");
         assert_eq!(sanitize_filename("\u{0}\u{7}", "salida.pdf"), "salida.pdf");
+        assert_eq!(sanitize_filename("factura\u{202E}fdp.exe", "x"), "facturafdp.exe");
+        assert_eq!(sanitize_filename("a\u{200B}b\u{FEFF}.pdf", "x"), "ab.pdf");
     }
 
     #[test]

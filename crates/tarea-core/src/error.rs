@@ -30,8 +30,7 @@ pub enum ErrorCode {
     QueueFull,
     /// Too many requests.
     RateLimited,
-    /// The thing existed but has expired (an artifact past its retention, a signed link past
-    /// its time).
+    /// The thing existed but has expired (an artifact past its retention).
     Gone,
     /// A `Range` header that does not fit the content.
     RangeNotSatisfiable,

@@ -257,7 +257,7 @@ pub trait Store: Send + Sync + 'static {
     async fn builtin_kinds_register(&self, kinds: &[String]) -> StoreResult<()>;
     /// Records an artifact whose bytes are stored. With a `job_id`, `attempt` fences it: it is
     /// refused with `StaleAttempt` unless that attempt of the job (in the artifact's tenant) is
-    /// running, and its `kind` becomes the job's. Without `expires_at`, it expires after the
+    /// running, and its `kind` and `cache_key` become the job's. Without `expires_at`, it expires after the
     /// tenant's retention for its kind, else after `default_ttl_ms` (None: never).
     async fn artifact_insert(
         &self,

@@ -22,6 +22,8 @@ use tokio::sync::mpsc;
 const CHUNK: usize = 64 * 1024;
 /// Most columns.
 const COLUMNS_MAX: usize = 1000;
+/// The writer's error when the upload it feeds has stopped: the upload's own error says why.
+const UPLOAD_STOPPED: &str = "upload_stopped";
 
 /// The `csv.export` handler.
 pub struct CsvExport;
@@ -204,7 +206,7 @@ impl Writer<'_> {
             self.tx
                 .send(Ok(chunk))
                 .await
-                .map_err(|_| HandlerError::retryable("artifact_store_unavailable", "the upload stopped"))?;
+                .map_err(|_| HandlerError::retryable(UPLOAD_STOPPED, "the upload stopped"))?;
         }
         Ok(())
     }
@@ -290,7 +292,14 @@ impl Handler for CsvExport {
             r
         };
         let (written, saved) = tokio::join!(written, upload);
-        let (rows, _) = written?;
+        // When the upload stopped first (e.g. over the size limit, not worth a retry), its error
+        // says why; when the writer failed (a wrong row), the writer's does.
+        let upload_stopped =
+            |e: &HandlerError| matches!(e, HandlerError::Retryable(j) if j.code == UPLOAD_STOPPED);
+        let (rows, _) = match (written, &saved) {
+            (Err(e), Err(_)) if upload_stopped(&e) => return Err(saved.err().unwrap_or(e)),
+            (written, _) => written?,
+        };
         let artifact = saved?;
         let out = serde_json::json!({
             "artifact": artifact.id, "rows": rows, "bytes": artifact.size, "filename": artifact.filename,

@@ -82,9 +82,23 @@ impl Artifacts {
             expires_at: meta.expires_at,
             download_count: 0,
         };
+        let tenant = maker.tenant.clone();
         match store.artifact_insert(artifact, maker.job.map(|(_, a)| a), self.default_ttl_ms).await {
             Ok(a) => Ok(a),
             Err(e) => {
+                // A refusal wrote nothing. A store that failed may have committed anyway (a
+                // connection lost during COMMIT): the bytes go only once no row points at them.
+                if matches!(e, StoreError::Unavailable(_) | StoreError::Internal(_)) {
+                    match store.artifact_get(Some(&tenant), id).await {
+                        // It was committed after all.
+                        Ok(Some(a)) => return Ok(a),
+                        Ok(None) => {}
+                        Err(_) => {
+                            tracing::warn!(artifact = %id, error = %e, "keeping the bytes of an artifact whose row may exist");
+                            return Err(e.into());
+                        }
+                    }
+                }
                 if let Err(d) = self.bytes.delete(id).await {
                     tracing::warn!(artifact = %id, error = %d, "could not delete the bytes of a refused artifact");
                 }
@@ -97,13 +111,18 @@ impl Artifacts {
     pub async fn clean_expired(&self, store: &dyn Store, now: i64, limit: u32) -> Result<u64, SaveError> {
         let expired = store.artifact_expired(now, limit).await?;
         let mut gone = Vec::with_capacity(expired.len());
+        let mut failed = 0;
         for a in &expired {
             match self.bytes.delete(a.id).await {
                 Ok(()) => gone.push(a.id),
                 Err(e) => {
-                    // Keep the row: the next round deletes the bytes again.
+                    // Keep the row: the next round tries again. One object that cannot be
+                    // deleted (a legal hold, a permission) must not stop the others.
                     tracing::warn!(artifact = %a.id, error = %e, "could not delete an expired artifact's bytes");
-                    break;
+                    failed += 1;
+                    if failed >= 10 && gone.is_empty() {
+                        break;
+                    }
                 }
             }
         }

@@ -6,9 +6,9 @@ use std::ops::Range;
 use axum::http::HeaderValue;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-/// The byte range a `Range` header asks of `size` bytes: `Ok(None)` to serve everything
-/// (a header we do not handle, such as several ranges, may be ignored), `Err` when the one
-/// range asked for is not satisfiable (416).
+/// The byte range a `Range` header asks of `size` bytes: `Ok(None)` to serve everything (a
+/// header that is malformed or asks for several ranges is ignored, as RFC 9110 allows), `Err`
+/// when the one well-formed range asked for is not satisfiable (416).
 pub(crate) fn parse(header: &str, size: u64) -> Result<Option<Range<u64>>, ()> {
     let Some(spec) = header.trim().strip_prefix("bytes=") else { return Ok(None) };
     if spec.contains(',') {
@@ -16,6 +16,11 @@ pub(crate) fn parse(header: &str, size: u64) -> Result<Option<Range<u64>>, ()> {
     }
     let Some((start, end)) = spec.trim().split_once('-') else { return Ok(None) };
     let (start, end) = (start.trim(), end.trim());
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let well_formed = (start.is_empty() && digits(end)) || (digits(start) && (end.is_empty() || digits(end)));
+    if !well_formed {
+        return Ok(None);
+    }
     let range = if start.is_empty() {
         // The last `end` bytes.
         let n: u64 = end.parse().map_err(|_| ())?;
@@ -25,13 +30,29 @@ pub(crate) fn parse(header: &str, size: u64) -> Result<Option<Range<u64>>, ()> {
         size.saturating_sub(n)..size
     } else {
         let first: u64 = start.parse().map_err(|_| ())?;
-        let last = if end.is_empty() { size.saturating_sub(1) } else { end.parse::<u64>().map_err(|_| ())? };
-        if first >= size || last < first {
+        let last = if end.is_empty() { None } else { Some(end.parse::<u64>().map_err(|_| ())?) };
+        if last.is_some_and(|l| l < first) {
+            // Malformed (RFC 9110 §14.1.1): ignored.
+            return Ok(None);
+        }
+        if first >= size {
             return Err(());
         }
+        let last = last.unwrap_or(size - 1);
         first..last.min(size - 1) + 1
     };
     Ok(Some(range))
+}
+
+/// Whether content of this type may be shown in the browser (`inline`) rather than saved:
+/// documents and images that run nothing. HTML, SVG, XML and anything unknown are always
+/// downloads.
+pub(crate) fn safe_inline(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "application/pdf" | "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "text/plain" | "text/csv"
+    )
 }
 
 /// Characters kept as they are in `filename*` (RFC 5987 attr-char).
@@ -73,9 +94,10 @@ mod tests {
         assert_eq!(parse("bytes=-500", 100), Ok(Some(0..100)));
         assert_eq!(parse("bytes=50-500", 100), Ok(Some(50..100)));
         assert_eq!(parse("bytes=100-", 100), Err(()));
-        assert_eq!(parse("bytes=9-3", 100), Err(()));
+        assert_eq!(parse("bytes=9-3", 100), Ok(None));
         assert_eq!(parse("bytes=-0", 100), Err(()));
-        assert_eq!(parse("bytes=a-b", 100), Err(()));
+        assert_eq!(parse("bytes=a-b", 100), Ok(None));
+        assert_eq!(parse("bytes=--5", 100), Ok(None));
         assert_eq!(parse("bytes=0-1,5-6", 100), Ok(None));
         assert_eq!(parse("items=0-1", 100), Ok(None));
         assert_eq!(parse("bytes=0-0", 0), Err(()));

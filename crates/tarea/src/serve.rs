@@ -31,6 +31,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ),
         default_ttl_ms: config.artifact_ttl_ms,
     };
+    if tarea_store::is_postgres_url(&config.database) && !config.artifacts.starts_with("s3://") {
+        tracing::warn!(
+            artifacts = %config.artifacts,
+            "artifacts are kept in a folder on a PostgreSQL store: unless every node mounts the same one, \
+             downloads reaching another node fail; give every node --artifacts s3://bucket/prefix"
+        );
+    }
     // Every node signs artifact links with the same key: the first to start stores it.
     let link_key = store
         .secret_get_or_create("artifact-links", tarea_server::generate_secret())

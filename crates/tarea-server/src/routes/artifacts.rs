@@ -3,7 +3,7 @@
 //! retention.
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -57,9 +57,9 @@ pub(crate) async fn get(
     Ok(axum::Json(a.into()))
 }
 
-/// Query of a content download.
+/// Query of a content download. Unknown parameters are ignored: mail tools append their own
+/// (`utm_source=…`) to the links they carry.
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct ContentQuery {
     /// `attachment` (default: the browser saves it) or `inline` (the browser shows it).
     disposition: Option<String>,
@@ -80,6 +80,7 @@ pub(crate) struct ContentQuery {
               (status = 416, description = "range_not_satisfiable")))]
 pub(crate) async fn content(
     State(state): State<AppState>,
+    method: Method,
     Path(raw): Path<String>,
     Query(q): Query<ContentQuery>,
     headers: HeaderMap,
@@ -111,6 +112,9 @@ pub(crate) async fn content(
     res_headers.insert(header::ETAG, HeaderValue::from_str(&etag).map_err(|e| ApiError::internal(e.to_string()))?);
     res_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     res_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    // Content comes from workers and apps: a browser must never run it as part of this origin.
+    res_headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    res_headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
     if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
         && inm.split(',').any(|t| t.trim() == etag || t.trim() == "*" || t.trim().trim_start_matches("W/") == etag)
     {
@@ -123,6 +127,8 @@ pub(crate) async fn content(
             return Err(ApiError::field("disposition", format!("use `attachment` or `inline`, not {other:?}")));
         }
     };
+    // Only types a browser shows without running anything may be shown inline.
+    let inline = inline && range::safe_inline(&a.content_type);
     res_headers.insert(header::CONTENT_DISPOSITION, range::content_disposition(&a.filename, inline));
     res_headers.insert(
         header::CONTENT_TYPE,
@@ -141,8 +147,31 @@ pub(crate) async fn content(
         })?,
         _ => None,
     };
+    let (status, len) = match &wanted {
+        Some(r) => (StatusCode::PARTIAL_CONTENT, r.end - r.start),
+        None => (StatusCode::OK, a.size),
+    };
+    if let Some(r) = &wanted {
+        res_headers.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!("bytes {}-{}/{}", r.start, r.end - 1, a.size))
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+        );
+    }
+    res_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if method == Method::HEAD {
+        // The headers only: nothing is read from the store, and it is not a download.
+        return Ok((status, res_headers).into_response());
+    }
     let stream = store.bytes.get(id, wanted.clone()).await.map_err(|e| match e {
-        BytesError::NotFound => gone(&a),
+        BytesError::NotFound => {
+            tracing::error!(artifact = %id, store = %store.bytes.describe(), "an artifact's content is missing");
+            ApiError::new(
+                ErrorCode::Unavailable,
+                "this artifact's content is missing from the artifact store; if tarea runs on several nodes, \
+                 they must share one (--artifacts s3://… or a shared folder)",
+            )
+        }
         e => ApiError::new(ErrorCode::Unavailable, e.to_string()),
     })?;
     if wanted.as_ref().is_none_or(|r| r.start == 0) {
@@ -152,18 +181,6 @@ pub(crate) async fn content(
         }
     }
     let body = Body::from_stream(stream.map(|c| c.map_err(std::io::Error::other)));
-    let (status, len) = match &wanted {
-        Some(r) => {
-            res_headers.insert(
-                header::CONTENT_RANGE,
-                HeaderValue::from_str(&format!("bytes {}-{}/{}", r.start, r.end - 1, a.size))
-                    .map_err(|e| ApiError::internal(e.to_string()))?,
-            );
-            (StatusCode::PARTIAL_CONTENT, r.end - r.start)
-        }
-        None => (StatusCode::OK, a.size),
-    };
-    res_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     Ok((status, res_headers, body).into_response())
 }
 
@@ -208,7 +225,12 @@ pub(crate) async fn link(
     }
     let mut expires = (now / 1000) as u64 + req.expires_in_s;
     if let Some(at) = a.expires_at {
+        // Whole seconds, never past the artifact: one that ends within this second has no
+        // link left to give.
         expires = expires.min((at / 1000).max(0) as u64);
+        if (expires as i64) * 1000 <= now {
+            return Err(gone(&a));
+        }
     }
     let base = match &state.public_url {
         Some(u) => u.to_string(),
@@ -284,17 +306,31 @@ fn too_large(limit: u64) -> ApiError {
 }
 
 /// A tenant's artifact retention, in seconds.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RetentionView {
     /// How long the tenant's artifacts live unless their kind says; null: the server's default.
     default_s: Option<u64>,
     /// Per job kind (`pdf.render`, `csv.export`, `upload`, …).
+    kinds: std::collections::BTreeMap<String, u64>,
+    /// The server's default (`--artifact-ttl-s`), for reference.
+    server_default_s: Option<u64>,
+}
+
+/// Body of `PUT /v1/artifacts/retention`; a view read with GET may be sent back as it is.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RetentionRequest {
+    /// How long the tenant's artifacts live unless their kind says; null: the server's default.
+    #[serde(default)]
+    default_s: Option<u64>,
+    /// Per job kind (`pdf.render`, `csv.export`, `upload`, …).
     #[serde(default)]
     kinds: std::collections::BTreeMap<String, u64>,
-    /// The server's default (`--artifact-ttl`), for reference; ignored on PUT.
-    #[serde(default, skip_deserializing)]
-    server_default_s: Option<u64>,
+    /// Ignored (the server's default is set with `--artifact-ttl-s`).
+    #[serde(default)]
+    #[schema(value_type = Option<u64>)]
+    #[allow(dead_code)]
+    server_default_s: Option<serde::de::IgnoredAny>,
 }
 
 /// Longest retention that may be set: ten years.
@@ -319,12 +355,12 @@ fn retention_view(state: &AppState, r: ArtifactRetention) -> RetentionView {
 }
 
 /// Replaces the tenant's artifact retention; it applies to artifacts made from now on.
-#[utoipa::path(put, path = "/v1/artifacts/retention", request_body = RetentionView, tag = "artifacts",
+#[utoipa::path(put, path = "/v1/artifacts/retention", request_body = RetentionRequest, tag = "artifacts",
     responses((status = 200, body = RetentionView), (status = 400, description = "invalid_request")))]
 pub(crate) async fn retention_put(
     State(state): State<AppState>,
     auth: Auth,
-    Json(req): Json<RetentionView>,
+    Json(req): Json<RetentionRequest>,
 ) -> Result<axum::Json<RetentionView>, ApiError> {
     let check = |field: String, s: u64| {
         if s == 0 || s > RETENTION_MAX_S {

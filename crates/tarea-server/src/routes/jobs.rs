@@ -35,8 +35,21 @@ pub(crate) async fn enqueue(
     let mut done = state.store.job_enqueue(&auth.tenant, vec![spec], now).await?;
     count_created(&state, &done);
     let e = done.pop().ok_or_else(|| ApiError::not_found("job"))?;
-    let status = if e.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, axum::Json(e.job.into())))
+    if e.created {
+        // A new job has made nothing yet.
+        return Ok((StatusCode::CREATED, axum::Json(e.job.into())));
+    }
+    Ok((StatusCode::OK, one_view(&state, &auth.tenant, e.job).await?))
+}
+
+/// The view of one job with its artifacts.
+pub(crate) async fn one_view(
+    state: &AppState,
+    tenant: &str,
+    job: tarea_core::Job,
+) -> Result<axum::Json<JobView>, ApiError> {
+    let view = super::job_views(state, tenant, vec![job]).await?.pop().ok_or_else(|| ApiError::not_found("job"))?;
+    Ok(axum::Json(view))
 }
 
 /// Creates many jobs, all or nothing.
@@ -141,7 +154,7 @@ pub(crate) async fn cancel(
     Path(id): Path<String>,
 ) -> Result<axum::Json<JobView>, ApiError> {
     let job = state.store.job_cancel(&auth.tenant, job_id(&id)?, now_ms()).await?;
-    Ok(axum::Json(job.into()))
+    one_view(&state, &auth.tenant, job).await
 }
 
 /// Puts a dead, cancelled or failed job back in its queue with attempts reset.
@@ -154,5 +167,5 @@ pub(crate) async fn retry(
     Path(id): Path<String>,
 ) -> Result<axum::Json<JobView>, ApiError> {
     let job = state.store.job_retry(&auth.tenant, job_id(&id)?, now_ms()).await?;
-    Ok(axum::Json(job.into()))
+    one_view(&state, &auth.tenant, job).await
 }

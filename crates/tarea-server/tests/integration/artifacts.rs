@@ -166,10 +166,31 @@ async fn downloads_carry_disposition_etag_and_ranges_and_are_counted() {
     assert_eq!(json(&body)["error"]["code"], "range_not_satisfiable");
     let (_, h, _) = fetch(&api, &format!("{path}?disposition=inline"), Some(&api.key), &[]).await;
     assert!(h["content-disposition"].to_str().unwrap().starts_with("inline;"));
+    let (s, _, body) = fetch(&api, &path, Some(&api.key), &[("range", "bytes=9-3")]).await;
+    assert_eq!((s, body.len()), (StatusCode::OK, PDF.len()), "a malformed Range is ignored");
+    let req = Request::head(&path).header("authorization", format!("Bearer {}", api.key)).body(Body::empty()).unwrap();
+    let res = api.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-length"], PDF.len().to_string().as_str());
     let (_, v) = api.call("GET", &format!("/v1/artifacts/{id}"), None).await;
-    // Full download, the 0-7 range, the If-Range full answer and the inline one; not the 304,
-    // the suffix range or the 416.
-    assert_eq!(v["download_count"], 4, "{v}");
+    // Full download, the 0-7 range, the If-Range full answer, the inline one and the one with
+    // a malformed Range; not the 304, the suffix range, the 416 or the HEAD.
+    assert_eq!(v["download_count"], 5, "{v}");
+}
+
+#[tokio::test]
+async fn content_never_runs_in_the_browser() {
+    let api = Api::new().await;
+    let (job, attempt) = running_job(&api).await;
+    let html = b"<script>alert(document.cookie)</script>";
+    let (s, a) = upload(&api, &job, &format!("attempt={attempt}&filename=x.html"), "text/html", html).await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    let path = format!("/v1/artifacts/{}/content?disposition=inline", a["id"].as_str().unwrap());
+    let (s, h, _) = fetch(&api, &path, Some(&api.key), &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(h["content-disposition"].to_str().unwrap().starts_with("attachment;"), "HTML is never shown inline");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(h["content-security-policy"].to_str().unwrap().contains("sandbox"));
 }
 
 #[tokio::test]
@@ -201,6 +222,9 @@ async fn signed_links_work_without_a_key_until_they_expire_and_refuse_tampering(
     let path = url.trim_start_matches("http://tarea.test");
     let (s, _, body) = fetch(&api, path, None, &[]).await;
     assert_eq!((s, body.as_slice()), (StatusCode::OK, PDF));
+    // Mail tools add their own parameters to the links they carry.
+    let (s, _, _) = fetch(&api, &format!("{path}&utm_source=correo"), None, &[]).await;
+    assert_eq!(s, StatusCode::OK);
 
     let (base, query) = path.split_once('?').unwrap();
     let params: Vec<(&str, &str)> = query.split('&').filter_map(|p| p.split_once('=')).collect();
@@ -244,6 +268,10 @@ async fn an_expired_artifact_is_gone_and_retention_is_per_tenant_and_kind() {
         api.call("PUT", "/v1/artifacts/retention", Some(r#"{"default_s":3600,"kinds":{"informe.render":1}}"#)).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["kinds"]["informe.render"], 1);
+    // What GET answers may be sent back as it is.
+    let (s, again) = api.call("PUT", "/v1/artifacts/retention", Some(&r.to_string())).await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert_eq!(again, r);
     for bad in [r#"{"default_s":0}"#, r#"{"kinds":{"Mal Nombre":5}}"#, r#"{"default_s":"x"}"#, r#"{"ttl":5}"#] {
         let (s, v) = api.call("PUT", "/v1/artifacts/retention", Some(bad)).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {v}");

@@ -38,7 +38,7 @@ pub(crate) async fn insert(
     let mut a = a.clone();
     if let Some(job) = a.job_id {
         let stmt = tx
-            .prepare_cached("SELECT state, attempt, kind FROM jobs WHERE id = $1 AND tenant = $2 FOR SHARE")
+            .prepare_cached("SELECT state, attempt, kind, cache_key FROM jobs WHERE id = $1 AND tenant = $2 FOR SHARE")
             .await
             .map_err(map_err)?;
         let row = tx.query_opt(&stmt, &[&job.0, &a.tenant]).await.map_err(map_err)?.ok_or(StoreError::NotFound)?;
@@ -49,6 +49,7 @@ pub(crate) async fn insert(
             return Err(StoreError::StaleAttempt { attempt, current, state });
         }
         a.kind = row.get(2);
+        a.cache_key = row.get(3);
     }
     if a.expires_at.is_none() {
         let ttl = retention_get(tx, &a.tenant).await?.ttl_ms(&a.kind).or(default_ttl_ms);

@@ -35,19 +35,22 @@ pub(crate) fn insert(
     default_ttl_ms: Option<u64>,
 ) -> StoreResult<Artifact> {
     if let Some(job) = a.job_id {
-        let row: Option<(i64, u32, String)> = conn
-            .prepare_cached("SELECT state, attempt, kind FROM jobs WHERE id = ?1 AND tenant = ?2")
+        type JobRow = (i64, u32, String, Option<String>);
+        let row: Option<JobRow> = conn
+            .prepare_cached("SELECT state, attempt, kind, cache_key FROM jobs WHERE id = ?1 AND tenant = ?2")
             .and_then(|mut s| {
-                s.query_row(params![job.as_bytes(), a.tenant], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()
+                s.query_row(params![job.as_bytes(), a.tenant], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                    .optional()
             })
             .map_err(map_err)?;
-        let (state, current, kind) = row.ok_or(StoreError::NotFound)?;
+        let (state, current, kind, cache_key) = row.ok_or(StoreError::NotFound)?;
         let state = JobState::from_code(state).unwrap_or(JobState::Dead);
         let attempt = attempt.unwrap_or(0);
         if state != JobState::Running || current != attempt {
             return Err(StoreError::StaleAttempt { attempt, current, state });
         }
         a.kind = kind;
+        a.cache_key = cache_key;
     }
     if a.expires_at.is_none() {
         let ttl = retention_get(conn, &a.tenant)?.ttl_ms(&a.kind).or(default_ttl_ms);

@@ -127,7 +127,7 @@ impl SqliteStore {
         // Relaxed commits do not wait for the disk: an idle writer lets every caller commit on
         // its own thread. With fsync, only enqueues do (see `Writer::write_eager`).
         let relaxed = options.durability == Durability::Relaxed;
-        Ok(SqliteStore { writer: Writer::start(conn, sink, relaxed, true), readers: Readers::new(path), stop })
+        Ok(SqliteStore { writer: Writer::start(conn, sink, relaxed, !relaxed), readers: Readers::new(path), stop })
     }
 }
 
