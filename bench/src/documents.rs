@@ -13,9 +13,10 @@ use crate::stats::Percentiles;
 use crate::{knob, say};
 
 /// Runs `n` jobs of `kind` one after the other; answers the p50 of the handler's time (the
-/// job's `finished_at - started_at`, whole ms) and of enqueue-to-succeeded.
-async fn time_jobs(conn: &mut crate::Conn, kind: &str, payload: &Value, n: usize) -> Result<(f64, f64)> {
+/// job's `finished_at - started_at`, whole ms), of enqueue-to-succeeded, and the last job.
+async fn time_jobs(conn: &mut crate::Conn, kind: &str, payload: &Value, n: usize) -> Result<(f64, f64, Value)> {
     let (mut handler, mut wall) = (Percentiles::default(), Percentiles::default());
+    let mut last = Value::Null;
     for _ in 0..n {
         let sent = Instant::now();
         let (status, job) = conn.post("/v1/jobs", &json!({"kind": kind, "payload": payload})).await?;
@@ -32,8 +33,9 @@ async fn time_jobs(conn: &mut crate::Conn, kind: &str, payload: &Value, n: usize
         wall.add(sent.elapsed());
         let ms = |f: &str| tarea_core::parse_rfc3339_ms(done[f].as_str().unwrap_or("")).unwrap_or(0);
         handler.add(Duration::from_millis((ms("finished_at") - ms("started_at")).max(0) as u64));
+        last = done;
     }
-    Ok((handler.ms(50.0), wall.ms(50.0)))
+    Ok((handler.ms(50.0), wall.ms(50.0), last))
 }
 
 pub async fn run() -> Result<()> {
@@ -70,29 +72,10 @@ pub async fn run() -> Result<()> {
     let columns = json!([{"header": "Protocolo", "field": "protocolo"}, {"header": "Especie", "field": "especie"},
         {"header": "Raza", "field": "raza"}, {"header": "Veterinario", "field": "veterinario"},
         {"header": "Importe", "field": "importe"}, {"header": "Fecha", "field": "fecha"}]);
-    let (mut handler, mut wall) = (Percentiles::default(), Percentiles::default());
-    let mut last = Value::Null;
-    for _ in 0..runs {
-        let payload = json!({"columns": columns, "rows_artifact": artifact["id"], "delimiter": ";", "bom": true});
-        let sent = Instant::now();
-        let (status, job) = conn.post("/v1/jobs", &json!({"kind": "csv.export", "payload": payload})).await?;
-        anyhow::ensure!(status == 201, "enqueue answered {status}");
-        let id = job["id"].as_str().unwrap_or_default().to_owned();
-        let done = loop {
-            let (_, j) = conn.get_auth(&format!("/v1/jobs/{id}")).await?;
-            match j["state"].as_str() {
-                Some("succeeded") => break j,
-                Some("dead" | "failed" | "cancelled") => anyhow::bail!("the export failed: {j}"),
-                _ => tokio::time::sleep(Duration::from_millis(2)).await,
-            }
-        };
-        wall.add(sent.elapsed());
-        let ms = |f: &str| tarea_core::parse_rfc3339_ms(done[f].as_str().unwrap_or("")).unwrap_or(0);
-        handler.add(Duration::from_millis((ms("finished_at") - ms("started_at")).max(0) as u64));
-        last = done;
-    }
-    say(&format!("csv_export_{rows}_rows_handler_p50"), handler.ms(50.0), "ms");
-    say(&format!("csv_export_{rows}_rows_enqueue_to_succeeded_p50"), wall.ms(50.0), "ms");
+    let payload = json!({"columns": columns, "rows_artifact": artifact["id"], "delimiter": ";", "bom": true});
+    let (handler, wall, last) = time_jobs(&mut conn, "csv.export", &payload, runs).await?;
+    say(&format!("csv_export_{rows}_rows_handler_p50"), handler, "ms");
+    say(&format!("csv_export_{rows}_rows_enqueue_to_succeeded_p50"), wall, "ms");
     say("csv_export_size", last["artifacts"][0]["size"].as_f64().unwrap_or(0.0) / 1048576.0, "MiB");
     say("server_peak_rss", server.peak_rss_mib(), "MiB");
 

@@ -203,10 +203,7 @@ impl Writer<'_> {
         }
         if let Some(chunk) = self.sink.take_if(if all { 1 } else { CHUNK }) {
             self.bytes += chunk.len() as u64;
-            self.tx
-                .send(Ok(chunk))
-                .await
-                .map_err(|_| HandlerError::retryable(UPLOAD_STOPPED, "the upload stopped"))?;
+            self.tx.send(Ok(chunk)).await.map_err(|_| HandlerError::retryable(UPLOAD_STOPPED, "the upload stopped"))?;
         }
         Ok(())
     }
@@ -294,8 +291,7 @@ impl Handler for CsvExport {
         let (written, saved) = tokio::join!(written, upload);
         // When the upload stopped first (e.g. over the size limit, not worth a retry), its error
         // says why; when the writer failed (a wrong row), the writer's does.
-        let upload_stopped =
-            |e: &HandlerError| matches!(e, HandlerError::Retryable(j) if j.code == UPLOAD_STOPPED);
+        let upload_stopped = |e: &HandlerError| matches!(e, HandlerError::Retryable(j) if j.code == UPLOAD_STOPPED);
         let (rows, _) = match (written, &saved) {
             (Err(e), Err(_)) if upload_stopped(&e) => return Err(saved.err().unwrap_or(e)),
             (written, _) => written?,

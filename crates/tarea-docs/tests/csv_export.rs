@@ -1,60 +1,9 @@
 //! `csv.export` against a real server on 127.0.0.1:0: inline rows and rows from an artifact,
 //! delimiters, BOM, formula escaping, and bad payloads that fail the job without leaving a file.
-use std::time::{Duration, Instant};
+mod common;
 
-use serde_json::{Value, json};
-use tarea_testkit::TestServer;
-
-struct Client {
-    http: reqwest::Client,
-    key: String,
-}
-
-impl Client {
-    async fn post(&self, s: &TestServer, path: &str, body: Value) -> Value {
-        let res = self.http.post(s.url(path)).bearer_auth(&self.key).json(&body).send().await.unwrap();
-        assert!(res.status().is_success(), "{path}: {}", res.status());
-        res.json().await.unwrap()
-    }
-
-    async fn get(&self, s: &TestServer, path: &str) -> Value {
-        self.http.get(s.url(path)).bearer_auth(&self.key).send().await.unwrap().json().await.unwrap()
-    }
-
-    async fn finished(&self, s: &TestServer, payload: Value) -> Value {
-        let job = self.post(s, "/v1/jobs", json!({"kind": "csv.export", "payload": payload})).await;
-        let id = job["id"].as_str().unwrap().to_owned();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let j = self.get(s, &format!("/v1/jobs/{id}")).await;
-            if ["succeeded", "dead", "failed"].contains(&j["state"].as_str().unwrap()) {
-                return j;
-            }
-            assert!(Instant::now() < deadline, "the export did not finish: {j}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn content(&self, s: &TestServer, artifact: &Value) -> Vec<u8> {
-        let url = s.url(artifact["content_url"].as_str().unwrap());
-        self.http.get(url).bearer_auth(&self.key).send().await.unwrap().bytes().await.unwrap().to_vec()
-    }
-}
-
-async fn setup() -> (TestServer, Client) {
-    let s = TestServer::start().await;
-    let key = s.key("acme", false).await;
-    (s, Client { http: reqwest::Client::new(), key })
-}
-
-fn files(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| if e.path().is_dir() { files(&e.path()) } else { 1 })
-        .sum()
-}
+use common::setup;
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inline_rows_become_a_csv_artifact() {
@@ -62,6 +11,7 @@ async fn inline_rows_become_a_csv_artifact() {
     let job = c
         .finished(
             &s,
+            "csv.export",
             json!({
                 "columns": ["Protocolo", {"header": "Especie", "field": "especie"}, "Importe"],
                 "rows": [
@@ -81,7 +31,7 @@ async fn inline_rows_become_a_csv_artifact() {
     assert_eq!(a["filename"], "protocolos-noviembre.csv");
     assert_eq!(a["content_type"], "text/csv; charset=utf-8");
     assert_eq!(job["result"]["artifact"], a["id"]);
-    let body = c.content(&s, a).await;
+    let body = c.content(&s, &job).await;
     let text = String::from_utf8(body).unwrap();
     assert_eq!(
         text,
@@ -96,26 +46,22 @@ async fn inline_rows_become_a_csv_artifact() {
 async fn rows_can_come_from_an_artifact_of_json_lines() {
     let (s, c) = setup().await;
     // An external worker leaves the rows as an artifact (JSON Lines).
-    c.post(&s, "/v1/jobs", json!({"kind": "app.rows", "queue": "filas"})).await;
-    let claimed = c.post(&s, "/v1/worker/claim", json!({"queues": ["filas"]})).await;
-    let job = &claimed["jobs"][0];
     let mut lines = String::new();
     for i in 0..20_000 {
         lines.push_str(&json!({"protocolo": format!("HP-{i:06}"), "estado": "listo"}).to_string());
         lines.push('\n');
     }
-    let url = s.url(&format!(
-        "/v1/jobs/{}/artifacts?attempt={}&filename=filas.jsonl",
-        job["id"].as_str().unwrap(),
-        job["attempt"]
-    ));
-    let rows: Value = c.http.post(url).bearer_auth(&c.key).body(lines).send().await.unwrap().json().await.unwrap();
+    let rows = c.rows_artifact(&s, lines).await;
     let done = c
-        .finished(&s, json!({"columns": [{"header": "Protocolo", "field": "protocolo"}, {"header": "Estado", "field": "estado"}], "rows_artifact": rows["id"]}))
+        .finished(
+            &s,
+            "csv.export",
+            json!({"columns": [{"header": "Protocolo", "field": "protocolo"}, {"header": "Estado", "field": "estado"}], "rows_artifact": rows}),
+        )
         .await;
     assert_eq!(done["state"], "succeeded", "{done}");
     assert_eq!(done["result"]["rows"], 20_000);
-    let text = String::from_utf8(c.content(&s, &done["artifacts"][0]).await).unwrap();
+    let text = String::from_utf8(c.content(&s, &done).await).unwrap();
     assert_eq!(text.lines().count(), 20_001);
     assert_eq!(text.lines().nth(20_000), Some("HP-019999,listo"));
     assert_eq!(done["progress"]["step"], "saving the file", "{done}");
@@ -135,11 +81,11 @@ async fn bad_payloads_fail_the_job_for_good_and_leave_no_file() {
         (json!({"columns": ["A"], "rows_artifact": "01a2203c-5f0e-7c61-9d1b-8a4f0e9d2c11"}), "no live artifact"),
     ];
     for (payload, says) in cases {
-        let job = c.finished(&s, payload.clone()).await;
+        let job = c.finished(&s, "csv.export", payload.clone()).await;
         assert_eq!(job["state"], "dead", "{payload}: {job}");
         assert_eq!(job["attempt"], 1, "not retried: {job}");
         let message = job["error"]["message"].as_str().unwrap();
         assert!(message.contains(says), "{payload}: {message}");
     }
-    assert_eq!(files(s.artifacts.path()), 0, "a failed export leaves no bytes");
+    assert!(tarea_testkit::files_under(s.artifacts.path()).is_empty(), "a failed export leaves no bytes");
 }

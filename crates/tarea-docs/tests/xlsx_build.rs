@@ -1,59 +1,16 @@
 //! `xlsx.build` against a real server: the users' estimate workbook (two sheets, merged group
 //! rows, SUM subtotals, a percentage total), read back with calamine; a 20k-row sheet from a
 //! JSON Lines artifact in constant memory; bad specs that fail the job for good.
+mod common;
+
 use std::io::Cursor;
-use std::time::{Duration, Instant};
 
 use calamine::{Data, Reader, Xlsx};
+use common::setup;
 use serde_json::{Value, json};
-use tarea_testkit::TestServer;
 
-struct Client {
-    http: reqwest::Client,
-    key: String,
-}
-
-impl Client {
-    async fn post(&self, s: &TestServer, path: &str, body: Value) -> Value {
-        let res = self.http.post(s.url(path)).bearer_auth(&self.key).json(&body).send().await.unwrap();
-        assert!(res.status().is_success(), "{path}: {}", res.status());
-        res.json().await.unwrap()
-    }
-
-    async fn finished(&self, s: &TestServer, payload: Value) -> Value {
-        let job = self.post(s, "/v1/jobs", json!({"kind": "xlsx.build", "payload": payload})).await;
-        let id = job["id"].as_str().unwrap().to_owned();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let j: Value = self
-                .http
-                .get(s.url(&format!("/v1/jobs/{id}")))
-                .bearer_auth(&self.key)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if ["succeeded", "dead", "failed"].contains(&j["state"].as_str().unwrap()) {
-                return j;
-            }
-            assert!(Instant::now() < deadline, "the build did not finish: {j}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn workbook(&self, s: &TestServer, job: &Value) -> Xlsx<Cursor<Vec<u8>>> {
-        let url = s.url(job["artifacts"][0]["content_url"].as_str().unwrap());
-        let bytes = self.http.get(url).bearer_auth(&self.key).send().await.unwrap().bytes().await.unwrap().to_vec();
-        Xlsx::new(Cursor::new(bytes)).expect("a valid xlsx")
-    }
-}
-
-async fn setup() -> (TestServer, Client) {
-    let s = TestServer::start().await;
-    let key = s.key("acme", false).await;
-    (s, Client { http: reqwest::Client::new(), key })
+fn workbook(bytes: Vec<u8>) -> Xlsx<Cursor<Vec<u8>>> {
+    Xlsx::new(Cursor::new(bytes)).expect("a valid xlsx")
 }
 
 fn estimate() -> Value {
@@ -110,13 +67,13 @@ fn estimate() -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_estimate_workbook_is_built_with_merges_formulas_and_two_sheets() {
     let (s, c) = setup().await;
-    let job = c.finished(&s, estimate()).await;
+    let job = c.finished(&s, "xlsx.build", estimate()).await;
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["result"]["sheets"], 2);
     let a = &job["artifacts"][0];
     assert_eq!(a["filename"], "presupuesto-obra-1234.xlsx");
     assert_eq!(a["content_type"], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
-    let mut wb = c.workbook(&s, &job).await;
+    let mut wb = workbook(c.content(&s, &job).await);
     assert_eq!(wb.sheet_names(), vec!["Presupuesto".to_owned(), "Resumen".to_owned()]);
     let sheet = wb.worksheet_range("Presupuesto").unwrap();
     assert_eq!(sheet.get_value((0, 1)), Some(&Data::String("Descripción".into())));
@@ -135,9 +92,6 @@ async fn the_estimate_workbook_is_built_with_merges_formulas_and_two_sheets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_sheet_from_an_artifact_is_written_in_constant_memory() {
     let (s, c) = setup().await;
-    c.post(&s, "/v1/jobs", json!({"kind": "app.rows", "queue": "filas"})).await;
-    let claimed = c.post(&s, "/v1/worker/claim", json!({"queues": ["filas"]})).await;
-    let job = &claimed["jobs"][0];
     let mut lines = String::new();
     for i in 0..20_000 {
         lines.push_str(
@@ -145,23 +99,19 @@ async fn a_large_sheet_from_an_artifact_is_written_in_constant_memory() {
         );
         lines.push('\n');
     }
-    let url = s.url(&format!(
-        "/v1/jobs/{}/artifacts?attempt={}&filename=stock.jsonl",
-        job["id"].as_str().unwrap(),
-        job["attempt"]
-    ));
-    let rows: Value = c.http.post(url).bearer_auth(&c.key).body(lines).send().await.unwrap().json().await.unwrap();
+    let rows = c.rows_artifact(&s, lines).await;
     let done = c
         .finished(
             &s,
-            json!({"sheets": [{"name": "Stock", "rows_artifact": rows["id"], "autofilter": true, "freeze": "A2",
+            "xlsx.build",
+            json!({"sheets": [{"name": "Stock", "rows_artifact": rows, "autofilter": true, "freeze": "A2",
                 "columns": [{"header": "Producto", "field": "producto"}, {"header": "Stock", "field": "stock", "format": "integer"},
                             {"header": "Precio", "field": "precio", "format": "money"}]}]}),
         )
         .await;
     assert_eq!(done["state"], "succeeded", "{done}");
     assert_eq!(done["result"]["rows"], 20_000);
-    let mut wb = c.workbook(&s, &done).await;
+    let mut wb = workbook(c.content(&s, &done).await);
     let sheet = wb.worksheet_range("Stock").unwrap();
     assert_eq!(sheet.height(), 20_001);
     assert_eq!(sheet.get_value((20_000, 0)), Some(&Data::String("Alimento balanceado 19999".into())));
@@ -196,7 +146,7 @@ async fn bad_specs_fail_the_job_for_good_naming_what_is_wrong() {
         (json!({"sheets": [{"name": "x", "columns": cols}], "extra": 1}), "unknown field"),
     ];
     for (payload, says) in cases {
-        let job = c.finished(&s, payload.clone()).await;
+        let job = c.finished(&s, "xlsx.build", payload.clone()).await;
         assert_eq!(job["state"], "dead", "{payload}: {job}");
         let message = job["error"]["message"].as_str().unwrap();
         assert!(message.contains(says), "{payload}: {message}");

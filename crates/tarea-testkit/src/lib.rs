@@ -24,6 +24,20 @@ pub use proxy::Proxy;
 pub use s3::S3Server;
 pub use server::TestServer;
 
+/// Every file under `dir`, at any depth (none if `dir` does not exist): what an artifact
+/// folder holds.
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.path().is_dir() {
+            out.extend(files_under(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
 /// A store in a temporary folder (SQLite) or a schema of its own (PostgreSQL), with its event
 /// hub. The folder or schema lives as long as this value.
 pub struct TestStore {

@@ -83,7 +83,7 @@ async fn uploads_are_fenced_by_attempt_and_a_refused_one_keeps_nothing() {
     let stale = upload(&api, &job, &format!("attempt={}&filename=a.pdf", attempt + 1), "application/pdf", PDF).await;
     expect_error(stale, 409, "stale_attempt");
     // Nothing is left in the folder either.
-    let files = walk(api.artifacts.path());
+    let files = tarea_testkit::files_under(api.artifacts.path());
     assert!(files.is_empty(), "bytes of a refused upload stayed: {files:?}");
     let (s, v) =
         api.call("POST", &format!("/v1/jobs/{job}/complete"), Some(&format!(r#"{{"attempt":{attempt}}}"#))).await;
@@ -98,18 +98,6 @@ async fn uploads_are_fenced_by_attempt_and_a_refused_one_keeps_nothing() {
     expect_error(send(&api.app, req).await, 404, "not_found");
     let bad = upload(&api, &job, "attempt=x&filename=a.pdf", "application/pdf", PDF).await;
     expect_error(bad, 400, "invalid_request");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.path().is_dir() {
-            out.extend(walk(&e.path()));
-        } else {
-            out.push(e.path());
-        }
-    }
-    out
 }
 
 #[tokio::test]
@@ -131,7 +119,7 @@ async fn uploads_over_the_limit_are_refused() {
         )))
         .unwrap();
     expect_error(send(&api.app, req).await, 413, "payload_too_large");
-    assert!(walk(api.artifacts.path()).is_empty());
+    assert!(tarea_testkit::files_under(api.artifacts.path()).is_empty());
 }
 
 #[tokio::test]

@@ -266,13 +266,13 @@ async fn a_built_in_handler_saves_an_artifact_and_the_cleaner_removes_it_when_it
         .await
         .unwrap();
     assert_eq!(content, "Protocolo HP-2026-000123 ñandú");
-    assert_eq!(count_files(server.artifacts.path()), 1);
+    assert_eq!(tarea_testkit::files_under(server.artifacts.path()).len(), 1);
     // The tenant's retention for the kind is 2 s; the cleaner runs every 100 ms.
     let deadline = Instant::now() + Duration::from_secs(10);
     let path = format!("/v1/artifacts/{}", a["id"].as_str().unwrap());
     loop {
         let res = c.http.get(server.url(&path)).bearer_auth(&c.key).send().await.unwrap();
-        if res.status() == 404 && count_files(server.artifacts.path()) == 0 {
+        if res.status() == 404 && tarea_testkit::files_under(server.artifacts.path()).is_empty() {
             break;
         }
         assert!(Instant::now() < deadline, "the expired artifact was not cleaned");
@@ -280,13 +280,4 @@ async fn a_built_in_handler_saves_an_artifact_and_the_cleaner_removes_it_when_it
     }
     let after = c.get(&server, &format!("/v1/jobs/{}", id_of(&job))).await;
     assert_eq!(after["artifacts"], json!([]), "{after}");
-}
-
-fn count_files(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| if e.path().is_dir() { count_files(&e.path()) } else { 1 })
-        .sum()
 }

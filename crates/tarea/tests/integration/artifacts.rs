@@ -37,21 +37,9 @@ async fn artifacts_go_to_the_data_dir_by_default() {
     let a = upload_through(&http, &node, &key, b"%PDF-1.7 recepcion".to_vec()).await;
     let got = http.get(node.url(a["content_url"].as_str().unwrap())).bearer_auth(&key).send().await.unwrap();
     assert_eq!(got.bytes().await.unwrap().as_ref(), b"%PDF-1.7 recepcion");
-    let stored = walk(&dir.path().join("artifacts"));
+    let stored = tarea_testkit::files_under(&dir.path().join("artifacts"));
     assert_eq!(stored.len(), 1, "{stored:?}");
     node.signal_and_wait("TERM");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.path().is_dir() {
-            out.extend(walk(&e.path()));
-        } else {
-            out.push(e.path());
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,7 +74,10 @@ async fn cluster_nodes_share_artifacts_in_an_s3_bucket() {
     let keys = s3.keys("tarea-pruebas").await;
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(keys[0].starts_with("laboratorio/artifacts/"), "{keys:?}");
-    assert!(walk(d1.path()).iter().all(|p| !p.starts_with(d1.path().join("artifacts"))), "nothing on local disk");
+    assert!(
+        tarea_testkit::files_under(d1.path()).iter().all(|p| !p.starts_with(d1.path().join("artifacts"))),
+        "nothing on local disk"
+    );
 
     // Downloaded through the other node, whole and in part.
     let got = http.get(b.url(&format!("/v1/artifacts/{id}/content"))).bearer_auth(&key).send().await.unwrap();
