@@ -7,7 +7,6 @@
 //! A row is an array (cells in column order) or an object (cells by each column's `field`,
 //! which defaults to its header). Result: `{"artifact", "rows", "bytes", "filename"}`.
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -181,7 +180,7 @@ impl Writer<'_> {
                 }
             }
             Some(b'{') => {
-                let cells: HashMap<Cow<'_, str>, &RawValue> = serde_json::from_str::<Fields<'_>>(row).map_err(bad)?.0;
+                let cells: Fields<'_> = serde_json::from_str(row).map_err(bad)?;
                 for c in self.columns {
                     let text = cells.get(c.field()).map(|v| cell(v, self.escape)).unwrap_or_default();
                     self.csv.write_field(text.as_bytes()).map_err(csv_err)?;
@@ -228,7 +227,16 @@ impl Handler for CsvExport {
         let filename = p.filename.clone().unwrap_or_else(|| "export.csv".into());
         let (tx, rx) = mpsc::channel::<Result<Bytes, BytesError>>(4);
         let meta = NewArtifact { filename, content_type: "text/csv; charset=utf-8".into(), ..Default::default() };
-        let upload = ctx.artifacts.save(meta, Box::pin(tokio_stream_of(rx)));
+        // The upload (hashing, storing) runs as its own task, beside the writer on the other core.
+        let sink = std::sync::Arc::clone(&ctx.artifacts);
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let finished = std::sync::Arc::clone(&done);
+        let upload = tokio::spawn(async move { sink.save(meta, Box::pin(tokio_stream_of(rx, finished))).await });
+        let upload = async move {
+            upload
+                .await
+                .unwrap_or_else(|e| Err(HandlerError::retryable("internal", format!("the upload task failed: {e}"))))
+        };
         let rows_tx = tx.clone();
         let write = async {
             let sink = Sink::default();
@@ -257,13 +265,18 @@ impl Handler for CsvExport {
                     let reader = tokio_util::io::StreamReader::new(
                         bytes.map(|c| c.map_err(|e| std::io::Error::other(e.to_string()))),
                     );
-                    let mut lines = tokio::io::BufReader::new(reader).lines();
+                    let mut reader = tokio::io::BufReader::with_capacity(256 * 1024, reader);
+                    let mut line = String::new();
                     let mut n = 0u64;
-                    while let Some(line) = lines
-                        .next_line()
-                        .await
-                        .map_err(|e| HandlerError::retryable("artifact_store_unavailable", e.to_string()))?
-                    {
+                    loop {
+                        line.clear();
+                        let read = reader
+                            .read_line(&mut line)
+                            .await
+                            .map_err(|e| HandlerError::retryable("artifact_store_unavailable", e.to_string()))?;
+                        if read == 0 {
+                            break;
+                        }
                         n += 1;
                         if line.trim().is_empty() {
                             continue;
@@ -281,9 +294,12 @@ impl Handler for CsvExport {
         };
         let written = async {
             let r = write.await;
-            if let Err(e) = &r {
+            match &r {
                 // An error item aborts the upload: a half-written export is never saved.
-                let _ = tx.send(Err(BytesError::Unavailable(format!("the export failed: {e:?}")))).await;
+                Err(e) => {
+                    let _ = tx.send(Err(BytesError::Unavailable(format!("the export failed: {e:?}")))).await;
+                }
+                Ok(_) => done.store(true, std::sync::atomic::Ordering::Release),
             }
             drop(tx);
             r
@@ -304,9 +320,40 @@ impl Handler for CsvExport {
     }
 }
 
-/// An object row's cells by key; keys are borrowed unless they hold escapes.
+/// An object row's cells in the order sent; keys are borrowed unless they hold escapes. A
+/// list, not a map: rows have a handful of fields, and a hash map per row cost more than
+/// scanning it.
+struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'a> Fields<'a> {
+    /// The cell of `field` (the last one, if a row repeats a key, as JSON parsers do).
+    fn get(&self, field: &str) -> Option<&'a RawValue> {
+        self.0.iter().rev().find(|(k, _)| k == field).map(|(_, v)| *v)
+    }
+}
+
 #[derive(Deserialize)]
-struct Fields<'a>(#[serde(borrow)] HashMap<Cow<'a, str>, &'a RawValue>);
+struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Cells;
+        impl<'de> serde::de::Visitor<'de> for Cells {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of cells")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+                let mut cells = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some((k, v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+                    cells.push((k.0, v));
+                }
+                Ok(Fields(cells))
+            }
+        }
+        d.deserialize_map(Cells)
+    }
+}
 
 fn step(ctx: &JobContext, name: &str, current: u64, total: Option<u64>) -> Result<(), HandlerError> {
     if ctx.cancel.is_cancelled() {
@@ -316,10 +363,26 @@ fn step(ctx: &JobContext, name: &str, current: u64, total: Option<u64>) -> Resul
     Ok(())
 }
 
+/// The chunks the writer sends, as a stream that ends cleanly only if the writer said it
+/// finished (`done`). A writer that is dropped half-way (the job timed out or was stopped)
+/// ends the stream with an error instead, so the upload is abandoned, never saved truncated.
 fn tokio_stream_of(
     mut rx: mpsc::Receiver<Result<Bytes, BytesError>>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, BytesError>> + Send {
-    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+    let mut ended = false;
+    futures_util::stream::poll_fn(move |cx| {
+        if ended {
+            return std::task::Poll::Ready(None);
+        }
+        match rx.poll_recv(cx) {
+            std::task::Poll::Ready(None) if !done.load(std::sync::atomic::Ordering::Acquire) => {
+                ended = true;
+                std::task::Poll::Ready(Some(Err(BytesError::Unavailable("the export stopped before its end".into()))))
+            }
+            other => other,
+        }
+    })
 }
 
 #[cfg(test)]
@@ -338,6 +401,29 @@ mod tests {
         assert_eq!(c("true", true), "true");
         assert_eq!(c(r#""a\nb \u00f1""#, true), "a\nb ñ");
         assert_eq!(c(r#"{"a":1}"#, true), r#"{"a":1}"#);
+    }
+
+    #[tokio::test]
+    async fn the_chunk_stream_ends_cleanly_only_when_the_writer_finished() {
+        use futures_util::StreamExt;
+        for finished in [false, true] {
+            let (tx, rx) = mpsc::channel(4);
+            let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let mut stream = Box::pin(tokio_stream_of(rx, std::sync::Arc::clone(&done)));
+            tx.send(Ok(Bytes::from_static(b"a;b\n"))).await.unwrap();
+            if finished {
+                done.store(true, std::sync::atomic::Ordering::Release);
+            }
+            drop(tx);
+            assert!(stream.next().await.unwrap().is_ok());
+            let end = stream.next().await;
+            if finished {
+                assert!(end.is_none(), "a finished writer ends the stream");
+            } else {
+                assert!(matches!(end, Some(Err(_))), "a dropped writer must not look finished");
+                assert!(stream.next().await.is_none());
+            }
+        }
     }
 
     #[test]

@@ -89,3 +89,40 @@ async fn bad_payloads_fail_the_job_for_good_and_leave_no_file() {
     }
     assert!(tarea_testkit::files_under(s.artifacts.path()).is_empty(), "a failed export leaves no bytes");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_stopped_half_way_leaves_no_file() {
+    let (s, c) = setup().await;
+    let mut lines = String::new();
+    for i in 0..200_000 {
+        lines.push_str(
+            &json!({"protocolo": format!("HP-{i:06}"), "estado": "listo", "nota": "x".repeat(40)}).to_string(),
+        );
+        lines.push('\n');
+    }
+    let rows = c.rows_artifact(&s, lines).await;
+    // A timeout far shorter than the export: the runtime stops the handler mid-write.
+    let job = c
+        .post(
+            &s,
+            "/v1/jobs",
+            json!({"kind": "csv.export", "timeout_ms": 20, "max_attempts": 1,
+                   "payload": {"columns": ["protocolo", "estado", "nota"], "rows_artifact": rows}}),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let done = loop {
+        let j = c.get(&s, &format!("/v1/jobs/{id}")).await;
+        if j["state"] == "dead" {
+            break j;
+        }
+        assert!(std::time::Instant::now() < deadline, "{j}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(done["error"]["code"], "timeout", "{done}");
+    assert_eq!(done["artifacts"], json!([]));
+    // Give the abandoned upload a moment to notice; only the input may remain.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(tarea_testkit::files_under(s.artifacts.path()).len(), 1, "only the rows artifact");
+}
