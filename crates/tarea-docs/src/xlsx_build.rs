@@ -176,10 +176,13 @@ impl Style {
     }
 }
 
-/// A column's format: a named style, a built-in number format, or an Excel number format.
-fn column_format(name: Option<&str>, styles: &HashMap<String, Format>) -> Format {
-    match name {
-        None | Some("text") => Format::new(),
+/// A column's format: a named style, a built-in number format, or an Excel number format;
+/// None for plain text and numbers. Cells without a format are written without one:
+/// `rust_xlsxwriter` hashes a cell's format to find its style, a third of the time of a large
+/// sheet whose every cell had one.
+fn column_format(name: Option<&str>, styles: &HashMap<String, Format>) -> Option<Format> {
+    Some(match name {
+        None | Some("text") => return None,
         Some(n) if styles.contains_key(n) => styles[n].clone(),
         Some("integer") => Format::new().set_num_format("#,##0"),
         Some("decimal") => Format::new().set_num_format("#,##0.00"),
@@ -187,7 +190,7 @@ fn column_format(name: Option<&str>, styles: &HashMap<String, Format>) -> Format
         Some("percent") => Format::new().set_num_format("0.00%"),
         Some("date") => Format::new().set_num_format("dd/mm/yyyy"),
         Some(custom) => Format::new().set_num_format(custom),
-    }
+    })
 }
 
 /// `B12` → (row 11, col 1).
@@ -217,7 +220,7 @@ fn write_cell(
     row: u32,
     col: u16,
     raw: &RawValue,
-    fmt: &Format,
+    fmt: Option<&Format>,
     styles: &HashMap<String, Format>,
     at: &dyn Fn() -> String,
 ) -> Result<(), HandlerError> {
@@ -226,37 +229,55 @@ fn write_cell(
     match text.as_bytes().first() {
         Some(b'"') => {
             let s: String = serde_json::from_str(text).map_err(|e| invalid(format!("{}: {e}", at())))?;
-            ws.write_string_with_format(row, col, s, fmt).map_err(err)?;
+            match fmt {
+                Some(f) => ws.write_string_with_format(row, col, s, f),
+                None => ws.write_string(row, col, s),
+            }
+            .map_err(err)?;
         }
         Some(b'n') => {}
-        Some(b't') => {
-            ws.write_boolean_with_format(row, col, true, fmt).map_err(err)?;
-        }
-        Some(b'f') => {
-            ws.write_boolean_with_format(row, col, false, fmt).map_err(err)?;
+        Some(b't' | b'f') => {
+            let b = text.starts_with('t');
+            match fmt {
+                Some(f) => ws.write_boolean_with_format(row, col, b, f),
+                None => ws.write_boolean(row, col, b),
+            }
+            .map_err(err)?;
         }
         Some(b'{') => {
             let v: Value = serde_json::from_str(text).map_err(|e| invalid(format!("{}: {e}", at())))?;
             let style = match v.get("style").and_then(Value::as_str) {
-                Some(name) => styles.get(name).ok_or_else(|| invalid(format!("{}: no style named {name:?}", at())))?,
+                Some(name) => {
+                    Some(styles.get(name).ok_or_else(|| invalid(format!("{}: no style named {name:?}", at())))?)
+                }
                 None => fmt,
             };
             if let Some(f) = v.get("formula").and_then(Value::as_str) {
-                ws.write_formula_with_format(row, col, Formula::new(f), style).map_err(err)?;
+                match style {
+                    Some(s) => ws.write_formula_with_format(row, col, Formula::new(f), s),
+                    None => ws.write_formula(row, col, Formula::new(f)),
+                }
+                .map_err(err)?;
             } else if let Some(value) = v.get("value") {
                 let raw = serde_json::value::to_raw_value(value).map_err(|e| invalid(e.to_string()))?;
                 if raw.get().starts_with('{') {
                     return Err(invalid(format!("{}: a cell's value is text, a number, true/false or null", at())));
                 }
                 write_cell(ws, row, col, &raw, style, styles, at)?;
-            } else if style != fmt {
-                ws.write_blank(row, col, style).map_err(err)?;
+            } else if let Some(s) = style
+                && Some(s) != fmt
+            {
+                ws.write_blank(row, col, s).map_err(err)?;
             }
         }
         Some(b'[') => return Err(invalid(format!("{}: a cell cannot be an array", at()))),
         _ => {
             let n: f64 = text.parse().map_err(|_| invalid(format!("{}: not a cell: {text}", at())))?;
-            ws.write_number_with_format(row, col, n, fmt).map_err(err)?;
+            match fmt {
+                Some(f) => ws.write_number_with_format(row, col, n, f),
+                None => ws.write_number(row, col, n),
+            }
+            .map_err(err)?;
         }
     }
     Ok(())
@@ -302,7 +323,7 @@ impl Build<'_> {
                 Worksheet::new()
             };
             ws.set_name(&sheet.name).map_err(xlsx_err(&format!("{at}.name")))?;
-            let formats: Vec<Format> =
+            let formats: Vec<Option<Format>> =
                 sheet.columns.iter().map(|c| column_format(c.format.as_deref(), &self.styles)).collect();
             for (ci, c) in sheet.columns.iter().enumerate() {
                 if let Some(w) = c.width {
@@ -334,7 +355,7 @@ impl Build<'_> {
                             }
                             for (ci, c) in cells.iter().enumerate() {
                                 let cell_at = || format!("{}[{ci}]", label());
-                                write_cell(ws, row, ci as u16, c, &formats[ci], &self.styles, &cell_at)?;
+                                write_cell(ws, row, ci as u16, c, formats[ci].as_ref(), &self.styles, &cell_at)?;
                             }
                         }
                         Some(b'{') => {
@@ -343,7 +364,7 @@ impl Build<'_> {
                             for (ci, f) in fields.iter().enumerate() {
                                 if let Some(c) = cells.get(*f) {
                                     let cell_at = || format!("{}.{f}", label());
-                                    write_cell(ws, row, ci as u16, c, &formats[ci], &self.styles, &cell_at)?;
+                                    write_cell(ws, row, ci as u16, c, formats[ci].as_ref(), &self.styles, &cell_at)?;
                                 }
                             }
                         }
