@@ -101,7 +101,10 @@ async fn an_export_stopped_half_way_leaves_no_file() {
         lines.push('\n');
     }
     let rows = c.rows_artifact(&s, lines).await;
-    // A timeout far shorter than the export: the runtime stops the handler mid-write.
+    // A timeout far shorter than the export: the runtime stops the handler mid-write. Two
+    // things keep a truncated file out: the chunk stream's end marker (pinned by the unit test
+    // in csv_export.rs) and the fenced insert, which refuses the timed-out attempt's file.
+    // This test fails only if both break.
     let job = c
         .post(
             &s,

@@ -110,42 +110,43 @@ pub(crate) async fn cleaner(
         if !until_leader(&mut leader, &stop).await {
             break;
         }
-        let mut total = 0;
-        loop {
-            match store.job_delete_expired(now_ms(), config.retention, CHUNK).await {
-                Ok(n) => {
-                    total += n;
-                    if n < u64::from(CHUNK) || stop.is_cancelled() {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "retention cleanup failed");
-                    break;
-                }
-            }
-        }
-        if total > 0 {
-            tracing::info!(jobs = total, "deleted finished jobs past their retention");
+        let jobs = in_chunks(CHUNK, &stop, "retention cleanup", || {
+            store.job_delete_expired(now_ms(), config.retention, CHUNK)
+        })
+        .await;
+        if jobs > 0 {
+            tracing::info!(jobs, "deleted finished jobs past their retention");
         }
         if let Some(a) = &artifacts {
-            let mut total = 0;
-            loop {
-                match a.clean_expired(store.as_ref(), now_ms(), CHUNK).await {
-                    Ok(n) => {
-                        total += n;
-                        if n < u64::from(CHUNK) || stop.is_cancelled() {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "artifact cleanup failed");
-                        break;
-                    }
+            let n =
+                in_chunks(CHUNK, &stop, "artifact cleanup", || a.clean_expired(store.as_ref(), now_ms(), CHUNK)).await;
+            if n > 0 {
+                tracing::info!(artifacts = n, "deleted artifacts past their retention");
+            }
+        }
+    }
+}
+
+/// Runs `delete` (which deletes up to `chunk` rows) until it deletes fewer, an error stops it
+/// (logged as `what` failed), or the service stops; answers the rows deleted.
+async fn in_chunks<F, Fut, E>(chunk: u32, stop: &CancellationToken, what: &str, mut delete: F) -> u64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, E>>,
+    E: std::fmt::Display,
+{
+    let mut total = 0;
+    loop {
+        match delete().await {
+            Ok(n) => {
+                total += n;
+                if n < u64::from(chunk) || stop.is_cancelled() {
+                    return total;
                 }
             }
-            if total > 0 {
-                tracing::info!(artifacts = total, "deleted artifacts past their retention");
+            Err(e) => {
+                tracing::warn!(error = %e, "{what} failed");
+                return total;
             }
         }
     }
