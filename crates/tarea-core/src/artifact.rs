@@ -124,14 +124,15 @@ pub trait ArtifactBytes: Send + Sync + 'static {
 /// Longest file name kept, in bytes.
 pub const FILENAME_MAX: usize = 200;
 
-/// A file name that is safe in a `Content-Disposition` header and on any file system: the last
-/// path component only, control characters and path separators dropped, trimmed of dots and
-/// spaces, at most [`FILENAME_MAX`] bytes (cut on a character boundary, extension kept).
+/// A file name that is safe in a `Content-Disposition` header and on any file system: path
+/// separators become `_` (a protocol number such as `HP 26/01234` is part of many names, so the
+/// name is kept whole rather than cut to its last component), control and invisible formatting
+/// characters and `"*:<>?|` dropped, trimmed of dots and spaces, at most [`FILENAME_MAX`] bytes (cut on a character boundary, extension kept).
 /// Returns `fallback` when nothing usable is left.
 pub fn sanitize_filename(name: &str, fallback: &str) -> String {
-    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = last
+    let cleaned: String = name
         .chars()
+        .map(|c| if matches!(c, '/' | '\\') { '_' } else { c })
         .filter(|c| !c.is_control() && !is_format_char(*c) && !matches!(c, '"' | ':' | '*' | '?' | '<' | '>' | '|'))
         .collect();
     let trimmed = cleaned.trim_matches(|c: char| c == '.' || c.is_whitespace());
@@ -170,12 +171,13 @@ mod tests {
     #[test]
     fn filenames_lose_paths_controls_and_quotes() {
         assert_eq!(sanitize_filename("informe-2026.pdf", "x"), "informe-2026.pdf");
-        assert_eq!(sanitize_filename("../../etc/passwd", "x"), "passwd");
-        assert_eq!(sanitize_filename("C:\\temp\\orden.pdf", "x"), "orden.pdf");
+        assert_eq!(sanitize_filename("../../etc/passwd", "x"), "_.._etc_passwd");
+        assert_eq!(sanitize_filename("C:\\temp\\orden.pdf", "x"), "C_temp_orden.pdf");
+        assert_eq!(sanitize_filename("etiquetas HP 26/01234.pdf", "x"), "etiquetas HP 26_01234.pdf");
         assert_eq!(sanitize_filename("a\"b\r\nc.pdf", "x"), "abc.pdf");
         assert_eq!(sanitize_filename("Informe Histopatológico Nº 12.pdf", "x"), "Informe Histopatológico Nº 12.pdf");
         assert_eq!(sanitize_filename("..", "salida.pdf"), "salida.pdf");
-        assert_eq!(sanitize_filename("dir/", "salida.pdf"), "salida.pdf");
+        assert_eq!(sanitize_filename("dir/", "salida.pdf"), "dir_");
         assert_eq!(sanitize_filename("\u{0}\u{7}", "salida.pdf"), "salida.pdf");
         assert_eq!(sanitize_filename("factura\u{202E}fdp.exe", "x"), "facturafdp.exe");
         assert_eq!(sanitize_filename("a\u{200B}b\u{FEFF}.pdf", "x"), "ab.pdf");

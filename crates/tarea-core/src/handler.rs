@@ -51,6 +51,9 @@ pub struct JobContext {
     pub kind: String,
     /// The attempt number this run holds.
     pub attempt: u32,
+    /// How the previous attempt failed, if one did (e.g. to give up on an input that crashed
+    /// its renderer twice).
+    pub last_error: Option<JobError>,
     /// Input, as JSON bytes.
     pub payload: Box<RawValue>,
     /// Fires when the job is cancelled or the worker must stop; a handler checks it between

@@ -4,12 +4,22 @@
 #![deny(missing_docs)]
 
 mod csv_export;
+mod pdf_render;
+pub mod render_pool;
 mod xlsx_build;
 
+use std::sync::Arc;
+
 pub use csv_export::CsvExport;
+pub use pdf_render::{LabelRender, PdfRender, RENDER_KILLED};
+pub use render_pool::{RenderConfig, RenderFailure, RenderPool};
 pub use xlsx_build::XlsxBuild;
 
-/// Adds the document kinds to a registry.
-pub fn register(registry: &mut tarea_runtime::Registry) {
-    registry.register("csv.export", CsvExport).register("xlsx.build", XlsxBuild);
+/// Adds the document kinds to a registry; the PDF kinds render in `pool`'s processes.
+pub fn register(registry: &mut tarea_runtime::Registry, pool: Arc<RenderPool>) {
+    registry
+        .register("csv.export", CsvExport)
+        .register("xlsx.build", XlsxBuild)
+        .register("pdf.render", PdfRender::new(Arc::clone(&pool)))
+        .register("label.render", LabelRender::new(pool));
 }

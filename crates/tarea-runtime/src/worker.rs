@@ -239,6 +239,7 @@ impl Worker {
             tenant: job.tenant.clone(),
             kind: job.kind.clone(),
             attempt: job.attempt,
+            last_error: job.error.clone(),
             payload: job.payload.clone(),
             cancel: token.clone(),
             progress,

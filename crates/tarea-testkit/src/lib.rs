@@ -22,7 +22,7 @@ pub use binary::{TareaProcess, free_port, tarea_binary};
 pub use postgres::{PgSchema, pg_url};
 pub use proxy::Proxy;
 pub use s3::S3Server;
-pub use server::TestServer;
+pub use server::{TestServer, render_pool};
 
 /// Every file under `dir`, at any depth (none if `dir` does not exist): what an artifact
 /// folder holds.

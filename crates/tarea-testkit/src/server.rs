@@ -35,7 +35,7 @@ impl TestServer {
         let store = TestStore::sqlite();
         let mut registry = Registry::new();
         register_builtins(&mut registry);
-        tarea_docs::register(&mut registry);
+        tarea_docs::register(&mut registry, render_pool());
         extra(&mut registry);
         let kinds = registry.kinds();
         let dir = Arc::new(tempfile::tempdir().expect("artifact folder"));
@@ -88,4 +88,13 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.server.abort();
     }
+}
+
+/// A pool of renderer processes run by the `tarea` binary built beside the tests (two
+/// processes, 1 GiB each, 30 s per render).
+pub fn render_pool() -> Arc<tarea_docs::RenderPool> {
+    let mut config = tarea_docs::RenderConfig::new(crate::binary::tarea_binary(), vec!["render-worker".into()]);
+    config.processes = 2;
+    config.timeout = std::time::Duration::from_secs(30);
+    tarea_docs::RenderPool::new(config)
 }

@@ -35,6 +35,9 @@ pub enum Command {
     Jobs(JobsCommand),
     /// Measure in-process throughput (drain of no-op jobs) at several backlog sizes.
     Bench(BenchArgs),
+    /// A renderer process: `serve` starts these itself and speaks to them on stdin/stdout.
+    #[command(hide = true)]
+    RenderWorker,
 }
 
 /// Where the store is, for commands that open it directly.

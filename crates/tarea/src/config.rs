@@ -95,6 +95,15 @@ pub struct ServeArgs {
     /// https://jobs.example.org (default: http:// and the request's Host).
     #[arg(long, env = "TAREA_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Renderer processes for PDFs and labels, and so renders at once (default: one per core).
+    #[arg(long, env = "TAREA_RENDER_PROCESSES")]
+    pub render_processes: Option<usize>,
+    /// Memory cap of each renderer process in MiB; a render that needs more fails (default: 1024).
+    #[arg(long, env = "TAREA_RENDER_MEMORY_MIB")]
+    pub render_memory_mib: Option<u64>,
+    /// Seconds one render may take before its renderer is killed (default: 60).
+    #[arg(long, env = "TAREA_RENDER_TIMEOUT_S")]
+    pub render_timeout_s: Option<u64>,
     /// Bearer token required by /metrics (default: none, open).
     #[arg(long, env = "TAREA_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
@@ -116,6 +125,9 @@ pub struct Config {
     pub artifact_ttl_ms: Option<u64>,
     pub max_artifact_bytes: u64,
     pub public_url: Option<String>,
+    pub render_processes: usize,
+    pub render_memory_bytes: u64,
+    pub render_timeout: Duration,
 }
 
 fn bad(msg: String) -> anyhow::Error {
@@ -211,8 +223,24 @@ impl ServeArgs {
         {
             return Err(bad(format!("public_url must start with http:// or https://; got {u:?}")));
         }
+        let render_processes = match pick!(render_processes) {
+            Some(n @ 1..=64) => n,
+            Some(n) => return Err(bad(format!("render_processes must be between 1 and 64; got {n}"))),
+            None => std::thread::available_parallelism().map_or(2, |n| n.get()).min(8),
+        };
+        let render_memory_mib = pick!(render_memory_mib).unwrap_or(1024);
+        if !(128..=65_536).contains(&render_memory_mib) {
+            return Err(bad(format!("render_memory_mib must be between 128 and 65536; got {render_memory_mib}")));
+        }
+        let render_timeout_s = pick!(render_timeout_s).unwrap_or(60);
+        if !(1..=3600).contains(&render_timeout_s) {
+            return Err(bad(format!("render_timeout_s must be between 1 and 3600; got {render_timeout_s}")));
+        }
         let artifacts = pick!(artifacts).unwrap_or_else(|| data_dir.join("artifacts").display().to_string());
         Ok(Config {
+            render_processes,
+            render_memory_bytes: render_memory_mib << 20,
+            render_timeout: Duration::from_secs(render_timeout_s),
             artifacts,
             artifact_ttl_ms,
             max_artifact_bytes,

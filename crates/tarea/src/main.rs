@@ -15,6 +15,9 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::RenderWorker = cli.command {
+        return render_worker();
+    }
     logging::init(cli.log_format, cli.log_level.as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
             Command::Keys(cmd) => keys::run(cmd).await,
             Command::Jobs(cmd) => client::run(cmd).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::RenderWorker => unreachable!("handled before the async runtime starts"),
         }
     });
     match result {
@@ -39,6 +43,18 @@ fn main() -> ExitCode {
                 Some(_) => ExitCode::from(2),
                 None => ExitCode::from(1),
             }
+        }
+    }
+}
+
+/// Runs as a renderer process: no async runtime, no logging to stdout (stdout is the wire).
+fn render_worker() -> ExitCode {
+    let cap = std::env::var("TAREA_RENDER_MEMORY_CAP").ok().and_then(|v| v.parse().ok());
+    match tarea_render::child::serve(cap) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tarea renderer: {e}");
+            ExitCode::from(1)
         }
     }
 }

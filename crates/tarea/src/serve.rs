@@ -52,7 +52,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let mut registry = Registry::new();
     register_builtins(&mut registry);
-    tarea_docs::register(&mut registry);
+    let renderer = std::env::current_exe().context("finding this binary to start renderer processes")?;
+    let mut render = tarea_docs::RenderConfig::new(renderer, vec!["render-worker".into()]);
+    render.processes = config.render_processes;
+    render.memory_cap = config.render_memory_bytes;
+    render.timeout = config.render_timeout;
+    let render_pool = tarea_docs::RenderPool::new(render);
+    if config.role.runs_jobs() {
+        // Renderers start in the background: the first renders find fonts and templates warm.
+        let pool = Arc::clone(&render_pool);
+        tokio::spawn(async move {
+            if let Err(e) = pool.warm().await {
+                tracing::error!("the renderer processes did not start: {e}; PDF and label jobs will retry");
+            }
+        });
+    }
+    tarea_docs::register(&mut registry, render_pool);
     let kinds = registry.kinds();
     store.builtin_kinds_register(&kinds).await.context("registering the built-in kinds")?;
     let runtime =

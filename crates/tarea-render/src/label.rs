@@ -1,0 +1,201 @@
+//! Labels: each label's QR code drawn as SVG for the template, and the finished pages checked
+//! before they may reach a printer — the right size, and a QR code that decodes to what it
+//! should say.
+use qrcode::{Color, EcLevel, QrCode};
+use serde_json::Value;
+use typst::utils::Scalar;
+use typst_layout::PagedDocument;
+
+use crate::RenderError;
+
+/// The longest text a label's QR code may hold: beyond this the modules get too small for a
+/// 203 dpi label printer at label sizes.
+pub const MAX_QR_CHARS: usize = 300;
+
+/// Quiet zone around the symbol, in modules. The standard asks for 4; on a 39 × 20 mm label that
+/// would shrink every module by a fifth, and the label's own white margin adds to these 2.
+const QUIET_MODULES: usize = 2;
+
+/// Pages are checked at this resolution (a common label-printer resolution is 203–300 dpi).
+const CHECK_DPI: f32 = 300.0;
+
+/// Size tolerance for a page, in points (0.01 mm).
+const SIZE_TOLERANCE_PT: f64 = 0.03;
+
+/// What each label's QR code must decode to, in page order.
+pub type Expected = Vec<String>;
+
+/// Adds `qr_svg` to every label of `data` (`{"labels": [...]}`): the QR code of the label's
+/// `qr` field, or else its `url`. Returns the texts the codes must decode to.
+pub fn prepare(data: &mut Value) -> Result<Expected, RenderError> {
+    let labels = data
+        .get_mut("labels")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| RenderError::Check("data must have \"labels\": an array of label objects".into()))?;
+    if labels.is_empty() {
+        return Err(RenderError::Check("\"labels\" is empty: there is nothing to print".into()));
+    }
+    let mut expected = Vec::with_capacity(labels.len());
+    for (i, label) in labels.iter_mut().enumerate() {
+        let obj = label.as_object_mut().ok_or_else(|| RenderError::Check(format!("labels[{i}] must be an object")))?;
+        let text = match (obj.get("qr"), obj.get("url")) {
+            (Some(Value::String(s)), _) | (None, Some(Value::String(s))) => s.clone(),
+            (Some(_), _) => return Err(RenderError::Check(format!("labels[{i}].qr must be a string"))),
+            (None, Some(_)) => return Err(RenderError::Check(format!("labels[{i}].url must be a string"))),
+            (None, None) => {
+                return Err(RenderError::Check(format!(
+                    "labels[{i}] has neither \"qr\" nor \"url\": a label needs the text its QR code holds"
+                )));
+            }
+        };
+        let svg = qr_svg(&text).map_err(|e| RenderError::Check(format!("labels[{i}]: {e}")))?;
+        obj.insert("qr_svg".into(), Value::String(svg));
+        expected.push(text);
+    }
+    Ok(expected)
+}
+
+/// The QR code of `text` (error correction M) as an SVG of one path, one unit per module.
+///
+/// Written here rather than with the `qrcode` crate's renderer, which only offers a 4-module
+/// quiet zone or none.
+pub fn qr_svg(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("the QR text is empty".into());
+    }
+    let chars = text.chars().count();
+    if chars > MAX_QR_CHARS {
+        return Err(format!(
+            "the QR text is {chars} characters; at most {MAX_QR_CHARS} fit on a label and still scan (use a shorter URL)"
+        ));
+    }
+    let code = QrCode::with_error_correction_level(text, EcLevel::M)
+        .map_err(|e| format!("the QR text cannot be encoded: {e}"))?;
+    let width = code.width();
+    let side = width + 2 * QUIET_MODULES;
+    let colors = code.to_colors();
+    let mut path = String::with_capacity(width * width * 2);
+    for y in 0..width {
+        let mut x = 0;
+        while x < width {
+            if colors[y * width + x] == Color::Dark {
+                let start = x;
+                while x < width && colors[y * width + x] == Color::Dark {
+                    x += 1;
+                }
+                path.push_str(&format!(
+                    "M{} {}h{}v1h-{}z",
+                    start + QUIET_MODULES,
+                    y + QUIET_MODULES,
+                    x - start,
+                    x - start
+                ));
+            } else {
+                x += 1;
+            }
+        }
+    }
+    Ok(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {side} {side}\" shape-rendering=\"crispEdges\">\
+         <rect width=\"{side}\" height=\"{side}\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
+    ))
+}
+
+/// Checks a label document: one page per label, each `size_mm` if given (else the first
+/// page's size), each with a QR code that decodes to its label's text.
+pub fn check(document: &PagedDocument, expected: &Expected, size_mm: Option<(f64, f64)>) -> Result<(), RenderError> {
+    let pages = document.pages();
+    if pages.len() != expected.len() {
+        return Err(RenderError::Check(format!(
+            "the template made {} pages for {} labels; a label template must make one page per label",
+            pages.len(),
+            expected.len()
+        )));
+    }
+    let size_pt = match size_mm {
+        Some((w, h)) => (mm_to_pt(w), mm_to_pt(h)),
+        None => {
+            let s = pages[0].frame.size();
+            (s.x.to_pt(), s.y.to_pt())
+        }
+    };
+    for (i, (page, text)) in pages.iter().zip(expected).enumerate() {
+        let s = page.frame.size();
+        if (s.x.to_pt() - size_pt.0).abs() > SIZE_TOLERANCE_PT || (s.y.to_pt() - size_pt.1).abs() > SIZE_TOLERANCE_PT {
+            return Err(RenderError::Check(format!(
+                "label {} is {:.2} × {:.2} mm; the labels are {:.2} × {:.2} mm",
+                i + 1,
+                pt_to_mm(s.x.to_pt()),
+                pt_to_mm(s.y.to_pt()),
+                pt_to_mm(size_pt.0),
+                pt_to_mm(size_pt.1)
+            )));
+        }
+        let decoded = decode_page(page);
+        if !decoded.iter().any(|d| d == text) {
+            let found = if decoded.is_empty() { "no readable QR code".to_string() } else { format!("{decoded:?}") };
+            return Err(RenderError::Check(format!(
+                "label {} would not scan: its QR code should read {text:?} but a {CHECK_DPI} dpi image of it gives {found}",
+                i + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every QR code readable on a page rendered at [`CHECK_DPI`].
+pub fn decode_page(page: &typst_layout::Page) -> Vec<String> {
+    let options =
+        typst_render::RenderOptions { pixel_per_pt: Scalar::new(f64::from(CHECK_DPI) / 72.0), render_bleed: false };
+    let pixmap = typst_render::render(page, &options);
+    let (w, h) = (pixmap.width() as usize, pixmap.height() as usize);
+    let rgba = pixmap.data();
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
+        let p = &rgba[(y * w + x) * 4..(y * w + x) * 4 + 4];
+        // Premultiplied over transparent: treat uncovered as white.
+        let alpha = u32::from(p[3]);
+        let luma = (u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000;
+        (luma + (255 - alpha)).min(255) as u8
+    });
+    image.detect_grids().into_iter().filter_map(|g| g.decode().ok().map(|(_, s)| s)).collect()
+}
+
+fn mm_to_pt(mm: f64) -> f64 {
+    mm * 72.0 / 25.4
+}
+
+fn pt_to_mm(pt: f64) -> f64 {
+    pt * 25.4 / 72.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qr_text_limits_are_explained() {
+        assert!(qr_svg("").unwrap_err().contains("empty"));
+        let long = "x".repeat(MAX_QR_CHARS + 1);
+        assert!(qr_svg(&long).unwrap_err().contains("at most 300"));
+        let svg = qr_svg("https://lab.example.org/p/1").unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("<path d=\"M"));
+    }
+
+    #[test]
+    fn each_label_needs_its_qr_text() {
+        let mut data = serde_json::json!({"labels": [{"url": "https://a.example/1"}, {"qr": "HP 26/1", "url": "x"}]});
+        assert_eq!(prepare(&mut data).unwrap(), vec!["https://a.example/1".to_string(), "HP 26/1".into()]);
+        assert!(data["labels"][0]["qr_svg"].as_str().unwrap().starts_with("<svg"));
+        for (bad, says) in [
+            (serde_json::json!({}), "\"labels\""),
+            (serde_json::json!({"labels": []}), "empty"),
+            (serde_json::json!({"labels": [5]}), "labels[0] must be an object"),
+            (serde_json::json!({"labels": [{"species": "Canino"}]}), "neither"),
+            (serde_json::json!({"labels": [{"url": 7}]}), "labels[0].url must be a string"),
+        ] {
+            let mut bad = bad;
+            let err = prepare(&mut bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+        }
+    }
+}

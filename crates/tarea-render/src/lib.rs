@@ -1,0 +1,134 @@
+//! tarea's Typst renderer.
+//!
+//! Templates are Typst sources that read their data with `json("/data.json")`: data is passed
+//! as data and never spliced into markup, so a value such as `#panic("x")` prints literally.
+//! Fonts are bundled ([`fonts`]), the built-in Spanish templates ship in the binary
+//! ([`builtin`]), and a [`Renderer`] keeps parsed templates and Typst's memo cache warm.
+//!
+//! A Typst compile cannot be interrupted and a pathological input can take seconds and
+//! gigabytes, so the server never compiles in its own process: it runs renders in long-lived
+//! child processes ([`child::serve`]), each with a memory cap, and kills one that overruns its
+//! deadline. [`wire`] is what they say to each other.
+pub mod builtin;
+pub mod child;
+pub mod engine;
+pub mod fonts;
+pub mod label;
+pub mod template;
+pub mod wire;
+mod world;
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use typst::foundations::Datetime;
+
+pub use engine::{Diagnostic, Options, RenderError};
+pub use template::{Asset, Template};
+
+/// What to render.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Request {
+    /// The template's key (`name@version`); the renderer must have it loaded.
+    pub template: String,
+    /// Label mode: add each label's QR code, then check page count, size and QR codes.
+    #[serde(default)]
+    pub labels: Option<LabelCheck>,
+    #[serde(default)]
+    pub options: Options,
+    /// A stable identifier of the document (the job id) for the PDF's id.
+    pub ident: String,
+}
+
+/// How label pages are checked.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct LabelCheck {
+    /// Every page must be this size (mm); None: the size of the first page.
+    pub size_mm: Option<(f64, f64)>,
+}
+
+/// A finished PDF and what it took.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Output {
+    pub pages: usize,
+    pub warnings: Vec<Diagnostic>,
+    /// Milliseconds spent laying out, writing the PDF and checking labels.
+    pub compile_ms: f64,
+    pub pdf_ms: f64,
+    pub check_ms: f64,
+}
+
+/// Parsed templates and a warm Typst; renders one request at a time.
+pub struct Renderer {
+    engine: engine::Engine,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer::new()
+    }
+}
+
+impl Renderer {
+    /// A renderer with every built-in template loaded.
+    pub fn new() -> Renderer {
+        let mut engine = engine::Engine::new();
+        for b in builtin::BUILTINS {
+            engine.load(&b.template()).expect("built-in templates have valid assets");
+        }
+        Renderer { engine }
+    }
+
+    /// Whether a template version is loaded.
+    pub fn has(&self, key: &str) -> bool {
+        self.engine.has(key)
+    }
+
+    /// Loads (or replaces) a template version.
+    pub fn load(&mut self, template: &Template) -> Result<(), RenderError> {
+        self.engine.load(template)
+    }
+
+    /// Renders `data` (JSON bytes) with a loaded template; returns the PDF.
+    pub fn render(&mut self, request: &Request, data: Vec<u8>) -> Result<(Output, Vec<u8>), RenderError> {
+        let started = Instant::now();
+        let (data, expected) = match request.labels {
+            Some(_) => {
+                let mut value: serde_json::Value = serde_json::from_slice(&data)
+                    .map_err(|e| RenderError::Check(format!("data is not valid JSON: {e}")))?;
+                let expected = label::prepare(&mut value)?;
+                (serde_json::to_vec(&value).expect("a JSON value serializes"), Some(expected))
+            }
+            None => (data, None),
+        };
+        let now = now();
+        let rendered = self.engine.compile(&request.template, data, now)?;
+        let compile_ms = ms(started);
+        let checked = Instant::now();
+        if let (Some(check), Some(expected)) = (request.labels, expected.as_ref()) {
+            label::check(&rendered.document, expected, check.size_mm)?;
+        }
+        let check_ms = ms(checked);
+        let written = Instant::now();
+        let pdf = self.engine.pdf(&rendered, request.options, &request.ident, now)?;
+        let output = Output {
+            pages: rendered.document.pages().len(),
+            warnings: rendered.warnings,
+            compile_ms,
+            pdf_ms: ms(written),
+            check_ms,
+        };
+        Ok((output, pdf))
+    }
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Now, in UTC, as Typst's date type.
+fn now() -> Datetime {
+    let t = time::OffsetDateTime::now_utc();
+    Datetime::from_ymd_hms(t.year(), t.month() as u8, t.day(), t.hour(), t.minute(), t.second())
+        .expect("the current time is a valid date")
+}

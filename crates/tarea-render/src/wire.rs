@@ -1,0 +1,72 @@
+//! What the server and a renderer process say to each other over the child's stdin and
+//! stdout: every message is two frames, a JSON header and a body of bytes, each a
+//! little-endian u32 length followed by that many bytes.
+use std::io::{self, Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Output, RenderError, Request, Template};
+
+/// The largest frame either side accepts (a PDF of thousands of labels fits many times over).
+pub const MAX_FRAME: usize = 1 << 30;
+
+/// Server → renderer.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Call {
+    /// Load (or replace) a template version; the body is empty.
+    Load(Template),
+    /// Render; the body is the data (JSON).
+    Render(Request),
+}
+
+/// Renderer → server.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Reply {
+    /// Loaded; the body is empty.
+    Loaded,
+    /// Rendered; the body is the PDF.
+    Rendered(Output),
+    /// Failed; the body is empty.
+    Failed(RenderError),
+}
+
+/// Writes one message.
+pub fn write_message<W: Write, T: Serialize>(w: &mut W, header: &T, body: &[u8]) -> io::Result<()> {
+    let header = serde_json::to_vec(header).map_err(io::Error::other)?;
+    w.write_all(&len(header.len())?.to_le_bytes())?;
+    w.write_all(&header)?;
+    w.write_all(&len(body.len())?.to_le_bytes())?;
+    w.write_all(body)?;
+    w.flush()
+}
+
+/// Reads one message; None at a clean end of input.
+pub fn read_message<R: Read, T: for<'de> Deserialize<'de>>(r: &mut R) -> io::Result<Option<(T, Vec<u8>)>> {
+    let Some(header) = read_frame(r, true)? else { return Ok(None) };
+    let header = serde_json::from_slice(&header).map_err(io::Error::other)?;
+    let body = read_frame(r, false)?.unwrap_or_default();
+    Ok(Some((header, body)))
+}
+
+fn len(n: usize) -> io::Result<u32> {
+    if n > MAX_FRAME {
+        return Err(io::Error::other(format!("a frame of {n} bytes is over the {MAX_FRAME}-byte limit")));
+    }
+    Ok(n as u32)
+}
+
+fn read_frame<R: Read>(r: &mut R, eof_ok: bool) -> io::Result<Option<Vec<u8>>> {
+    let mut n = [0u8; 4];
+    match r.read_exact(&mut n) {
+        Ok(()) => {}
+        Err(e) if eof_ok && e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let n = u32::from_le_bytes(n) as usize;
+    if n > MAX_FRAME {
+        return Err(io::Error::other(format!("a frame of {n} bytes is over the {MAX_FRAME}-byte limit")));
+    }
+    let mut buf = vec![0; n];
+    r.read_exact(&mut buf)?;
+    Ok(Some(buf))
+}
