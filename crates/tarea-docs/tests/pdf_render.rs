@@ -136,3 +136,54 @@ async fn job_artifacts_none(c: &common::Client, s: &tarea_testkit::TestServer) -
     let jobs = c.get(s, "/v1/jobs?state=dead&limit=100").await;
     jobs["jobs"].as_array().unwrap().iter().all(|j| j["artifacts"].as_array().is_none_or(|a| a.is_empty()))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_that_kills_its_renderer_twice_is_not_retried_and_harms_nothing_else() {
+    // Renderers with a 1 s deadline, and a report of 12,000 cassettes: each attempt overruns,
+    // its renderer is killed and replaced.
+    let s = tarea_testkit::TestServer::start_custom(tarea_runtime::RuntimeConfig::default(), |registry| {
+        let mut config = tarea_docs::RenderConfig::new(tarea_testkit::tarea_binary(), vec!["render-worker".into()]);
+        config.processes = 1;
+        config.timeout = std::time::Duration::from_secs(1);
+        let pool = tarea_docs::RenderPool::new(config);
+        registry.register("pdf.render", tarea_docs::PdfRender::new(pool));
+    })
+    .await;
+    let c = common::Client { http: reqwest::Client::new(), key: s.key("acme", false).await };
+    let mut data = sample("lab-report");
+    let cassette = json!({"code": "C1", "tissue": "Mama", "observations": "Sin particularidades."});
+    data["cassettes"] = Value::Array(vec![cassette; 12_000]);
+    let job = c
+        .post(
+            &s,
+            "/v1/jobs",
+            json!({"kind": "pdf.render", "max_attempts": 5, "retry": {"base_ms": 10, "max_ms": 10},
+            "payload": {"template": "lab-report", "data": data}}),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap();
+    let done = c.finished_id(&s, id).await;
+    let done = if done["state"] == "failed" {
+        // The first kill is retried after 10 ms; wait for the second.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let j = c.get(&s, &format!("/v1/jobs/{id}")).await;
+            if j["state"] == "dead" || j["state"] == "succeeded" {
+                break j;
+            }
+            assert!(std::time::Instant::now() < deadline, "{j}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    } else {
+        done
+    };
+    assert_eq!(done["state"], "dead", "{done}");
+    assert_eq!(done["attempt"], 2, "killed twice, then given up: {done}");
+    assert_eq!(done["error"]["code"], "render_killed");
+    let m = done["error"]["message"].as_str().unwrap();
+    assert!(m.contains("deadline") && m.contains("not retried"), "{m}");
+
+    // The server and a fresh renderer carry on.
+    let ok = c.finished(&s, "pdf.render", json!({"template": "work-order", "data": sample("work-order")})).await;
+    assert_eq!(ok["state"], "succeeded", "{ok}");
+}

@@ -55,6 +55,16 @@ pub fn builtin(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)
 }
 
+/// Each built-in template's version label for cache keys: `0.` and the first 8 hex digits of
+/// the SHA-256 of its source, so a template changed by a new release never reuses old renders.
+pub fn version_labels() -> std::collections::HashMap<String, String> {
+    use sha2::{Digest, Sha256};
+    BUILTINS
+        .iter()
+        .map(|b| (b.name.to_string(), format!("{BUILTIN_VERSION}.{}", &hex::encode(Sha256::digest(b.source))[..8])))
+        .collect()
+}
+
 impl Builtin {
     /// As a template to load.
     pub fn template(&self) -> Template {

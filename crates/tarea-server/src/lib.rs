@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 mod auth;
+mod cache_scope;
 mod error;
 mod extract;
 mod keys;

@@ -64,6 +64,10 @@ pub struct AppState {
     /// The address apps reach this server at, for the links it hands out (`https://jobs.example.org`);
     /// without it, links are made from the request's `Host`.
     pub(crate) public_url: Option<Arc<str>>,
+    /// The version label of each built-in template (`lab-report` → `0.1a2b3c4d`: version 0 and
+    /// a hash of its source), so a cache key never outlives a template change, even one that
+    /// comes with a new tarea release.
+    pub(crate) template_versions: Arc<HashMap<String, String>>,
 }
 
 impl AppState {
@@ -89,7 +93,14 @@ impl AppState {
             artifacts: None,
             link_key: Arc::from(Vec::new()),
             public_url: None,
+            template_versions: Arc::new(HashMap::new()),
         }
+    }
+
+    /// The built-in templates' version labels (name → label), for cache keys.
+    pub fn with_template_versions(mut self, versions: HashMap<String, String>) -> Self {
+        self.template_versions = Arc::new(versions);
+        self
     }
 
     /// Serves artifacts from `artifacts`, signing links with `link_key` (from

@@ -58,7 +58,8 @@ impl TestServer {
             kinds,
             ServerLimits::default(),
         )
-        .with_artifacts(artifacts, b"test-link-key".to_vec());
+        .with_artifacts(artifacts, b"test-link-key".to_vec())
+        .with_template_versions(tarea_render::builtin::version_labels());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
         let app = tarea_server::app(state.clone());

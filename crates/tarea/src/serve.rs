@@ -74,7 +74,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Runtime::start(Arc::clone(&store), registry, Arc::clone(&hub), Arc::clone(&metrics), config.runtime.clone());
     let mut state = AppState::new(store, hub, metrics, kinds, config.limits.clone())
         .with_artifacts(artifacts, link_key)
-        .with_public_url(config.public_url.clone());
+        .with_public_url(config.public_url.clone())
+        .with_template_versions(tarea_render::builtin::version_labels());
     state.metrics_token = config.metrics_token.as_deref().map(Arc::from);
 
     let app =

@@ -31,7 +31,12 @@ impl Client {
     /// Runs a job of `kind` and waits (up to 30 s) until it succeeds, fails or dies.
     pub async fn finished(&self, s: &TestServer, kind: &str, payload: Value) -> Value {
         let job = self.post(s, "/v1/jobs", json!({"kind": kind, "payload": payload})).await;
-        let id = job["id"].as_str().unwrap().to_owned();
+        self.finished_id(s, job["id"].as_str().unwrap()).await
+    }
+
+    /// Waits (up to 30 s) until job `id` succeeds, fails or dies.
+    pub async fn finished_id(&self, s: &TestServer, id: &str) -> Value {
+        let kind = "job";
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let j = self.get(s, &format!("/v1/jobs/{id}")).await;

@@ -251,7 +251,7 @@ async fn a_built_in_handler_saves_an_artifact_and_the_cleaner_removes_it_when_it
         .await;
     let done = c.wait_job(&server, &id_of(&job), |j| j["state"] == "succeeded").await;
     let a = &done["artifacts"][0];
-    assert_eq!(a["filename"], "etiqueta.txt", "sanitised: {done}");
+    assert_eq!(a["filename"], "_etiqueta.txt", "sanitised, separators made harmless: {done}");
     assert_eq!(a["kind"], "test.file");
     assert_eq!(a["provenance"]["template"], "prueba");
     assert_eq!(done["result"]["artifact"], a["id"]);

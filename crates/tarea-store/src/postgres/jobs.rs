@@ -26,6 +26,12 @@ pub(crate) async fn enqueue(
             out.push(Enqueued { job, created: false });
             continue;
         }
+        if let Some(key) = &spec.cache_key
+            && let Some(job) = find_cached(tx, tenant, &spec.kind, key, now).await?
+        {
+            out.push(Enqueued { job, created: false });
+            continue;
+        }
         if !defaults.contains_key(&spec.queue) {
             let settings = queues::ensure_settings(tx, tenant, &spec.queue).await?;
             defaults.insert(spec.queue.clone(), settings);
@@ -138,6 +144,31 @@ async fn find_by_idempotency_key(tx: &Tx<'_>, tenant: &str, key: &str) -> StoreR
     let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = $1 AND idempotency_key = $2");
     let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
     let row = tx.query_opt(&stmt, &[&tenant, &key]).await.map_err(map_err)?;
+    row.as_ref().map(job_from_row).transpose()
+}
+
+/// The job that answers a cache key: the one that made the newest live artifact with that
+/// key, else an equal job still waiting or running (in-flight dedupe). A transaction-scoped
+/// advisory lock on the key makes two nodes' equal enqueues take turns, so both never miss.
+async fn find_cached(tx: &Tx<'_>, tenant: &str, kind: &str, key: &str, now: i64) -> StoreResult<Option<Job>> {
+    let lock = tx.prepare_cached("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").await.map_err(map_err)?;
+    let scope = format!("tarea-cache\u{1f}{tenant}\u{1f}{kind}\u{1f}{key}");
+    tx.execute(&lock, &[&scope]).await.map_err(map_err)?;
+    let made = format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE id = (SELECT job_id FROM artifacts WHERE tenant = $1 AND kind = $2 \
+         AND cache_key = $3 AND (expires_at IS NULL OR expires_at > $4) AND job_id IS NOT NULL \
+         ORDER BY created_at DESC LIMIT 1) AND state = 3"
+    );
+    let stmt = tx.prepare_cached(&made).await.map_err(map_err)?;
+    if let Some(row) = tx.query_opt(&stmt, &[&tenant, &kind, &key, &now]).await.map_err(map_err)? {
+        return job_from_row(&row).map(Some);
+    }
+    let waiting = format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = $1 AND kind = $2 AND cache_key = $3 AND state IN (0, 1, 2, 4) \
+         ORDER BY created_at DESC LIMIT 1"
+    );
+    let stmt = tx.prepare_cached(&waiting).await.map_err(map_err)?;
+    let row = tx.query_opt(&stmt, &[&tenant, &kind, &key]).await.map_err(map_err)?;
     row.as_ref().map(job_from_row).transpose()
 }
 

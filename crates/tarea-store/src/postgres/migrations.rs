@@ -259,6 +259,10 @@ CREATE TABLE secrets (
     value  bytea NOT NULL
 );
 "#,
+    r#"
+-- In-flight dedupe: a tenant's waiting or running job of a kind with a cache key.
+CREATE INDEX jobs_cache ON jobs (tenant, kind, cache_key) WHERE cache_key IS NOT NULL;
+"#,
 ];
 
 /// The channel on which this schema's nodes hear of each other's changes.

@@ -370,6 +370,7 @@ impl Store for PgStore {
     async fn job_enqueue(&self, tenant: &str, specs: Vec<JobSpec>, now: i64) -> StoreResult<Vec<Enqueued>> {
         if let [spec] = &specs[..]
             && spec.idempotency_key.is_none()
+            && spec.cache_key.is_none()
             && let Some(job) = self.retrying(|| self.enqueue_one(tenant, spec.clone(), now)).await?
         {
             return Ok(vec![Enqueued { job, created: true }]);

@@ -20,6 +20,12 @@ pub(crate) fn enqueue(b: &mut Batch<'_>, tenant: &str, specs: Vec<JobSpec>, now:
             out.push(Enqueued { job, created: false });
             continue;
         }
+        if let Some(key) = &spec.cache_key
+            && let Some(job) = find_cached(b.conn, tenant, &spec.kind, key, now)?
+        {
+            out.push(Enqueued { job, created: false });
+            continue;
+        }
         if !defaults.contains_key(&spec.queue) {
             let settings = queues::settings(b.conn, tenant, &spec.queue)?;
             defaults.insert(spec.queue.clone(), settings);
@@ -84,6 +90,31 @@ fn find_by_idempotency_key(conn: &Connection, tenant: &str, key: &str) -> StoreR
     let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ?1 AND idempotency_key = ?2");
     conn.prepare_cached(&sql)
         .and_then(|mut s| s.query_row(params![tenant, key], job_from_row).optional())
+        .map_err(map_err)
+}
+
+/// The job that answers a cache key: the one that made the newest live artifact with that
+/// key, else an equal job still waiting or running (in-flight dedupe). The writer runs one
+/// transaction at a time, so two equal enqueues never both miss.
+fn find_cached(conn: &Connection, tenant: &str, kind: &str, key: &str, now: i64) -> StoreResult<Option<Job>> {
+    let made = format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE id = (SELECT job_id FROM artifacts WHERE tenant = ?1 AND kind = ?2 \
+         AND cache_key = ?3 AND (expires_at IS NULL OR expires_at > ?4) AND job_id IS NOT NULL \
+         ORDER BY created_at DESC LIMIT 1) AND state = 3"
+    );
+    if let Some(job) = conn
+        .prepare_cached(&made)
+        .and_then(|mut s| s.query_row(params![tenant, kind, key, now], job_from_row).optional())
+        .map_err(map_err)?
+    {
+        return Ok(Some(job));
+    }
+    let waiting = format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ?1 AND kind = ?2 AND cache_key = ?3 AND state IN (0, 1, 2, 4) \
+         ORDER BY created_at DESC LIMIT 1"
+    );
+    conn.prepare_cached(&waiting)
+        .and_then(|mut s| s.query_row(params![tenant, kind, key], job_from_row).optional())
         .map_err(map_err)
 }
 

@@ -156,6 +156,10 @@ CREATE TABLE secrets (
     value  BLOB NOT NULL
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- In-flight dedupe: a tenant's waiting or running job of a kind with a cache key.
+CREATE INDEX jobs_cache ON jobs (tenant, kind, cache_key) WHERE cache_key IS NOT NULL;
+"#,
 ];
 
 /// Applies the migrations this database has not seen yet.

@@ -104,3 +104,58 @@ store_test!(the_first_secret_stored_wins, |s: S| async move {
     assert_eq!(second, first);
     assert_eq!(s.secret_get_or_create("other", vec![3]).await.unwrap(), vec![3]);
 });
+
+store_test!(a_cache_key_answers_with_the_job_that_made_a_live_artifact_or_is_still_running, |s: S| async move {
+    let keyed = || {
+        let mut sp = spec("pdf.render", "q");
+        sp.cache_key = Some("orden-871|work-order@0".into());
+        sp
+    };
+    // In flight: queued, then running.
+    let first = s.job_enqueue(T, vec![keyed()], NOW).await.unwrap().pop().unwrap();
+    assert!(first.created);
+    let again = s.job_enqueue(T, vec![keyed(), keyed()], NOW + 1).await.unwrap();
+    assert!(again.iter().all(|e| !e.created && e.job.id == first.job.id), "{again:?}");
+    let job = claim_one(&s, "q", NOW + 2).await;
+    assert_eq!(s.job_enqueue(T, vec![keyed()], NOW + 3).await.unwrap()[0].job.id, job.id, "running");
+    // Another kind or tenant with the same key is someone else's.
+    let mut other_kind = keyed();
+    other_kind.kind = "label.render".into();
+    assert!(s.job_enqueue(T, vec![other_kind], NOW).await.unwrap()[0].created);
+    assert!(s.job_enqueue("other", vec![keyed()], NOW).await.unwrap()[0].created);
+
+    // Done, with a live artifact: answered with that job.
+    let mut a = artifact(T, Some(job.id), NOW);
+    a.cache_key = None;
+    s.artifact_insert(a, Some(job.attempt), Some(60_000)).await.unwrap();
+    s.job_complete_if_attempt(done(job.id, job.attempt, succeeded(), NOW + 4)).await.unwrap();
+    let hit = s.job_enqueue(T, vec![keyed()], NOW + 5).await.unwrap().pop().unwrap();
+    assert!(!hit.created);
+    assert_eq!(hit.job.id, job.id);
+    assert_eq!(hit.job.state, JobState::Succeeded);
+
+    // Once the artifact has expired, the key makes a new job.
+    let fresh = s.job_enqueue(T, vec![keyed()], NOW + 60_001).await.unwrap().pop().unwrap();
+    assert!(fresh.created, "an expired render is not reused");
+});
+
+store_test!(concurrent_enqueues_with_one_cache_key_make_one_job, |s: S| async move {
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                let mut sp = spec("pdf.render", "q");
+                sp.cache_key = Some("informe-carrera".into());
+                s.job_enqueue(T, vec![sp], NOW).await.unwrap().pop().unwrap()
+            })
+        })
+        .collect();
+    let mut ids = std::collections::HashSet::new();
+    let mut created = 0;
+    for call in calls {
+        let e = call.await.unwrap();
+        created += usize::from(e.created);
+        ids.insert(e.job.id);
+    }
+    assert_eq!((created, ids.len()), (1, 1));
+});

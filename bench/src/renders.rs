@@ -1,0 +1,344 @@
+//! PDFs and labels (issue 5), beside the users' ReportLab code measured in the same minutes:
+//!
+//! - in this process, warm (what a renderer process spends): the 4-page lab report (simple and
+//!   justified typography), one label, 1,000 labels in one PDF;
+//! - the same report through the renderer processes (what isolation costs per render);
+//! - ReportLab (`render_report_pdf`, `render_label_pdf` of ../shared/bench/baseline/tasks.py,
+//!   with its .venv), alternated with ours round by round, so the ratio is of one moment;
+//! - 500 report jobs through the server: jobs/s and enqueue-to-done p50;
+//! - memory over many renders in one renderer (RSS after 1,000 and after all).
+//!
+//! `BENCH_ONLY=renders ./target/release/tarea-bench`; knobs BENCH_RENDER_N (40 renders per
+//! figure and round), BENCH_RENDER_ROUNDS (3), BENCH_REPORT_JOBS (500), BENCH_RENDER_MEMORY_N
+//! (10000), BENCH_BASELINE (the baseline folder; default ../shared/bench/baseline).
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+use tarea_render::{LabelCheck, Options, Renderer, Request, builtin};
+use tokio_util::sync::CancellationToken;
+
+use crate::server::Server;
+use crate::{knob, say};
+
+fn sample(name: &str) -> Value {
+    serde_json::from_str(builtin::builtin(name).expect("built-in").sample).expect("sample JSON")
+}
+
+fn request(name: &str) -> Request {
+    Request {
+        template: format!("{name}@0"),
+        labels: builtin::builtin(name).and_then(|b| b.label_size_mm).map(|s| LabelCheck { size_mm: Some(s) }),
+        options: Options::default(),
+        ident: "bench".into(),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+}
+
+/// `data` with every text of more than 8 characters made unique to render `i`, as real
+/// reports differ: Typst memoizes layout by input, and the same data again would be laid out
+/// from its cache (a report then takes about 2 ms instead of 10+).
+fn vary(data: &Value, i: usize) -> Value {
+    match data {
+        Value::String(s) if s.chars().count() > 8 && !s.starts_with("http") => Value::String(format!("{s} {i}")),
+        Value::String(s) if s.starts_with("http") => Value::String(format!("{s}{i}")),
+        Value::Array(a) => Value::Array(a.iter().map(|v| vary(v, i)).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), vary(v, i))).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Median ms of `n` renders of different data, after one warm-up.
+fn time_renders(r: &mut Renderer, name: &str, data: &Value, n: usize) -> Result<f64> {
+    let req = request(name);
+    r.render(&req, serde_json::to_vec(&vary(data, usize::MAX))?).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let mut times = Vec::with_capacity(n);
+    for i in 0..n {
+        let bytes = serde_json::to_vec(&vary(data, i + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)))?;
+        let t = Instant::now();
+        r.render(&req, bytes).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(median(times))
+}
+
+/// Makes every timed render's data new across figures and rounds.
+static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1_000_000);
+
+fn labels(n: usize) -> Value {
+    let one = sample("reception-label")["labels"][0].clone();
+    let list: Vec<Value> = (0..n)
+        .map(|i| {
+            let mut l = one.clone();
+            l["protocol_number"] = format!("HP 26/{i:05}").into();
+            l["url"] = format!("https://lab.example.org/protocols/public/{i:08}/").into();
+            l
+        })
+        .collect();
+    json!({ "labels": list })
+}
+
+fn baseline_dir() -> PathBuf {
+    std::env::var("BENCH_BASELINE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/baseline"))
+}
+
+/// ReportLab's report and label medians (ms) over `n` runs, or None without the baseline venv.
+fn reportlab(n: usize) -> Result<Option<(f64, f64)>> {
+    let dir = baseline_dir();
+    let python = dir.join(".venv/bin/python");
+    if !python.exists() {
+        return Ok(None);
+    }
+    let code = format!(
+        r#"
+import json, os, statistics, sys, time
+sys.path.insert(0, {dir:?})
+import tasks
+fx = os.path.join({dir:?}, "..", "fixtures")
+report = json.load(open(os.path.join(fx, "report.json"), encoding="utf-8"))
+label = json.load(open(os.path.join(fx, "label.json"), encoding="utf-8"))
+def med(fn, n):
+    fn()
+    t = []
+    for _ in range(n):
+        s = time.perf_counter(); fn(); t.append((time.perf_counter() - s) * 1000)
+    return statistics.median(t)
+print(json.dumps([med(lambda: tasks.render_report_pdf(report), {n}), med(lambda: tasks.render_label_pdf(label), {n})]))
+"#,
+        dir = dir.display().to_string()
+    );
+    let out = std::process::Command::new(&python).arg("-c").arg(code).current_dir(&dir).output()?;
+    anyhow::ensure!(out.status.success(), "the baseline failed: {}", String::from_utf8_lossy(&out.stderr));
+    let v: Vec<f64> = serde_json::from_slice(&out.stdout).context("the baseline's figures")?;
+    Ok(Some((v[0], v[1])))
+}
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+pub async fn run() -> Result<()> {
+    let n = knob("BENCH_RENDER_N", 40);
+    let rounds = knob("BENCH_RENDER_ROUNDS", 3);
+    let report = sample("lab-report");
+    let mut justified = report.clone();
+    justified["justify"] = true.into();
+    let label = sample("reception-label");
+    let thousand = labels(1000);
+
+    let started = Instant::now();
+    let mut r = Renderer::new();
+    say("render_first_renderer_start", started.elapsed().as_secs_f64() * 1000.0, "ms");
+
+    // Ours and ReportLab's, alternated round by round.
+    let (mut ours_report, mut ours_label, mut theirs_report, mut theirs_label) = (vec![], vec![], vec![], vec![]);
+    for round in 0..rounds {
+        ours_report.push(time_renders(&mut r, "lab-report", &report, n)?);
+        ours_label.push(time_renders(&mut r, "reception-label", &label, n)?);
+        match reportlab(n.min(20))? {
+            Some((rep, lab)) => {
+                theirs_report.push(rep);
+                theirs_label.push(lab);
+            }
+            None if round == 0 => {
+                println!("baseline: {} has no .venv; run its setup.sh to compare", baseline_dir().display())
+            }
+            None => {}
+        }
+    }
+    let (rep, lab) = (median(ours_report), median(ours_label));
+    say("render_report_4_pages_p50", rep, "ms");
+    say("render_label_p50", lab, "ms");
+    if !theirs_report.is_empty() {
+        let (trep, tlab) = (median(theirs_report), median(theirs_label));
+        say("reportlab_report_p50", trep, "ms");
+        say("reportlab_label_p50", tlab, "ms");
+        say("report_speedup_vs_reportlab", trep / rep, "x");
+        say("label_speedup_vs_reportlab", tlab / lab, "x");
+    }
+    // Where a label's time goes.
+    let (mut layout, mut check, mut pdf) = (vec![], vec![], vec![]);
+    for i in 0..n {
+        let bytes = serde_json::to_vec(&vary(&label, 900_000 + i))?;
+        let (out, _) = r.render(&request("reception-label"), bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+        layout.push(out.compile_ms);
+        check.push(out.check_ms);
+        pdf.push(out.pdf_ms);
+    }
+    say("render_label_layout_p50", median(layout), "ms");
+    say("render_label_qr_check_p50", median(check), "ms");
+    say("render_label_pdf_write_p50", median(pdf), "ms");
+    say("render_report_justified_p50", time_renders(&mut r, "lab-report", &justified, n)?, "ms");
+    let mut times = vec![];
+    let mut split = None;
+    for run in 0..3 {
+        let bytes = serde_json::to_vec(&vary(&thousand, run))?;
+        let t = Instant::now();
+        let (out, pdf) = r.render(&request("reception-label"), bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        split = Some((out, pdf.len()));
+    }
+    say("render_1000_labels_one_pdf", median(times), "ms");
+    if let Some((out, size)) = split {
+        say("render_1000_labels_layout", out.compile_ms, "ms");
+        say("render_1000_labels_qr_check", out.check_ms, "ms");
+        say("render_1000_labels_pdf_write", out.pdf_ms, "ms");
+        say("render_1000_labels_pdf_size", size as f64 / 1_048_576.0, "MiB");
+    }
+
+    isolation_cost(&report, n, rep).await?;
+    report_jobs(&report).await?;
+
+    // Memory over many renders in one renderer: flat means Typst's caches are bounded.
+    let total = knob("BENCH_RENDER_MEMORY_N", 10_000);
+    let req = request("lab-report");
+    let mut at_1000 = f64::NAN;
+    let t = Instant::now();
+    for i in 1..=total {
+        r.render(&req, serde_json::to_vec(&vary(&report, 2_000_000 + i))?).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if i == 1000 {
+            at_1000 = rss_mib();
+        }
+    }
+    say("renderer_rss_after_1000_reports", at_1000, "MiB");
+    say(&format!("renderer_rss_after_{total}_reports"), rss_mib(), "MiB");
+    say("renderer_reports_per_s_one_thread", total as f64 / t.elapsed().as_secs_f64(), "/s");
+    Ok(())
+}
+
+/// The report through a renderer process (IPC, the data in and the PDF out) against the same
+/// render in this process.
+async fn isolation_cost(report: &Value, n: usize, in_process: f64) -> Result<()> {
+    let mut config = tarea_docs::RenderConfig::new(crate::server::binary(), vec!["render-worker".into()]);
+    config.processes = 1;
+    let pool = tarea_docs::RenderPool::new(config);
+    pool.warm().await.map_err(|e| anyhow::anyhow!(e))?;
+    let template = builtin::builtin("lab-report").expect("built-in").template();
+    let cancel = CancellationToken::new();
+    let mut times = vec![];
+    for i in 0..n {
+        let data = serde_json::to_vec(&vary(report, 500_000 + i))?;
+        let t = Instant::now();
+        pool.render(&template, request("lab-report"), data, None, &cancel)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let through = median(times);
+    say("render_report_via_renderer_process_p50", through, "ms");
+    say("render_isolation_cost_per_render", through - in_process, "ms");
+    Ok(())
+}
+
+/// 500 report jobs through the server, enqueued in one batch: throughput from the first
+/// enqueue to the last `succeeded`, and each job's enqueue-to-done.
+async fn report_jobs(report: &Value) -> Result<()> {
+    let jobs = knob("BENCH_REPORT_JOBS", 500);
+    let server = Server::start(&["--durability", "full"]).await?;
+    let mut conn = server.conn().await?;
+    // Let the renderer processes start (they warm up in the background).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A cache hit: a job whose key names a finished render is answered with it.
+    let keyed = json!({"kind": "pdf.render", "cache_key": "bench-cache", "payload": {"template": "lab-report", "data": report}});
+    let (_, first) = conn.post("/v1/jobs", &keyed).await?;
+    let id = first["id"].as_str().unwrap_or_default().to_owned();
+    loop {
+        let (_, j) = conn.get_auth(&format!("/v1/jobs/{id}")).await?;
+        if j["state"] == "succeeded" {
+            break;
+        }
+        anyhow::ensure!(j["state"] != "dead", "the cached job died: {j}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut sync = server.sync_conn()?;
+    let body = serde_json::to_vec(&keyed)?;
+    let mut hits = vec![];
+    for _ in 0..200 {
+        let t = Instant::now();
+        let (status, _) = sync.request("POST", "/v1/jobs", Some(&body))?;
+        hits.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(status == 200, "a cache hit answered {status}");
+    }
+    say("cache_hit_answer_p50", median(hits), "ms");
+
+    let started = Instant::now();
+    // Batches of 50 (a report's data is 13 KB; a request body is at most 1 MiB).
+    for chunk in (0..jobs).collect::<Vec<_>>().chunks(50) {
+        let batch: Vec<Value> = chunk
+            .iter()
+            .map(|i| json!({"kind": "pdf.render", "tags": ["bench-reports"], "payload": {"template": "lab-report", "data": vary(report, 700_000 + i)}}))
+            .collect();
+        let (status, body) = conn.post("/v1/jobs/batch", &json!({"jobs": batch})).await?;
+        anyhow::ensure!(status == 201, "batch answered {status}: {body}");
+    }
+    let mut peak_children = 0.0f64;
+    loop {
+        let (_, q) = conn.get_auth("/v1/queues").await?;
+        let default = q["queues"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["name"] == "default"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let done = default["counts"]["succeeded"].as_u64().unwrap_or(0);
+        let dead = default["counts"]["dead"].as_u64().unwrap_or(0);
+        anyhow::ensure!(dead == 0, "report jobs died: {q}");
+        peak_children = peak_children.max(children_rss_mib(server.pid()));
+        // The cached job above is one of the succeeded.
+        if done as usize > jobs {
+            break;
+        }
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(600), "the report jobs did not finish: {q}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let elapsed = started.elapsed();
+    say("report_jobs_through_server_per_s", jobs as f64 / elapsed.as_secs_f64(), "jobs/s");
+    let mut waits = vec![];
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/jobs?tag=bench-reports&limit=1000&cursor={c}"),
+            None => "/v1/jobs?tag=bench-reports&limit=1000".to_string(),
+        };
+        let (_, page) = conn.get_auth(&path).await?;
+        for j in page["jobs"].as_array().into_iter().flatten() {
+            let ms = |f: &str| tarea_core::parse_rfc3339_ms(j[f].as_str().unwrap_or("")).unwrap_or(0);
+            waits.push((ms("finished_at") - ms("created_at")) as f64);
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    say("report_jobs_enqueue_to_done_p50", median(waits), "ms");
+    say("report_jobs_server_peak_rss", server.peak_rss_mib(), "MiB");
+    say("report_jobs_renderers_rss_peak_sum", peak_children, "MiB");
+    Ok(())
+}
+
+/// The resident memory of a process's children (the renderer processes), summed.
+fn children_rss_mib(pid: u32) -> f64 {
+    let mut sum = 0.0;
+    let Ok(dir) = std::fs::read_dir("/proc") else { return f64::NAN };
+    for entry in dir.flatten() {
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else { continue };
+        let field = |name: &str| {
+            status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        };
+        if field("PPid:").and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
+            sum += field("VmRSS:").and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0;
+        }
+    }
+    sum
+}
