@@ -168,6 +168,16 @@ pub async fn run() -> Result<()> {
         say("report_speedup_vs_reportlab", trep / rep, "x");
         say("label_speedup_vs_reportlab", tlab / lab, "x");
     }
+    // Where a report's time goes.
+    let (mut layout, mut pdf) = (vec![], vec![]);
+    for i in 0..n {
+        let bytes = serde_json::to_vec(&vary(&report, 950_000 + i))?;
+        let (out, _) = r.render(&request("lab-report"), bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+        layout.push(out.compile_ms);
+        pdf.push(out.pdf_ms);
+    }
+    say("render_report_layout_p50", median(layout), "ms");
+    say("render_report_pdf_write_p50", median(pdf), "ms");
     // Where a label's time goes.
     let (mut layout, mut check, mut pdf) = (vec![], vec![], vec![]);
     for i in 0..n {

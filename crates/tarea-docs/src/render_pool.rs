@@ -120,10 +120,21 @@ impl RenderPool {
             s = self.slots.acquire() => s.map_err(|e| RenderFailure::Unavailable(e.to_string()))?,
             _ = cancel.cancelled() => return Err(RenderFailure::Cancelled),
         };
-        let taken = self.idle.lock().expect("pool lock").pop();
-        let mut renderer = match taken {
-            Some(r) => r,
-            None => self.spawn().map_err(RenderFailure::Unavailable)?,
+        // An idle renderer that died meanwhile (killed by the system, say) is replaced here, so
+        // its death is not blamed on the next job's input.
+        let mut renderer = loop {
+            let taken = self.idle.lock().expect("pool lock").pop();
+            match taken {
+                Some(mut r) => {
+                    if matches!(r.child.try_wait(), Ok(Some(_))) {
+                        tracing::warn!("a renderer process exited while idle; starting another");
+                        r.kill().await;
+                        continue;
+                    }
+                    break r;
+                }
+                None => break self.spawn().map_err(RenderFailure::Unavailable)?,
+            }
         };
         let started = Instant::now();
         let limit = started + self.config.timeout;

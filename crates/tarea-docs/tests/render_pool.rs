@@ -99,3 +99,35 @@ async fn renders_run_side_by_side_in_separate_processes() {
         assert_eq!(r.await.unwrap().unwrap(), 1);
     }
 }
+
+/// The renderer processes this test process started.
+fn renderers() -> Vec<u32> {
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let status = std::fs::read_to_string(e.path().join("status")).ok()?;
+            let ppid: u32 = status.lines().find_map(|l| l.strip_prefix("PPid:"))?.trim().parse().ok()?;
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            (ppid == me && String::from_utf8_lossy(&cmd).contains("render-worker")).then_some(pid)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renderer_killed_while_idle_is_replaced_without_failing_a_job() {
+    let pool = pool(1, 1024, 60);
+    pool.warm().await.unwrap();
+    let pids = renderers();
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    let status = std::process::Command::new("kill").args(["-9", &pids[0].to_string()]).status().unwrap();
+    assert!(status.success());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (out, _) = hello(&pool).await.expect("the next render starts a fresh renderer");
+    assert_eq!(out.pages, 1);
+    let now = renderers();
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0], pids[0]);
+}
