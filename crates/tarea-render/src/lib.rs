@@ -104,18 +104,34 @@ impl Renderer {
         let now = now();
         let rendered = self.engine.compile(&request.template, data, now)?;
         let compile_ms = ms(started);
-        let checked = Instant::now();
-        if let (Some(check), Some(expected)) = (request.labels, expected.as_ref()) {
-            label::check(&rendered.document, expected, check.size_mm)?;
-        }
-        let check_ms = ms(checked);
-        let written = Instant::now();
-        let pdf = self.engine.pdf(&rendered, request.options, &request.ident, now)?;
+        // Labels are checked on other threads while this one writes the PDF: the two only read
+        // the laid-out document.
+        let engine = &self.engine;
+        let document = &rendered;
+        let (checked, written) = std::thread::scope(|scope| {
+            let check = match (request.labels, expected.as_ref()) {
+                (Some(check), Some(expected)) => Some(scope.spawn(move || {
+                    let t = Instant::now();
+                    label::check(&document.document, expected, check.size_mm).map(|()| ms(t))
+                })),
+                _ => None,
+            };
+            let t = Instant::now();
+            let pdf = engine.pdf(document, request.options, &request.ident, now).map(|pdf| (pdf, ms(t)));
+            let checked = match check {
+                Some(h) => h.join().unwrap_or_else(|_| Err(RenderError::Check("the label check crashed".into()))),
+                None => Ok(0.0),
+            };
+            (checked, pdf)
+        });
+        // A label that would not scan is the answer even when the PDF also failed.
+        let check_ms = checked?;
+        let (pdf, pdf_ms) = written?;
         let output = Output {
             pages: rendered.document.pages().len(),
             warnings: rendered.warnings,
             compile_ms,
-            pdf_ms: ms(written),
+            pdf_ms,
             check_ms,
         };
         Ok((output, pdf))
