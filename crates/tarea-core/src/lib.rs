@@ -17,6 +17,7 @@ mod queue;
 mod retry;
 mod state;
 mod store;
+mod template;
 mod tenant;
 mod time_fmt;
 
@@ -37,6 +38,7 @@ pub use store::{
     ClaimParams, CompleteParams, Enqueued, EventSink, JobFilter, JobPage, Outcome, Retention, Store, StoreError,
     StoreResult,
 };
+pub use template::{TemplateSummary, TemplateVersion};
 pub use tenant::{ApiKey, KeyHash};
 pub use time_fmt::{format_ms, parse_rfc3339_ms};
 

@@ -6,7 +6,7 @@ use serde_json::value::RawValue;
 
 use crate::{
     ApiKey, Artifact, ArtifactId, ArtifactRetention, ExternalWorker, IllegalTransition, Job, JobError, JobEvent, JobId,
-    JobSpec, JobState, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings,
+    JobSpec, JobState, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings, TemplateSummary, TemplateVersion,
 };
 
 /// Portable store errors. Backends map their driver codes onto these; nothing above the store
@@ -283,6 +283,28 @@ pub trait Store: Send + Sync + 'static {
     /// The secret stored under `name`, storing `candidate` first if there is none: every node
     /// of a cluster ends up with the same one (the signing key of artifact links).
     async fn secret_get_or_create(&self, name: &str, candidate: Vec<u8>) -> StoreResult<Vec<u8>>;
+
+    /// Stores a new version of a tenant's template: one more than any version it ever had
+    /// (deleted ones included), so a number is never reused.
+    async fn template_put(
+        &self,
+        tenant: &str,
+        name: &str,
+        source: &str,
+        assets: &[u8],
+        now: i64,
+    ) -> StoreResult<TemplateVersion>;
+    /// A version of a tenant's template, or its newest with `version: None`; deleted ones are gone.
+    async fn template_get(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: Option<u32>,
+    ) -> StoreResult<Option<TemplateVersion>>;
+    /// A tenant's templates, by name.
+    async fn template_list(&self, tenant: &str) -> StoreResult<Vec<TemplateSummary>>;
+    /// Deletes every version of a tenant's template; answers how many there were.
+    async fn template_delete(&self, tenant: &str, name: &str, now: i64) -> StoreResult<u64>;
     /// Succeeds when the store answers.
     async fn ping(&self) -> StoreResult<()>;
 }

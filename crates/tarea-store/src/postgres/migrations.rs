@@ -263,6 +263,20 @@ CREATE TABLE secrets (
 -- In-flight dedupe: a tenant's waiting or running job of a kind with a cache key.
 CREATE INDEX jobs_cache ON jobs (tenant, kind, cache_key) WHERE cache_key IS NOT NULL;
 "#,
+    r#"
+-- A tenant's templates, every upload a version. Deleted versions keep their row (deleted_at)
+-- so that a number is never given out twice.
+CREATE TABLE templates (
+    tenant      text NOT NULL,
+    name        text NOT NULL,
+    version     integer NOT NULL,
+    source      text NOT NULL,
+    assets      bytea NOT NULL,
+    created_at  bigint NOT NULL,
+    deleted_at  bigint,
+    PRIMARY KEY (tenant, name, version)
+);
+"#,
 ];
 
 /// The channel on which this schema's nodes hear of each other's changes.

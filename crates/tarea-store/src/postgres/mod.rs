@@ -15,6 +15,7 @@ mod nodes;
 mod plan_tests;
 mod queues;
 mod rows;
+mod templates;
 mod tenants;
 
 use std::str::FromStr;
@@ -27,7 +28,7 @@ use futures_util::future::BoxFuture;
 use tarea_core::{
     ApiKey, Artifact, ArtifactId, ArtifactRetention, ClaimParams, CompleteParams, Enqueued, EventSink, ExternalWorker,
     Job, JobEvent, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings,
-    Retention, Store, StoreError, StoreResult,
+    Retention, Store, StoreError, StoreResult, TemplateSummary, TemplateVersion,
 };
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
@@ -548,6 +549,34 @@ impl Store for PgStore {
 
     async fn secret_get_or_create(&self, name: &str, candidate: Vec<u8>) -> StoreResult<Vec<u8>> {
         self.write(&|tx, _, _| Box::pin(artifacts::secret_get_or_create(tx, name, &candidate))).await
+    }
+
+    async fn template_put(
+        &self,
+        tenant: &str,
+        name: &str,
+        source: &str,
+        assets: &[u8],
+        now: i64,
+    ) -> StoreResult<TemplateVersion> {
+        self.write(&|tx, _, _| Box::pin(templates::put(tx, tenant, name, source, assets, now))).await
+    }
+
+    async fn template_get(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: Option<u32>,
+    ) -> StoreResult<Option<TemplateVersion>> {
+        self.read(&|tx, _, _| Box::pin(templates::get(tx, tenant, name, version))).await
+    }
+
+    async fn template_list(&self, tenant: &str) -> StoreResult<Vec<TemplateSummary>> {
+        self.read(&|tx, _, _| Box::pin(templates::list(tx, tenant))).await
+    }
+
+    async fn template_delete(&self, tenant: &str, name: &str, now: i64) -> StoreResult<u64> {
+        self.write(&|tx, _, _| Box::pin(templates::delete(tx, tenant, name, now))).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -160,6 +160,20 @@ CREATE TABLE secrets (
 -- In-flight dedupe: a tenant's waiting or running job of a kind with a cache key.
 CREATE INDEX jobs_cache ON jobs (tenant, kind, cache_key) WHERE cache_key IS NOT NULL;
 "#,
+    r#"
+-- A tenant's templates, every upload a version. Deleted versions keep their row (deleted_at)
+-- so that a number is never given out twice.
+CREATE TABLE templates (
+    tenant      TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    source      TEXT NOT NULL,
+    assets      BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    deleted_at  INTEGER,
+    PRIMARY KEY (tenant, name, version)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Applies the migrations this database has not seen yet.

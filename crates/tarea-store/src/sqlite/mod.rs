@@ -11,6 +11,7 @@ mod nodes;
 mod queues;
 mod readers;
 mod rows;
+mod templates;
 mod tenants;
 mod writer;
 
@@ -27,7 +28,7 @@ use rusqlite::Connection;
 use tarea_core::{
     ApiKey, Artifact, ArtifactId, ArtifactRetention, ClaimParams, CompleteParams, Enqueued, EventSink, ExternalWorker,
     Job, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings, Retention,
-    Store, StoreError, StoreResult,
+    Store, StoreError, StoreResult, TemplateSummary, TemplateVersion,
 };
 
 use readers::Readers;
@@ -337,6 +338,38 @@ impl Store for SqliteStore {
     async fn secret_get_or_create(&self, name: &str, candidate: Vec<u8>) -> StoreResult<Vec<u8>> {
         let name = name.to_owned();
         self.writer.write(move |b| artifacts::secret_get_or_create(b.conn, &name, &candidate)).await
+    }
+
+    async fn template_put(
+        &self,
+        tenant: &str,
+        name: &str,
+        source: &str,
+        assets: &[u8],
+        now: i64,
+    ) -> StoreResult<TemplateVersion> {
+        let (tenant, name, source, assets) = (tenant.to_owned(), name.to_owned(), source.to_owned(), assets.to_vec());
+        self.writer.write(move |b| templates::put(b.conn, &tenant, &name, &source, &assets, now)).await
+    }
+
+    async fn template_get(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: Option<u32>,
+    ) -> StoreResult<Option<TemplateVersion>> {
+        let (tenant, name) = (tenant.to_owned(), name.to_owned());
+        self.readers.read(move |c| templates::get(c, &tenant, &name, version)).await
+    }
+
+    async fn template_list(&self, tenant: &str) -> StoreResult<Vec<TemplateSummary>> {
+        let tenant = tenant.to_owned();
+        self.readers.read(move |c| templates::list(c, &tenant)).await
+    }
+
+    async fn template_delete(&self, tenant: &str, name: &str, now: i64) -> StoreResult<u64> {
+        let (tenant, name) = (tenant.to_owned(), name.to_owned());
+        self.writer.write(move |b| templates::delete(b.conn, &tenant, &name, now)).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
