@@ -121,12 +121,7 @@ print(json.dumps([med(lambda: tasks.render_report_pdf(report), {n}), med(lambda:
 }
 
 fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
+    crate::server::status_mib(std::process::id(), "VmRSS:")
 }
 
 pub async fn run() -> Result<()> {
@@ -138,9 +133,7 @@ pub async fn run() -> Result<()> {
     let label = sample("reception-label");
     let thousand = labels(1000);
 
-    let started = Instant::now();
     let mut r = Renderer::new();
-    say("render_first_renderer_start", started.elapsed().as_secs_f64() * 1000.0, "ms");
 
     // Ours and ReportLab's, alternated round by round.
     let (mut ours_report, mut ours_label, mut theirs_report, mut theirs_label) = (vec![], vec![], vec![], vec![]);
@@ -339,16 +332,15 @@ async fn report_jobs(report: &Value) -> Result<()> {
 
 /// The resident memory of a process's children (the renderer processes), summed.
 fn children_rss_mib(pid: u32) -> f64 {
-    let mut sum = 0.0;
     let Ok(dir) = std::fs::read_dir("/proc") else { return f64::NAN };
-    for entry in dir.flatten() {
-        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else { continue };
-        let field = |name: &str| {
-            status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
-        };
-        if field("PPid:").and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
-            sum += field("VmRSS:").and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0;
-        }
-    }
-    sum
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/status")).ok().is_some_and(|s| {
+                s.lines().find_map(|l| l.strip_prefix("PPid:")).and_then(|p| p.trim().parse::<u32>().ok()) == Some(pid)
+            })
+        })
+        .map(|child| crate::server::status_mib(child, "VmRSS:"))
+        .filter(|m| m.is_finite())
+        .sum()
 }

@@ -98,14 +98,19 @@ impl Server {
     }
 
     fn status_mib(&self, field: &str) -> f64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-            })
-            .map(|kib| kib / 1024.0)
-            .unwrap_or(f64::NAN)
+        status_mib(self.child.id(), field)
     }
+}
+
+/// A memory field of a process's /proc status (`VmRSS:`, `VmHWM:`) in MiB; NaN if unreadable.
+pub fn status_mib(pid: u32, field: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(f64::NAN)
 }
 
 impl Drop for Server {

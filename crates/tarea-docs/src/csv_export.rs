@@ -13,9 +13,11 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tarea_core::{ArtifactId, BytesError, Handler, HandlerError, JobContext, NewArtifact, ProgressUpdate};
+use tarea_core::{ArtifactId, BytesError, Handler, HandlerError, JobContext, NewArtifact};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
+
+use crate::step;
 
 /// Flushed to the artifact store in pieces of this size.
 const CHUNK: usize = 64 * 1024;
@@ -353,14 +355,6 @@ impl<'de> Deserialize<'de> for Fields<'de> {
         }
         d.deserialize_map(Cells)
     }
-}
-
-fn step(ctx: &JobContext, name: &str, current: u64, total: Option<u64>) -> Result<(), HandlerError> {
-    if ctx.cancel.is_cancelled() {
-        return Err(HandlerError::Cancelled);
-    }
-    ctx.report(ProgressUpdate { step: Some(name.into()), current: Some(current), total, ..Default::default() });
-    Ok(())
 }
 
 /// The chunks the writer sends, as a stream that ends cleanly only if the writer said it

@@ -15,6 +15,25 @@ pub use pdf_render::{LabelRender, PdfRender, RENDER_KILLED};
 pub use render_pool::{RenderConfig, RenderFailure, RenderPool};
 pub use xlsx_build::XlsxBuild;
 
+/// Reports a named step, unless the job was cancelled (then the handler stops).
+pub(crate) fn step(
+    ctx: &tarea_core::JobContext,
+    name: &str,
+    current: u64,
+    total: Option<u64>,
+) -> Result<(), tarea_core::HandlerError> {
+    if ctx.cancel.is_cancelled() {
+        return Err(tarea_core::HandlerError::Cancelled);
+    }
+    ctx.report(tarea_core::ProgressUpdate {
+        step: Some(name.into()),
+        current: Some(current),
+        total,
+        ..Default::default()
+    });
+    Ok(())
+}
+
 /// Adds the document kinds to a registry; the PDF kinds render in `pool`'s processes.
 pub fn register(registry: &mut tarea_runtime::Registry, pool: Arc<RenderPool>) {
     registry

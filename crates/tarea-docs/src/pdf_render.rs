@@ -14,11 +14,12 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
-use tarea_core::{Handler, HandlerError, JobContext, JobError, NewArtifact, ProgressUpdate};
+use tarea_core::{Handler, HandlerError, JobContext, JobError, NewArtifact};
 use tarea_render::builtin::{self, BUILTIN_VERSION};
 use tarea_render::{LabelCheck, Options, RenderError, Request, Template};
 
 use crate::render_pool::{RenderFailure, RenderPool};
+use crate::step;
 
 /// The error code of a render whose renderer was killed or crashed; a second one in a row for
 /// the same job is not retried.
@@ -162,7 +163,7 @@ async fn render(
     data: Vec<u8>,
     filename: String,
 ) -> Result<Box<RawValue>, HandlerError> {
-    step(ctx, "rendering", 1)?;
+    step(ctx, "rendering", 0, Some(2))?;
     let data_sha256 = hex::encode(Sha256::digest(&data));
     let (output, pdf) = match pool.render(template, request, data, ctx.deadline, &ctx.cancel).await {
         Ok(done) => done,
@@ -181,7 +182,7 @@ async fn render(
             });
         }
     };
-    step(ctx, "saving", 2)?;
+    step(ctx, "saving", 1, Some(2))?;
     let size = pdf.len();
     let meta = NewArtifact {
         filename,
@@ -212,12 +213,4 @@ fn render_error(e: RenderError, template: &Template) -> JobError {
         RenderError::Template(m) => JobError::new("template_error", format!("template {}: {m}", template.key())),
         RenderError::Check(m) => JobError::new("check_failed", m),
     }
-}
-
-fn step(ctx: &JobContext, name: &str, n: u64) -> Result<(), HandlerError> {
-    if ctx.cancel.is_cancelled() {
-        return Err(HandlerError::Cancelled);
-    }
-    ctx.report(ProgressUpdate { step: Some(name.into()), current: Some(n), total: Some(3), ..Default::default() });
-    Ok(())
 }

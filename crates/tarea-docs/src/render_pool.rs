@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tarea_render::wire::{Call, MAX_FRAME, Reply};
+use tarea_render::wire::{self, Call, MAX_FRAME, Reply};
 use tarea_render::{Output, RenderError, Request, Template, builtin};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -99,7 +99,7 @@ impl RenderPool {
         for _ in 0..self.config.processes.max(1) {
             let _slot = self.slots.acquire().await.map_err(|e| e.to_string())?;
             let mut r = self.spawn()?;
-            // A load of nothing is a round trip: it returns once the child has warmed up.
+            // Answered once the child has warmed up.
             ping(&mut r).await?;
             started.push(r);
         }
@@ -223,10 +223,9 @@ impl RenderPool {
 }
 
 async fn ping(r: &mut Renderer) -> Result<(), String> {
-    let t = Template { name: "_ping".into(), version: 0, source: String::new(), assets: vec![] };
-    send(&mut r.stdin, &Call::Load(t), &[]).await.map_err(|e| format!("the renderer did not start: {e}"))?;
+    send(&mut r.stdin, &Call::Ping, &[]).await.map_err(|e| format!("the renderer did not start: {e}"))?;
     match receive(&mut r.stdout).await {
-        Ok((Reply::Loaded, _)) => Ok(()),
+        Ok((Reply::Pong, _)) => Ok(()),
         Ok((other, _)) => Err(format!("the renderer answered {other:?}")),
         Err(e) => Err(format!("the renderer did not start: {e}")),
     }
@@ -280,13 +279,7 @@ impl Renderer {
 }
 
 async fn send<T: serde::Serialize>(w: &mut ChildStdin, header: &T, body: &[u8]) -> std::io::Result<()> {
-    let header = serde_json::to_vec(header).map_err(std::io::Error::other)?;
-    let mut buf = Vec::with_capacity(8 + header.len() + body.len());
-    buf.extend_from_slice(&(header.len() as u32).to_le_bytes());
-    buf.extend_from_slice(&header);
-    buf.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    buf.extend_from_slice(body);
-    w.write_all(&buf).await?;
+    w.write_all(&wire::encode(header, body)?).await?;
     w.flush().await
 }
 

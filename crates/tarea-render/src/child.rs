@@ -20,6 +20,7 @@ pub fn serve(memory_cap: Option<u64>) -> io::Result<()> {
     let mut output = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     while let Some((call, body)) = read_message::<_, Call>(&mut input)? {
         match call {
+            Call::Ping => write_message(&mut output, &Reply::Pong, &[])?,
             Call::Load(template) => match renderer.load(&template) {
                 Ok(()) => write_message(&mut output, &Reply::Loaded, &[])?,
                 Err(e) => write_message(&mut output, &Reply::Failed(e), &[])?,

@@ -40,6 +40,13 @@ pub struct Diagnostic {
     pub hints: Vec<String>,
 }
 
+impl Diagnostic {
+    /// A problem with no place in a file.
+    fn unplaced(message: String, hints: Vec<String>) -> Diagnostic {
+        Diagnostic { message, file: None, line: None, column: None, snippet: None, hints }
+    }
+}
+
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)?;
@@ -90,11 +97,6 @@ impl Engine {
         Engine::default()
     }
 
-    /// Whether a template version is parsed and ready.
-    pub fn has(&self, key: &str) -> bool {
-        self.loaded.contains_key(key)
-    }
-
     /// Parses a template and its assets; replaces an earlier load under the same key.
     pub fn load(&mut self, template: &Template) -> Result<(), RenderError> {
         let mut sources = HashMap::new();
@@ -114,11 +116,6 @@ impl Engine {
         let main = Source::new(*MAIN, template.source.clone());
         self.loaded.insert(template.key(), Loaded { main, sources, files });
         Ok(())
-    }
-
-    /// Forgets a template version.
-    pub fn unload(&mut self, key: &str) {
-        self.loaded.remove(key);
     }
 
     /// Lays out a loaded template with `data` (JSON bytes the template reads as
@@ -159,35 +156,20 @@ impl Engine {
         // PDF export reports problems against the template's spans; they only resolve inside a
         // world, and by then the layout is done, so they are given without a place.
         typst_pdf::pdf(&rendered.document, &pdf_options).map_err(|errors| {
-            RenderError::Compile(
-                errors
-                    .iter()
-                    .map(|e| Diagnostic {
-                        message: e.message.to_string(),
-                        file: None,
-                        line: None,
-                        column: None,
-                        snippet: None,
-                        hints: e.hints.iter().map(|h| h.v.to_string()).collect(),
-                    })
-                    .collect(),
-            )
+            RenderError::Compile(errors.iter().map(|e| Diagnostic::unplaced(e.message.to_string(), hints(e))).collect())
         })
     }
+}
+
+fn hints(d: &SourceDiagnostic) -> Vec<String> {
+    d.hints.iter().map(|h| h.v.to_string()).collect()
 }
 
 /// Places each diagnostic in its file.
 fn diagnostics(world: &RenderWorld<'_>, list: &[SourceDiagnostic]) -> Vec<Diagnostic> {
     list.iter()
         .map(|d| {
-            let mut out = Diagnostic {
-                message: d.message.to_string(),
-                file: None,
-                line: None,
-                column: None,
-                snippet: None,
-                hints: d.hints.iter().map(|h| h.v.to_string()).collect(),
-            };
+            let mut out = Diagnostic::unplaced(d.message.to_string(), hints(d));
             if d.severity == Severity::Warning {
                 out.message = format!("warning: {}", out.message);
             }

@@ -79,11 +79,6 @@ impl Renderer {
         Renderer { engine }
     }
 
-    /// Whether a template version is loaded.
-    pub fn has(&self, key: &str) -> bool {
-        self.engine.has(key)
-    }
-
     /// Loads (or replaces) a template version.
     pub fn load(&mut self, template: &Template) -> Result<(), RenderError> {
         self.engine.load(template)

@@ -13,6 +13,8 @@ pub const MAX_FRAME: usize = 1 << 30;
 /// Server → renderer.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Call {
+    /// Answer once ready (the renderer warms up before it reads its first call); the body is empty.
+    Ping,
     /// Load (or replace) a template version; the body is empty.
     Load(Template),
     /// Render; the body is the data (JSON).
@@ -22,6 +24,8 @@ pub enum Call {
 /// Renderer → server.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Reply {
+    /// Ready; the body is empty.
+    Pong,
     /// Loaded; the body is empty.
     Loaded,
     /// Rendered; the body is the PDF.
@@ -30,13 +34,20 @@ pub enum Reply {
     Failed(RenderError),
 }
 
+/// One message as bytes, for either side to write.
+pub fn encode<T: Serialize>(header: &T, body: &[u8]) -> io::Result<Vec<u8>> {
+    let header = serde_json::to_vec(header).map_err(io::Error::other)?;
+    let mut out = Vec::with_capacity(8 + header.len() + body.len());
+    out.extend_from_slice(&len(header.len())?.to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&len(body.len())?.to_le_bytes());
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
 /// Writes one message.
 pub fn write_message<W: Write, T: Serialize>(w: &mut W, header: &T, body: &[u8]) -> io::Result<()> {
-    let header = serde_json::to_vec(header).map_err(io::Error::other)?;
-    w.write_all(&len(header.len())?.to_le_bytes())?;
-    w.write_all(&header)?;
-    w.write_all(&len(body.len())?.to_le_bytes())?;
-    w.write_all(body)?;
+    w.write_all(&encode(header, body)?)?;
     w.flush()
 }
 
