@@ -1,11 +1,10 @@
 //! `pdf.render` and `label.render` against a real server on 127.0.0.1:0 with real renderer
 //! processes: the PDF read back with pdftotext, the labels' QR codes with zbarimg, and bad
 //! input that fails the job with a message naming the field and the template line.
-mod common;
 
 use std::process::Command;
 
-use common::setup;
+use crate::common::setup;
 use serde_json::{Value, json};
 
 fn sample(name: &str) -> Value {
@@ -132,7 +131,7 @@ async fn bad_input_fails_the_job_with_a_message_that_says_what_to_fix() {
     assert!(job_artifacts_none(&c, &s).await, "no failed job left a file");
 }
 
-async fn job_artifacts_none(c: &common::Client, s: &tarea_testkit::TestServer) -> bool {
+async fn job_artifacts_none(c: &crate::common::Client, s: &tarea_testkit::TestServer) -> bool {
     let jobs = c.get(s, "/v1/jobs?state=dead&limit=100").await;
     jobs["jobs"].as_array().unwrap().iter().all(|j| j["artifacts"].as_array().is_none_or(|a| a.is_empty()))
 }
@@ -149,7 +148,7 @@ async fn an_input_that_kills_its_renderer_twice_is_not_retried_and_harms_nothing
         registry.register("pdf.render", tarea_docs::PdfRender::new(pool));
     })
     .await;
-    let c = common::Client { http: reqwest::Client::new(), key: s.key("acme", false).await };
+    let c = crate::common::Client { http: reqwest::Client::new(), key: s.key("acme", false).await };
     let mut data = sample("lab-report");
     let cassette = json!({"code": "C1", "tissue": "Mama", "observations": "Sin particularidades."});
     data["cassettes"] = Value::Array(vec![cassette; 12_000]);

@@ -1,12 +1,11 @@
 //! `xlsx.build` against a real server: the users' estimate workbook (two sheets, merged group
 //! rows, SUM subtotals, a percentage total), read back with calamine; a 20k-row sheet from a
 //! JSON Lines artifact in constant memory; bad specs that fail the job for good.
-mod common;
 
 use std::io::Cursor;
 
+use crate::common::setup;
 use calamine::{Data, Reader, Xlsx};
-use common::setup;
 use serde_json::{Value, json};
 
 fn workbook(bytes: Vec<u8>) -> Xlsx<Cursor<Vec<u8>>> {

@@ -1,8 +1,7 @@
 //! Every built-in template renders its sample data into a document a person can read: checked
 //! with pdftotext, pdfinfo and zbarimg, not by looking at bytes.
-mod common;
 
-use common::*;
+use crate::common::*;
 use tarea_render::{Renderer, builtin};
 
 #[test]

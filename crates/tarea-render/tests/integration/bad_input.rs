@@ -1,8 +1,7 @@
 //! Data is data: whatever a field holds prints as text, and data that does not fit the
 //! template fails with a message naming the field and the template line.
-mod common;
 
-use common::*;
+use crate::common::*;
 use tarea_render::{RenderError, Renderer, Template};
 
 #[test]

@@ -1,9 +1,8 @@
 //! Cache keys on document jobs: a finished render with a live artifact answers an equal job at
 //! once with no second render, an equal job still waiting or running is returned instead of a
 //! new one, and the key is bound to the template version.
-mod common;
 
-use common::setup;
+use crate::common::setup;
 use serde_json::{Value, json};
 
 fn report() -> Value {

@@ -1,8 +1,7 @@
 //! `csv.export` against a real server on 127.0.0.1:0: inline rows and rows from an artifact,
 //! delimiters, BOM, formula escaping, and bad payloads that fail the job without leaving a file.
-mod common;
 
-use common::setup;
+use crate::common::setup;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,7 @@
+//! tarea-docs's integration tests, one binary (each test binary links Typst; one link instead of several).
+mod cache;
+mod common;
+mod csv_export;
+mod pdf_render;
+mod render_pool;
+mod xlsx_build;

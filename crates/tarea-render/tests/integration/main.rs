@@ -1,0 +1,4 @@
+//! tarea-render's integration tests, one binary (each test binary links Typst; one link instead of several).
+mod bad_input;
+mod common;
+mod templates;
