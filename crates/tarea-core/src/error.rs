@@ -34,6 +34,9 @@ pub enum ErrorCode {
     Gone,
     /// A `Range` header that does not fit the content.
     RangeNotSatisfiable,
+    /// An uploaded template does not compile (or does not render its sample); `details.diagnostics`
+    /// places each problem in the template.
+    TemplateError,
     /// The store is not reachable or the server is shutting down.
     Unavailable,
     /// A bug or an unexpected failure; details are in the server log.
@@ -42,7 +45,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
@@ -58,6 +61,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::Gone,
         ErrorCode::RangeNotSatisfiable,
+        ErrorCode::TemplateError,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
     ];
@@ -80,6 +84,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Gone => "gone",
             ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
+            ErrorCode::TemplateError => "template_error",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }

@@ -38,7 +38,10 @@ pub use store::{
     ClaimParams, CompleteParams, Enqueued, EventSink, JobFilter, JobPage, Outcome, Retention, Store, StoreError,
     StoreResult,
 };
-pub use template::{TemplateSummary, TemplateVersion};
+pub use template::{
+    TemplateAsset, TemplateCheckError, TemplateChecked, TemplateChecker, TemplateSummary, TemplateUpload,
+    TemplateVersion,
+};
 pub use tenant::{ApiKey, KeyHash};
 pub use time_fmt::{format_ms, parse_rfc3339_ms};
 

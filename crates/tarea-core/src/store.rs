@@ -301,6 +301,20 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         version: Option<u32>,
     ) -> StoreResult<Option<TemplateVersion>>;
+    /// The newest version of a tenant's template, if it has one (deleted ones are gone).
+    async fn template_latest(&self, tenant: &str, name: &str) -> StoreResult<Option<u32>>;
+    /// The tenant's jobs with a live artifact (unexpired at `now`) rendered from template
+    /// `name` at a version below `below`, in id order after `after`, at most `limit`: what a
+    /// re-render after a template change makes again.
+    async fn template_stale_jobs(
+        &self,
+        tenant: &str,
+        name: &str,
+        below: u32,
+        now: i64,
+        after: Option<JobId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>>;
     /// A tenant's templates, by name.
     async fn template_list(&self, tenant: &str) -> StoreResult<Vec<TemplateSummary>>;
     /// Deletes every version of a tenant's template; answers how many there were.

@@ -6,6 +6,7 @@
 mod csv_export;
 mod pdf_render;
 pub mod render_pool;
+mod templates;
 mod xlsx_build;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 pub use csv_export::CsvExport;
 pub use pdf_render::{LabelRender, PdfRender, RENDER_KILLED};
 pub use render_pool::{RenderConfig, RenderFailure, RenderPool};
+pub use templates::TemplateCheck;
 pub use xlsx_build::XlsxBuild;
 
 /// Reports a named step, unless the job was cancelled (then the handler stops).
@@ -34,11 +36,12 @@ pub(crate) fn step(
     Ok(())
 }
 
-/// Adds the document kinds to a registry; the PDF kinds render in `pool`'s processes.
-pub fn register(registry: &mut tarea_runtime::Registry, pool: Arc<RenderPool>) {
+/// Adds the document kinds to a registry; the PDF kinds render in `pool`'s processes, with the
+/// tenants' own templates read from `store`.
+pub fn register(registry: &mut tarea_runtime::Registry, pool: Arc<RenderPool>, store: Arc<dyn tarea_core::Store>) {
     registry
         .register("csv.export", CsvExport)
         .register("xlsx.build", XlsxBuild)
-        .register("pdf.render", PdfRender::new(Arc::clone(&pool)))
-        .register("label.render", LabelRender::new(pool));
+        .register("pdf.render", PdfRender::new(Arc::clone(&pool), Arc::clone(&store)))
+        .register("label.render", LabelRender::new(pool, store));
 }

@@ -14,12 +14,12 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
-use tarea_core::{Handler, HandlerError, JobContext, JobError, NewArtifact};
-use tarea_render::builtin::{self, BUILTIN_VERSION};
+use tarea_core::{Handler, HandlerError, JobContext, JobError, NewArtifact, Store};
 use tarea_render::{LabelCheck, Options, RenderError, Request, Template};
 
 use crate::render_pool::{RenderFailure, RenderPool};
 use crate::step;
+use crate::templates::{Resolved, resolve};
 
 /// The error code of a render whose renderer was killed or crashed; a second one in a row for
 /// the same job is not retried.
@@ -31,24 +31,26 @@ pub const MAX_LABELS: usize = 10_000;
 /// The `pdf.render` handler.
 pub struct PdfRender {
     pool: Arc<RenderPool>,
+    store: Arc<dyn Store>,
 }
 
 /// The `label.render` handler.
 pub struct LabelRender {
     pool: Arc<RenderPool>,
+    store: Arc<dyn Store>,
 }
 
 impl PdfRender {
-    /// Renders through `pool`.
-    pub fn new(pool: Arc<RenderPool>) -> PdfRender {
-        PdfRender { pool }
+    /// Renders through `pool` the built-in templates and the tenants' own from `store`.
+    pub fn new(pool: Arc<RenderPool>, store: Arc<dyn Store>) -> PdfRender {
+        PdfRender { pool, store }
     }
 }
 
 impl LabelRender {
-    /// Renders through `pool`.
-    pub fn new(pool: Arc<RenderPool>) -> LabelRender {
-        LabelRender { pool }
+    /// Renders through `pool` the built-in templates and the tenants' own from `store`.
+    pub fn new(pool: Arc<RenderPool>, store: Arc<dyn Store>) -> LabelRender {
+        LabelRender { pool, store }
     }
 }
 
@@ -85,30 +87,12 @@ fn invalid(message: impl Into<String>) -> HandlerError {
     HandlerError::fatal("invalid_payload", message)
 }
 
-/// A template by name and version: today the built-in ones (version 0).
-fn resolve(name: &str, version: Option<u32>) -> Result<(Template, Option<(f64, f64)>), HandlerError> {
-    let Some(b) = builtin::builtin(name) else {
-        let names: Vec<&str> = builtin::BUILTINS.iter().map(|b| b.name).collect();
-        return Err(HandlerError::fatal(
-            "unknown_template",
-            format!("there is no template {name:?}; the built-in ones are {}", names.join(", ")),
-        ));
-    };
-    match version {
-        None | Some(BUILTIN_VERSION) => Ok((b.template(), b.label_size_mm)),
-        Some(v) => Err(HandlerError::fatal(
-            "unknown_template",
-            format!("template {name:?} has no version {v}; the built-in one is version {BUILTIN_VERSION}"),
-        )),
-    }
-}
-
 #[async_trait]
 impl Handler for PdfRender {
     async fn run(&self, ctx: JobContext) -> Result<Box<RawValue>, HandlerError> {
         let p: PdfPayload =
             serde_json::from_str(ctx.payload.get()).map_err(|e| invalid(format!("pdf.render payload: {e}")))?;
-        let (template, _) = resolve(&p.template, p.version)?;
+        let template = resolve(self.store.as_ref(), &ctx.tenant, &p.template, p.version).await?.template;
         let request = Request {
             template: template.key(),
             labels: None,
@@ -134,7 +118,8 @@ impl Handler for LabelRender {
                 p.labels.len()
             )));
         }
-        let (template, size) = resolve(&p.template, p.version)?;
+        let Resolved { template, label_size_mm: size } =
+            resolve(self.store.as_ref(), &ctx.tenant, &p.template, p.version).await?;
         let request = Request {
             template: template.key(),
             labels: Some(LabelCheck { size_mm: size }),

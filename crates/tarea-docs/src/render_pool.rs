@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tarea_render::wire::{self, Call, MAX_FRAME, Reply};
-use tarea_render::{Output, RenderError, Request, Template, builtin};
+use tarea_render::{CheckReport, Output, RenderError, Request, Template, builtin};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::Semaphore;
@@ -116,6 +116,32 @@ impl RenderPool {
         deadline: Option<Instant>,
         cancel: &CancellationToken,
     ) -> Result<(Output, Vec<u8>), RenderFailure> {
+        match self.run(Work::Render { template, request, data }, deadline, cancel).await? {
+            Done::Rendered(out, pdf) => Ok((out, pdf)),
+            Done::Checked(_) => Err(RenderFailure::Unavailable("the renderer answered a render with a check".into())),
+        }
+    }
+
+    /// Checks a template before it is stored: renders `sample` with it, or checks its syntax
+    /// when there is none. Runs in a renderer like any render (a template is untrusted code).
+    pub async fn check(
+        &self,
+        template: &Template,
+        sample: Option<Vec<u8>>,
+        cancel: &CancellationToken,
+    ) -> Result<CheckReport, RenderFailure> {
+        match self.run(Work::Check { template, sample: sample.unwrap_or_default() }, None, cancel).await? {
+            Done::Checked(report) => Ok(report),
+            Done::Rendered(..) => Err(RenderFailure::Unavailable("the renderer answered a check with a render".into())),
+        }
+    }
+
+    async fn run(
+        &self,
+        work: Work<'_>,
+        deadline: Option<Instant>,
+        cancel: &CancellationToken,
+    ) -> Result<Done, RenderFailure> {
         let _slot = tokio::select! {
             s = self.slots.acquire() => s.map_err(|e| RenderFailure::Unavailable(e.to_string()))?,
             _ = cancel.cancelled() => return Err(RenderFailure::Cancelled),
@@ -140,26 +166,8 @@ impl RenderPool {
         let limit = started + self.config.timeout;
         let deadline = deadline.map_or(limit, |d| d.min(limit));
         let allowed = deadline.saturating_duration_since(started).as_secs_f64();
-        let key = template.key();
-        let exchange = async {
-            if !renderer.loaded.contains(&key) {
-                send(&mut renderer.stdin, &Call::Load(template.clone()), &[]).await?;
-                match receive(&mut renderer.stdout).await? {
-                    (Reply::Loaded, _) => {}
-                    (Reply::Failed(e), _) => return Ok(Err(e)),
-                    (other, _) => return Err(std::io::Error::other(format!("unexpected reply {other:?}"))),
-                }
-                renderer.loaded.insert(key.clone());
-            }
-            send(&mut renderer.stdin, &Call::Render(request), &data).await?;
-            match receive(&mut renderer.stdout).await? {
-                (Reply::Rendered(out), pdf) => Ok(Ok((out, pdf))),
-                (Reply::Failed(e), _) => Ok(Err(e)),
-                (other, _) => Err(std::io::Error::other(format!("unexpected reply {other:?}"))),
-            }
-        };
         let outcome = tokio::select! {
-            r = tokio::time::timeout_at(deadline.into(), exchange) => r,
+            r = tokio::time::timeout_at(deadline.into(), renderer.exchange(work)) => r,
             _ = cancel.cancelled() => {
                 renderer.kill().await;
                 return Err(RenderFailure::Cancelled);
@@ -231,7 +239,52 @@ async fn ping(r: &mut Renderer) -> Result<(), String> {
     }
 }
 
+/// What a renderer is asked to do.
+enum Work<'a> {
+    Render { template: &'a Template, request: Request, data: Vec<u8> },
+    Check { template: &'a Template, sample: Vec<u8> },
+}
+
+/// What it answered.
+enum Done {
+    Rendered(Output, Vec<u8>),
+    Checked(CheckReport),
+}
+
 impl Renderer {
+    /// One call and its answer. `Err`: the renderer stopped answering; `Ok(Err)`: it refused.
+    async fn exchange(&mut self, work: Work<'_>) -> std::io::Result<Result<Done, RenderError>> {
+        let unexpected = |other: Reply| std::io::Error::other(format!("unexpected reply {other:?}"));
+        match work {
+            Work::Render { template, request, data } => {
+                let key = template.key();
+                if !self.loaded.contains(&key) {
+                    send(&mut self.stdin, &Call::Load(template.clone()), &[]).await?;
+                    match receive(&mut self.stdout).await? {
+                        (Reply::Loaded, _) => {}
+                        (Reply::Failed(e), _) => return Ok(Err(e)),
+                        (other, _) => return Err(unexpected(other)),
+                    }
+                    self.loaded.insert(key);
+                }
+                send(&mut self.stdin, &Call::Render(request), &data).await?;
+                match receive(&mut self.stdout).await? {
+                    (Reply::Rendered(out), pdf) => Ok(Ok(Done::Rendered(out, pdf))),
+                    (Reply::Failed(e), _) => Ok(Err(e)),
+                    (other, _) => Err(unexpected(other)),
+                }
+            }
+            Work::Check { template, sample } => {
+                send(&mut self.stdin, &Call::Check(template.clone()), &sample).await?;
+                match receive(&mut self.stdout).await? {
+                    (Reply::Checked(report), _) => Ok(Ok(Done::Checked(report))),
+                    (Reply::Failed(e), _) => Ok(Err(e)),
+                    (other, _) => Err(unexpected(other)),
+                }
+            }
+        }
+    }
+
     async fn kill(mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;

@@ -69,6 +69,7 @@ impl Builtin {
     /// As a template to load.
     pub fn template(&self) -> Template {
         Template {
+            tenant: None,
             name: self.name.to_string(),
             version: BUILTIN_VERSION,
             source: self.source.to_string(),

@@ -25,6 +25,10 @@ pub fn serve(memory_cap: Option<u64>) -> io::Result<()> {
                 Ok(()) => write_message(&mut output, &Reply::Loaded, &[])?,
                 Err(e) => write_message(&mut output, &Reply::Failed(e), &[])?,
             },
+            Call::Check(template) => match renderer.check(&template, (!body.is_empty()).then_some(body)) {
+                Ok(report) => write_message(&mut output, &Reply::Checked(report), &[])?,
+                Err(e) => write_message(&mut output, &Reply::Failed(e), &[])?,
+            },
             Call::Render(request) => match renderer.render(&request, body) {
                 Ok((out, pdf)) => write_message(&mut output, &Reply::Rendered(out), &pdf)?,
                 Err(e) => write_message(&mut output, &Reply::Failed(e), &[])?,

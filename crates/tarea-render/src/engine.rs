@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use typst::diag::{Severity, SourceDiagnostic, Warned};
 use typst::foundations::{Bytes, Datetime, Smart};
 use typst::syntax::Source;
+use typst::text::Font;
 use typst::{World, WorldExt};
 use typst_layout::PagedDocument;
 use typst_pdf::{PdfOptions, PdfStandard, PdfStandards, Timestamp};
@@ -101,6 +102,7 @@ impl Engine {
     pub fn load(&mut self, template: &Template) -> Result<(), RenderError> {
         let mut sources = HashMap::new();
         let mut files = HashMap::new();
+        let mut fonts = Vec::new();
         for asset in &template.assets {
             check_asset_path(&asset.path).map_err(RenderError::Template)?;
             let id = file_id(&format!("/{}", asset.path))
@@ -109,13 +111,42 @@ impl Engine {
                 let text = String::from_utf8(asset.bytes.clone())
                     .map_err(|_| RenderError::Template(format!("asset {:?} is not UTF-8 text", asset.path)))?;
                 sources.insert(id, Source::new(id, text));
+            } else if is_font(&asset.path) {
+                let before = fonts.len();
+                fonts.extend(Font::iter(Bytes::new(asset.bytes.clone())));
+                if fonts.len() == before {
+                    return Err(RenderError::Template(format!("asset {:?} is not a font Typst can read", asset.path)));
+                }
+                files.insert(id, Bytes::new(asset.bytes.clone()));
             } else {
                 files.insert(id, Bytes::new(asset.bytes.clone()));
             }
         }
         let main = Source::new(*MAIN, template.source.clone());
-        self.loaded.insert(template.key(), Loaded { main, sources, files });
+        self.loaded.insert(template.key(), Loaded { main, sources, files, fonts: None }.with_fonts(fonts));
         Ok(())
+    }
+
+    /// Forgets a loaded template.
+    pub fn unload(&mut self, key: &str) {
+        self.loaded.remove(key);
+    }
+
+    /// The syntax errors of a loaded template: its main file and its `.typ` assets.
+    pub fn syntax(&self, key: &str) -> Result<(), RenderError> {
+        let template =
+            self.loaded.get(key).ok_or_else(|| RenderError::Template(format!("template {key} is not loaded")))?;
+        let errors: Vec<SourceDiagnostic> = std::iter::once(&template.main)
+            .chain(template.sources.values())
+            .flat_map(|source| source.root().errors_and_warnings().0)
+            .map(SourceDiagnostic::from)
+            .collect();
+        if errors.is_empty() {
+            return Ok(());
+        }
+        let today = Datetime::from_ymd(2000, 1, 1).expect("a valid date");
+        let world = RenderWorld { template, data: Bytes::new(b"{}".to_vec()), today };
+        Err(RenderError::Compile(diagnostics(&world, &errors)))
     }
 
     /// Lays out a loaded template with `data` (JSON bytes the template reads as
@@ -159,6 +190,12 @@ impl Engine {
             RenderError::Compile(errors.iter().map(|e| Diagnostic::unplaced(e.message.to_string(), hints(e))).collect())
         })
     }
+}
+
+/// Font files, by extension (TrueType, OpenType and their collections).
+fn is_font(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    [".ttf", ".otf", ".ttc", ".otc"].iter().any(|ext| lower.ends_with(ext))
 }
 
 fn hints(d: &SourceDiagnostic) -> Vec<String> {

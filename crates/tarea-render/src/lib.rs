@@ -58,6 +58,14 @@ pub struct Output {
     pub check_ms: f64,
 }
 
+/// What checking a template found.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CheckReport {
+    /// Pages of the sample's render; `None`: no sample, only the syntax was checked.
+    pub pages: Option<usize>,
+    pub warnings: Vec<Diagnostic>,
+}
+
 /// Parsed templates and a warm Typst; renders one request at a time.
 pub struct Renderer {
     engine: engine::Engine,
@@ -82,6 +90,33 @@ impl Renderer {
     /// Loads (or replaces) a template version.
     pub fn load(&mut self, template: &Template) -> Result<(), RenderError> {
         self.engine.load(template)
+    }
+
+    /// Checks a template before it is stored. With `sample` (JSON) it renders it, as labels
+    /// (QR codes added, then decoded and checked) when the sample holds a `labels` list;
+    /// without, it checks the syntax. Nothing stays loaded.
+    pub fn check(&mut self, template: &Template, sample: Option<Vec<u8>>) -> Result<CheckReport, RenderError> {
+        let key = template.key();
+        self.engine.load(template)?;
+        let result = match sample {
+            None => self.engine.syntax(&key).map(|()| CheckReport { pages: None, warnings: Vec::new() }),
+            Some(data) => {
+                let labels = serde_json::from_slice::<serde_json::Value>(&data)
+                    .map_err(|e| RenderError::Check(format!("the sample is not valid JSON: {e}")))?
+                    .get("labels")
+                    .is_some_and(serde_json::Value::is_array);
+                let request = Request {
+                    template: key.clone(),
+                    labels: labels.then_some(LabelCheck { size_mm: None }),
+                    options: Options::default(),
+                    ident: "check".into(),
+                };
+                self.render(&request, data)
+                    .map(|(out, _)| CheckReport { pages: Some(out.pages), warnings: out.warnings })
+            }
+        };
+        self.engine.unload(&key);
+        result
     }
 
     /// Renders `data` (JSON bytes) with a loaded template; returns the PDF.

@@ -8,6 +8,9 @@ pub const MAX_ASSET_PATH: usize = 128;
 /// A template as stored: its source and its assets (images, fonts, included .typ files).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Template {
+    /// Whose it is; `None` for the built-in templates every tenant shares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     pub name: String,
     pub version: u32,
     pub source: String,
@@ -26,7 +29,10 @@ pub struct Asset {
 impl Template {
     /// The key renderers cache a parsed template under.
     pub fn key(&self) -> String {
-        format!("{}@{}", self.name, self.version)
+        match &self.tenant {
+            Some(tenant) => format!("{tenant}/{}@{}", self.name, self.version),
+            None => format!("{}@{}", self.name, self.version),
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Output, RenderError, Request, Template};
+use crate::{CheckReport, Output, RenderError, Request, Template};
 
 /// The largest frame either side accepts (a PDF of thousands of labels fits many times over).
 pub const MAX_FRAME: usize = 1 << 30;
@@ -19,6 +19,8 @@ pub enum Call {
     Load(Template),
     /// Render; the body is the data (JSON).
     Render(Request),
+    /// Check a template before it is stored; the body is sample data (JSON) or empty.
+    Check(Template),
 }
 
 /// Renderer → server.
@@ -30,6 +32,8 @@ pub enum Reply {
     Loaded,
     /// Rendered; the body is the PDF.
     Rendered(Output),
+    /// Checked; the body is empty.
+    Checked(CheckReport),
     /// Failed; the body is empty.
     Failed(RenderError),
 }

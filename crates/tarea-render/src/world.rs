@@ -31,11 +31,29 @@ pub static MAIN: LazyLock<FileId> = LazyLock::new(|| file_id("/main.typ").expect
 /// `/data.json`: the job's data.
 pub static DATA: LazyLock<FileId> = LazyLock::new(|| file_id("/data.json").expect("a valid path"));
 
-/// A template ready to compile: parsed sources and raw assets by id.
+/// A template ready to compile: parsed sources and raw assets by id, and the fonts it brings.
 pub struct Loaded {
     pub main: Source,
     pub sources: HashMap<FileId, Source>,
     pub files: HashMap<FileId, Bytes>,
+    /// Font files among its assets, after the bundled fonts, and the book of both; `None`
+    /// when it brings none (the bundled book is used).
+    pub fonts: Option<(Vec<Font>, LazyHash<FontBook>)>,
+}
+
+impl Loaded {
+    /// Adds the fonts of a template's font assets to the bundled ones.
+    pub fn with_fonts(mut self, own: Vec<Font>) -> Loaded {
+        if own.is_empty() {
+            return self;
+        }
+        let mut book = (*fonts().book).clone();
+        for font in &own {
+            book.push(font.info().clone());
+        }
+        self.fonts = Some((own, LazyHash::new(book)));
+        self
+    }
 }
 
 /// One compile's view of the world.
@@ -51,7 +69,10 @@ impl World for RenderWorld<'_> {
     }
 
     fn book(&self) -> &LazyHash<FontBook> {
-        &fonts().book
+        match &self.template.fonts {
+            Some((_, book)) => book,
+            None => &fonts().book,
+        }
     }
 
     fn main(&self) -> FileId {
@@ -83,7 +104,12 @@ impl World for RenderWorld<'_> {
     }
 
     fn font(&self, index: usize) -> Option<Font> {
-        fonts().fonts.get(index).cloned()
+        let bundled = &fonts().fonts;
+        match (bundled.get(index), &self.template.fonts) {
+            (Some(font), _) => Some(font.clone()),
+            (None, Some((own, _))) => own.get(index - bundled.len()).cloned(),
+            (None, None) => None,
+        }
     }
 
     fn today(&self, _offset: Option<typst::foundations::Duration>) -> Option<Datetime> {

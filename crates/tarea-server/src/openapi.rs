@@ -3,7 +3,7 @@
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
-use crate::routes::{artifacts, jobs, keys, ops, queues, stream, worker, workers};
+use crate::routes::{artifacts, jobs, keys, ops, queues, stream, templates, worker, workers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +17,7 @@ use crate::routes::{artifacts, jobs, keys, ops, queues, stream, worker, workers}
         workers::list,
         artifacts::get, artifacts::content, artifacts::link, artifacts::upload, artifacts::retention_get,
         artifacts::retention_put,
+        templates::put, templates::get, templates::list, templates::delete, templates::rerender,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&Bearer),

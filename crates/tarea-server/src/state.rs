@@ -68,6 +68,9 @@ pub struct AppState {
     /// a hash of its source), so a cache key never outlives a template change, even one that
     /// comes with a new tarea release.
     pub(crate) template_versions: Arc<HashMap<String, String>>,
+    /// Checks template uploads (in the renderer processes); `None`: `PUT /v1/templates` answers
+    /// `unavailable`.
+    pub(crate) template_checker: Option<Arc<dyn tarea_core::TemplateChecker>>,
 }
 
 impl AppState {
@@ -94,12 +97,19 @@ impl AppState {
             link_key: Arc::from(Vec::new()),
             public_url: None,
             template_versions: Arc::new(HashMap::new()),
+            template_checker: None,
         }
     }
 
     /// The built-in templates' version labels (name → label), for cache keys.
     pub fn with_template_versions(mut self, versions: HashMap<String, String>) -> Self {
         self.template_versions = Arc::new(versions);
+        self
+    }
+
+    /// Checks template uploads with `checker` before they are stored.
+    pub fn with_template_checker(mut self, checker: Arc<dyn tarea_core::TemplateChecker>) -> Self {
+        self.template_checker = Some(checker);
         self
     }
 

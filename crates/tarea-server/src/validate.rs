@@ -119,9 +119,6 @@ impl EnqueueRequest {
         }
         spec.idempotency_key = self.idempotency_key;
         spec.cache_key = self.cache_key;
-        if spec.cache_key.is_some() {
-            crate::cache_scope::bind(state, &mut spec);
-        }
         let tags = self.tags.unwrap_or_default();
         if tags.len() > limits::TAGS_MAX {
             return Err(ApiError::field(&at(prefix, "tags"), format!("at most {} tags", limits::TAGS_MAX)));

@@ -26,17 +26,21 @@ impl TestServer {
     }
 
     pub async fn start_with(config: RuntimeConfig) -> TestServer {
-        Self::start_custom(config, |_| {}).await
+        Self::start_custom(config, |_, _| {}).await
     }
 
-    /// Starts a server whose registry `extra` may add test handlers to; artifacts go to a
-    /// temporary folder, kept for a day unless `config.artifacts` says otherwise.
-    pub async fn start_custom(mut config: RuntimeConfig, extra: impl FnOnce(&mut Registry)) -> TestServer {
+    /// Starts a server whose registry `extra` may add test handlers to (given the store);
+    /// artifacts go to a temporary folder, kept for a day unless `config.artifacts` says otherwise.
+    pub async fn start_custom(
+        mut config: RuntimeConfig,
+        extra: impl FnOnce(&mut Registry, &Arc<dyn tarea_core::Store>),
+    ) -> TestServer {
         let store = TestStore::sqlite();
         let mut registry = Registry::new();
         register_builtins(&mut registry);
-        tarea_docs::register(&mut registry, render_pool());
-        extra(&mut registry);
+        let pool = render_pool();
+        tarea_docs::register(&mut registry, Arc::clone(&pool), Arc::clone(&store.store));
+        extra(&mut registry, &store.store);
         let kinds = registry.kinds();
         let dir = Arc::new(tempfile::tempdir().expect("artifact folder"));
         let ttl = config.artifacts.as_ref().map_or(Some(86_400_000), |a| a.default_ttl_ms);
@@ -59,7 +63,8 @@ impl TestServer {
             ServerLimits::default(),
         )
         .with_artifacts(artifacts, b"test-link-key".to_vec())
-        .with_template_versions(tarea_render::builtin::version_labels());
+        .with_template_versions(tarea_render::builtin::version_labels())
+        .with_template_checker(Arc::new(tarea_docs::TemplateCheck::new(pool)));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
         let app = tarea_server::app(state.clone());

@@ -67,7 +67,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
         });
     }
-    tarea_docs::register(&mut registry, render_pool);
+    tarea_docs::register(&mut registry, Arc::clone(&render_pool), Arc::clone(&store));
     let kinds = registry.kinds();
     store.builtin_kinds_register(&kinds).await.context("registering the built-in kinds")?;
     let runtime =
@@ -75,7 +75,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut state = AppState::new(store, hub, metrics, kinds, config.limits.clone())
         .with_artifacts(artifacts, link_key)
         .with_public_url(config.public_url.clone())
-        .with_template_versions(tarea_render::builtin::version_labels());
+        .with_template_versions(tarea_render::builtin::version_labels())
+        .with_template_checker(Arc::new(tarea_docs::TemplateCheck::new(render_pool)));
     state.metrics_token = config.metrics_token.as_deref().map(Arc::from);
 
     let app =

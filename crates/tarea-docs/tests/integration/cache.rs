@@ -56,8 +56,8 @@ async fn a_cached_render_is_answered_at_once_and_equal_jobs_share_one_render() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_or_failed_render_is_not_reused() {
     let (s, c) = setup().await;
-    // A job that fails (unknown template) is not an answer for later ones.
-    let bad = json!({"kind": "pdf.render", "cache_key": "x", "payload": {"template": "no-existe", "data": {}}});
+    // A job that fails (its data lacks every field) is not an answer for later ones.
+    let bad = json!({"kind": "pdf.render", "cache_key": "x", "payload": {"template": "work-order", "data": {}}});
     let first = c.post(&s, "/v1/jobs", bad.clone()).await;
     let done = c.finished_id(&s, first["id"].as_str().unwrap()).await;
     assert_eq!(done["state"], "dead");

@@ -4,4 +4,5 @@ mod common;
 mod csv_export;
 mod pdf_render;
 mod render_pool;
+mod templates;
 mod xlsx_build;

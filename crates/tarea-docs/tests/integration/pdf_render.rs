@@ -96,11 +96,23 @@ async fn labels_come_out_one_page_each_and_scan() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_fails_the_job_with_a_message_that_says_what_to_fix() {
     let (s, c) = setup().await;
-    // An unknown template.
-    let job = c.finished(&s, "pdf.render", json!({"template": "no-existe", "data": {}})).await;
+    // An unknown template is refused at the door, naming the ones there are.
+    let res = c
+        .http
+        .post(s.url("/v1/jobs"))
+        .bearer_auth(&c.key)
+        .json(&json!({"kind": "pdf.render", "payload": {"template": "no-existe", "data": {}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["error"]["details"]["field"], "payload.template", "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains("lab-report"), "{err}");
+    // A version that does not exist fails the job, not retried.
+    let job = c.finished(&s, "pdf.render", json!({"template": "lab-report", "version": 3, "data": {}})).await;
     assert_eq!(job["state"], "dead", "{job}");
     assert_eq!(job["error"]["code"], "unknown_template");
-    assert!(job["error"]["message"].as_str().unwrap().contains("lab-report"), "names the ones there are: {job}");
 
     // A missing field: the field and the template line, not retried.
     let mut data = sample("lab-report");
@@ -140,12 +152,12 @@ async fn job_artifacts_none(c: &crate::common::Client, s: &tarea_testkit::TestSe
 async fn an_input_that_kills_its_renderer_twice_is_not_retried_and_harms_nothing_else() {
     // Renderers with a 1 s deadline, and a report of 12,000 cassettes: each attempt overruns,
     // its renderer is killed and replaced.
-    let s = tarea_testkit::TestServer::start_custom(tarea_runtime::RuntimeConfig::default(), |registry| {
+    let s = tarea_testkit::TestServer::start_custom(tarea_runtime::RuntimeConfig::default(), |registry, store| {
         let mut config = tarea_docs::RenderConfig::new(tarea_testkit::tarea_binary(), vec!["render-worker".into()]);
         config.processes = 1;
         config.timeout = std::time::Duration::from_secs(1);
         let pool = tarea_docs::RenderPool::new(config);
-        registry.register("pdf.render", tarea_docs::PdfRender::new(pool));
+        registry.register("pdf.render", tarea_docs::PdfRender::new(pool, std::sync::Arc::clone(store)));
     })
     .await;
     let c = crate::common::Client { http: reqwest::Client::new(), key: s.key("acme", false).await };

@@ -16,7 +16,7 @@ fn pool(processes: usize, memory_mib: u64, timeout_s: u64) -> std::sync::Arc<Ren
 }
 
 fn template(name: &str, source: &str) -> Template {
-    Template { name: name.into(), version: 1, source: source.into(), assets: vec![] }
+    Template { tenant: None, name: name.into(), version: 1, source: source.into(), assets: vec![] }
 }
 
 fn request(t: &Template) -> Request {

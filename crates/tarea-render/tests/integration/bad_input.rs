@@ -75,6 +75,7 @@ fn a_qr_text_too_long_fails_before_printing() {
 fn a_label_template_that_misses_its_size_or_its_qr_fails_the_check() {
     let mut r = Renderer::new();
     let wrong_size = Template {
+        tenant: None,
         name: "chica".into(),
         version: 1,
         source: "#let data = json(\"/data.json\")\n#set page(width: 30mm, height: 20mm, margin: 1mm)\n#for l in data.labels [#image(bytes(l.qr_svg), format: \"svg\", height: 100%)]".into(),
@@ -89,6 +90,7 @@ fn a_label_template_that_misses_its_size_or_its_qr_fails_the_check() {
 
     // The QR code drawn too small to read at 300 dpi: the label is refused, not printed.
     let unreadable = Template {
+        tenant: None,
         name: "ilegible".into(),
         version: 1,
         source: "#let data = json(\"/data.json\")\n#set page(width: 39mm, height: 20mm, margin: 1mm)\n#for l in data.labels [#image(bytes(l.qr_svg), format: \"svg\", width: 3mm) #l.protocol_number]".into(),
@@ -103,7 +105,13 @@ fn a_label_template_that_misses_its_size_or_its_qr_fails_the_check() {
 #[test]
 fn a_template_bug_reports_line_and_column() {
     let mut r = Renderer::new();
-    let t = Template { name: "roto".into(), version: 1, source: "= Hola\n\n#let x = (1, 2\n".into(), assets: vec![] };
+    let t = Template {
+        tenant: None,
+        name: "roto".into(),
+        version: 1,
+        source: "= Hola\n\n#let x = (1, 2\n".into(),
+        assets: vec![],
+    };
     r.load(&t).unwrap();
     let mut req = request("lab-report");
     req.template = "roto@1".into();

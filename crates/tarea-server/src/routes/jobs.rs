@@ -31,7 +31,8 @@ pub(crate) async fn enqueue(
     Json(req): Json<EnqueueRequest>,
 ) -> Result<(StatusCode, axum::Json<JobView>), ApiError> {
     let now = now_ms();
-    let spec = req.into_spec(&state, "", now)?;
+    let mut spec = req.into_spec(&state, "", now)?;
+    crate::cache_scope::bind(&state, &auth.tenant, &mut spec, "").await?;
     let mut done = state.store.job_enqueue(&auth.tenant, vec![spec], now).await?;
     count_created(&state, &done);
     let e = done.pop().ok_or_else(|| ApiError::not_found("job"))?;
@@ -65,12 +66,15 @@ pub(crate) async fn enqueue_batch(
         return Err(ApiError::field("jobs", format!("a batch holds 1 to {max} jobs; got {}", req.jobs.len())));
     }
     let now = now_ms();
-    let specs = req
+    let mut specs = req
         .jobs
         .into_iter()
         .enumerate()
         .map(|(i, r)| r.into_spec(&state, &format!("jobs[{i}]"), now))
         .collect::<Result<Vec<_>, _>>()?;
+    for (i, spec) in specs.iter_mut().enumerate() {
+        crate::cache_scope::bind(&state, &auth.tenant, spec, &format!("jobs[{i}]")).await?;
+    }
     let done = state.store.job_enqueue(&auth.tenant, specs, now).await?;
     count_created(&state, &done);
     let jobs = done.into_iter().map(|e| e.job.into()).collect();

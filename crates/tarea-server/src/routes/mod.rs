@@ -5,10 +5,12 @@ pub(crate) mod keys;
 pub(crate) mod ops;
 pub(crate) mod queues;
 pub(crate) mod stream;
+pub(crate) mod templates;
 pub(crate) mod worker;
 pub(crate) mod workers;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use tarea_core::{Job, JobId};
 
@@ -61,6 +63,15 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/artifacts/{id}/link", post(artifacts::link))
         .route("/v1/worker/claim", post(worker::claim))
         .route("/v1/worker/complete", post(worker::complete_many))
+        .route("/v1/templates", get(templates::list))
+        .route(
+            "/v1/templates/{name}",
+            put(templates::put)
+                .layer(DefaultBodyLimit::max(templates::MAX_UPLOAD_BYTES))
+                .get(templates::get)
+                .delete(templates::delete),
+        )
+        .route("/v1/templates/{name}/rerender", post(templates::rerender))
         .route("/v1/queues", get(queues::list))
         .route("/v1/queues/{name}", put(queues::update))
         .route("/v1/queues/{name}/pause", post(queues::pause))

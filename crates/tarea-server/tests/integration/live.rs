@@ -232,7 +232,7 @@ async fn a_built_in_handler_saves_an_artifact_and_the_cleaner_removes_it_when_it
     let mut config = RuntimeConfig::default();
     let m = config.maintenance.as_mut().unwrap();
     m.clean_every = Duration::from_millis(100);
-    let server = TestServer::start_custom(config, |r| {
+    let server = TestServer::start_custom(config, |r, _| {
         r.register("test.file", SavesAFile);
     })
     .await;

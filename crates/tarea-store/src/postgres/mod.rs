@@ -571,6 +571,22 @@ impl Store for PgStore {
         self.read(&|tx, _, _| Box::pin(templates::get(tx, tenant, name, version))).await
     }
 
+    async fn template_latest(&self, tenant: &str, name: &str) -> StoreResult<Option<u32>> {
+        self.read(&|tx, _, _| Box::pin(templates::latest(tx, tenant, name))).await
+    }
+
+    async fn template_stale_jobs(
+        &self,
+        tenant: &str,
+        name: &str,
+        below: u32,
+        now: i64,
+        after: Option<JobId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>> {
+        self.read(&|tx, _, _| Box::pin(templates::stale_jobs(tx, tenant, name, below, now, after, limit))).await
+    }
+
     async fn template_list(&self, tenant: &str) -> StoreResult<Vec<TemplateSummary>> {
         self.read(&|tx, _, _| Box::pin(templates::list(tx, tenant))).await
     }

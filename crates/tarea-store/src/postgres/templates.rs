@@ -1,7 +1,8 @@
 //! Tenants' templates, versioned (mirrors `sqlite/templates.rs`).
-use tarea_core::{StoreResult, TemplateSummary, TemplateVersion};
+use tarea_core::{Job, JobId, StoreResult, TemplateSummary, TemplateVersion};
 use tokio_postgres::Row;
 
+use super::rows::{JOB_COLUMNS, jobs_from_rows};
 use super::{Tx, map_err};
 
 const COLUMNS: &str = "tenant, name, version, source, assets, created_at";
@@ -65,6 +66,41 @@ pub(crate) async fn get(
     let version = version.map(|v| v as i32);
     let row = tx.query_opt(&stmt, &[&tenant, &name, &version]).await.map_err(map_err)?;
     Ok(row.as_ref().map(from_row))
+}
+
+pub(crate) async fn latest(tx: &Tx<'_>, tenant: &str, name: &str) -> StoreResult<Option<u32>> {
+    let stmt = tx
+        .prepare_cached("SELECT MAX(version) FROM templates WHERE tenant = $1 AND name = $2 AND deleted_at IS NULL")
+        .await
+        .map_err(map_err)?;
+    let v: Option<i32> = tx.query_one(&stmt, &[&tenant, &name]).await.map_err(map_err)?.get(0);
+    Ok(v.map(|v| v as u32))
+}
+
+/// Jobs whose live artifacts came from an older version of the template.
+pub(crate) async fn stale_jobs(
+    tx: &Tx<'_>,
+    tenant: &str,
+    name: &str,
+    below: u32,
+    now: i64,
+    after: Option<JobId>,
+    limit: u32,
+) -> StoreResult<Vec<Job>> {
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE jobs.tenant = $1 AND jobs.id IN ( \
+           SELECT job_id FROM artifacts WHERE tenant = $1 AND job_id IS NOT NULL \
+           AND provenance->>'template' = $2 AND (provenance->>'version')::bigint < $3 \
+           AND (expires_at IS NULL OR expires_at > $4)) \
+         AND ($5::uuid IS NULL OR jobs.id > $5) ORDER BY jobs.id LIMIT $6"
+    );
+    let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
+    let after: Option<uuid::Uuid> = after.map(|a| a.0);
+    let rows = tx
+        .query(&stmt, &[&tenant, &name, &i64::from(below), &now, &after, &i64::from(limit)])
+        .await
+        .map_err(map_err)?;
+    jobs_from_rows(&rows)
 }
 
 pub(crate) async fn list(tx: &Tx<'_>, tenant: &str) -> StoreResult<Vec<TemplateSummary>> {

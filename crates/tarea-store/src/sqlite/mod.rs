@@ -362,6 +362,24 @@ impl Store for SqliteStore {
         self.readers.read(move |c| templates::get(c, &tenant, &name, version)).await
     }
 
+    async fn template_latest(&self, tenant: &str, name: &str) -> StoreResult<Option<u32>> {
+        let (tenant, name) = (tenant.to_owned(), name.to_owned());
+        self.readers.read(move |c| templates::latest(c, &tenant, &name)).await
+    }
+
+    async fn template_stale_jobs(
+        &self,
+        tenant: &str,
+        name: &str,
+        below: u32,
+        now: i64,
+        after: Option<JobId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>> {
+        let (tenant, name) = (tenant.to_owned(), name.to_owned());
+        self.readers.read(move |c| templates::stale_jobs(c, &tenant, &name, below, now, after, limit)).await
+    }
+
     async fn template_list(&self, tenant: &str) -> StoreResult<Vec<TemplateSummary>> {
         let tenant = tenant.to_owned();
         self.readers.read(move |c| templates::list(c, &tenant)).await

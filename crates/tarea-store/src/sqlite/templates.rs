@@ -1,8 +1,9 @@
 //! Tenants' templates, versioned (mirrors `postgres/templates.rs`).
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use tarea_core::{StoreResult, TemplateSummary, TemplateVersion};
+use tarea_core::{Job, JobId, StoreResult, TemplateSummary, TemplateVersion};
 
 use super::map_err;
+use super::rows::{JOB_COLUMNS, job_from_row};
 
 const COLUMNS: &str = "tenant, name, version, source, assets, created_at";
 
@@ -59,6 +60,35 @@ pub(crate) fn get(
     conn.prepare_cached(&sql)
         .and_then(|mut s| s.query_row(params![tenant, name, version], from_row).optional())
         .map_err(map_err)
+}
+
+pub(crate) fn latest(conn: &Connection, tenant: &str, name: &str) -> StoreResult<Option<u32>> {
+    conn.prepare_cached("SELECT MAX(version) FROM templates WHERE tenant = ?1 AND name = ?2 AND deleted_at IS NULL")
+        .and_then(|mut s| s.query_row(params![tenant, name], |r| r.get(0)))
+        .map_err(map_err)
+}
+
+/// Jobs whose live artifacts came from an older version of the template.
+pub(crate) fn stale_jobs(
+    conn: &Connection,
+    tenant: &str,
+    name: &str,
+    below: u32,
+    now: i64,
+    after: Option<JobId>,
+    limit: u32,
+) -> StoreResult<Vec<Job>> {
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ?1 AND id IN ( \
+           SELECT job_id FROM artifacts WHERE tenant = ?1 AND job_id IS NOT NULL \
+           AND json_extract(provenance, '$.template') = ?2 AND json_extract(provenance, '$.version') < ?3 \
+           AND (expires_at IS NULL OR expires_at > ?4)) \
+         AND (?5 IS NULL OR id > ?5) ORDER BY id LIMIT ?6"
+    );
+    let after = after.map(|a| a.as_bytes().to_vec());
+    let mut stmt = conn.prepare_cached(&sql).map_err(map_err)?;
+    let rows = stmt.query_map(params![tenant, name, below, now, after, limit], job_from_row).map_err(map_err)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(map_err)
 }
 
 pub(crate) fn list(conn: &Connection, tenant: &str) -> StoreResult<Vec<TemplateSummary>> {

@@ -46,3 +46,56 @@ store_test!(concurrent_uploads_of_one_template_get_distinct_versions, |s: S| asy
     versions.sort();
     assert_eq!(versions, vec![1, 2, 3, 4, 5, 6]);
 });
+
+store_test!(the_latest_version_and_the_jobs_an_older_version_rendered, |s: S| async move {
+    assert_eq!(s.template_latest(T, "informe").await.unwrap(), None);
+    s.template_put(T, "informe", "= v1", b"", NOW).await.unwrap();
+    s.template_put(T, "informe", "= v2", b"", NOW).await.unwrap();
+    assert_eq!(s.template_latest(T, "informe").await.unwrap(), Some(2));
+    assert_eq!(s.template_latest("other", "informe").await.unwrap(), None);
+
+    // Four documents: at version 1 (stale), at version 2 (current), at version 1 but expiring
+    // soon, and from another template.
+    let mut jobs = Vec::new();
+    for (template, version, expires) in
+        [("informe", 1, None), ("informe", 2, None), ("informe", 1, Some(NOW + 10)), ("otro", 1, None)]
+    {
+        enqueue_one(&s, spec("pdf.render", "q"), NOW).await;
+        let job = claim_one(&s, "q", NOW).await;
+        let a = Artifact {
+            id: ArtifactId::new(),
+            tenant: T.into(),
+            job_id: Some(job.id),
+            kind: "pdf.render".into(),
+            filename: "informe.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: 1,
+            sha256: "ab".repeat(32),
+            cache_key: None,
+            provenance: Some(serde_json::json!({"template": template, "version": version, "data_sha256": "cd"})),
+            created_at: NOW,
+            expires_at: expires,
+            download_count: 0,
+        };
+        s.artifact_insert(a, Some(job.attempt), None).await.unwrap();
+        jobs.push(job.id);
+    }
+    let stale = |now, after| {
+        let s = Arc::clone(&s);
+        async move {
+            s.template_stale_jobs(T, "informe", 2, now, after, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|j| j.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(stale(NOW, None).await, vec![jobs[0], jobs[2]]);
+    assert_eq!(stale(NOW + 20, None).await, vec![jobs[0]], "an expired artifact is not made again");
+    assert_eq!(stale(NOW, Some(jobs[0])).await, vec![jobs[2]], "pages after a job id");
+    assert!(s.template_stale_jobs("other", "informe", 2, NOW, None, 10).await.unwrap().is_empty());
+    assert!(s.template_stale_jobs(T, "informe", 1, NOW, None, 10).await.unwrap().is_empty());
+    s.template_delete(T, "informe", NOW).await.unwrap();
+    assert_eq!(s.template_latest(T, "informe").await.unwrap(), None);
+});
