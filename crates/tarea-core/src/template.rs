@@ -79,6 +79,15 @@ pub enum TemplateCheckError {
         /// Every problem, as JSON.
         diagnostics: serde_json::Value,
     },
+    /// A part of the upload is unusable before any compiling (an asset path, too many assets);
+    /// `field` names it (`assets[2].path`).
+    #[error("{message}")]
+    Invalid {
+        /// The field at fault.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
     /// No renderer could check it now.
     #[error("{0}")]
     Unavailable(String),

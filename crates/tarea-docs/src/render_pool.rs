@@ -15,6 +15,10 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+/// Templates a renderer may load before it is replaced (each adds its asset paths to Typst's
+/// process-wide path table).
+const MAX_LOADS: usize = 256;
+
 /// The last lines a renderer wrote to stderr, kept to explain how it died.
 const STDERR_LINES: usize = 20;
 
@@ -77,6 +81,10 @@ struct Renderer {
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     loaded: HashSet<String>,
+    /// Tenants' templates loaded into it, and their bytes: both only grow, so past a bound the
+    /// process is replaced (every asset path also takes one of Typst's 65,535 path ids).
+    loads: usize,
+    loaded_bytes: usize,
     renders: u64,
     stderr: Arc<Mutex<VecDeque<String>>>,
 }
@@ -176,7 +184,10 @@ impl RenderPool {
         match outcome {
             Ok(Ok(result)) => {
                 renderer.renders += 1;
-                if renderer.renders < self.config.max_renders {
+                let worn = renderer.renders >= self.config.max_renders
+                    || renderer.loads > MAX_LOADS
+                    || renderer.loaded_bytes as u64 > self.config.memory_cap / 4;
+                if !worn {
                     self.idle.lock().expect("pool lock").push(renderer);
                 } else {
                     renderer.kill().await;
@@ -226,7 +237,7 @@ impl RenderPool {
             });
         }
         let loaded = builtin::BUILTINS.iter().map(|b| b.template().key()).collect();
-        Ok(Renderer { child, stdin, stdout, loaded, renders: 0, stderr })
+        Ok(Renderer { child, stdin, stdout, loaded, loads: 0, loaded_bytes: 0, renders: 0, stderr })
     }
 }
 
@@ -266,6 +277,9 @@ impl Renderer {
                         (other, _) => return Err(unexpected(other)),
                     }
                     self.loaded.insert(key);
+                    self.loads += 1;
+                    self.loaded_bytes +=
+                        template.source.len() + template.assets.iter().map(|a| a.bytes.len()).sum::<usize>();
                 }
                 send(&mut self.stdin, &Call::Render(request), &data).await?;
                 match receive(&mut self.stdout).await? {

@@ -99,14 +99,16 @@ fn refused(message: impl Into<String>) -> TemplateCheckError {
 #[async_trait]
 impl TemplateChecker for TemplateCheck {
     async fn check(&self, upload: TemplateUpload) -> Result<TemplateChecked, TemplateCheckError> {
+        let invalid = |field: String, message: String| TemplateCheckError::Invalid { field, message };
         if upload.assets.len() > MAX_ASSETS {
-            return Err(refused(format!("{} assets; a template may carry at most {MAX_ASSETS}", upload.assets.len())));
+            let message = format!("{} assets; a template may carry at most {MAX_ASSETS}", upload.assets.len());
+            return Err(invalid("assets".into(), message));
         }
         let mut seen = HashSet::new();
-        for a in &upload.assets {
-            check_asset_path(&a.path).map_err(refused)?;
+        for (i, a) in upload.assets.iter().enumerate() {
+            check_asset_path(&a.path).map_err(|m| invalid(format!("assets[{i}].path"), m))?;
             if !seen.insert(a.path.as_str()) {
-                return Err(refused(format!("asset {:?} is given twice", a.path)));
+                return Err(invalid(format!("assets[{i}].path"), format!("asset {:?} is given twice", a.path)));
             }
         }
         let template = Template {

@@ -23,8 +23,13 @@ const TEMPLATE_KINDS: &[(&str, Option<&str>)] = &[("pdf.render", None), ("label.
 struct Named {
     #[serde(default)]
     template: Option<Value>,
-    #[serde(default)]
+    /// `None`: absent; `Some(Value::Null)`: present as `null`.
+    #[serde(default, deserialize_with = "present")]
     version: Option<Value>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// The suffix [`bind`] appends to a cache key, so a re-render can bind the original key anew.
@@ -36,6 +41,10 @@ pub(crate) fn unbound_key(key: &str) -> &str {
 /// A payload this cannot read is left for the handler to refuse with its own message.
 pub(crate) async fn bind(state: &AppState, tenant: &str, spec: &mut JobSpec, prefix: &str) -> Result<(), ApiError> {
     let Some((_, default)) = TEMPLATE_KINDS.iter().find(|(k, _)| *k == spec.kind) else { return Ok(()) };
+    // Only an object can be bound (serde would read a struct from an array too).
+    if !spec.payload.get().trim_start().starts_with('{') {
+        return Ok(());
+    }
     let Ok(named) = serde_json::from_str::<Named>(spec.payload.get()) else { return Ok(()) };
     let name = match (&named.template, default) {
         (Some(Value::String(n)), _) => n.clone(),
@@ -72,8 +81,7 @@ pub(crate) async fn bind(state: &AppState, tenant: &str, spec: &mut JobSpec, pre
     if named.version.is_none() {
         // Spliced in after the opening brace: the payload is not parsed and written again.
         let raw = spec.payload.get();
-        let open = raw.find('{').unwrap_or(0);
-        let rest = &raw[open + 1..];
+        let rest = &raw[raw.find('{').map_or(0, |open| open + 1)..];
         let sep = if rest.trim_start().starts_with('}') { "" } else { "," };
         let pinned = format!("{{\"version\":{version}{sep}{rest}");
         spec.payload = RawValue::from_string(pinned).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -92,6 +100,14 @@ pub(crate) async fn bind(state: &AppState, tenant: &str, spec: &mut JobSpec, pre
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_given_as_null_is_present_and_an_absent_one_is_not() {
+        let null: Named = serde_json::from_str(r#"{"template": "x", "version": null}"#).unwrap();
+        assert_eq!(null.version, Some(Value::Null));
+        let absent: Named = serde_json::from_str(r#"{"template": "x"}"#).unwrap();
+        assert_eq!(absent.version, None);
+    }
 
     #[test]
     fn a_bound_key_unbinds_to_the_callers_key() {

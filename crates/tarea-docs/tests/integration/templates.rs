@@ -139,17 +139,37 @@ async fn a_template_that_does_not_compile_is_refused_with_line_and_column_and_no
     // An image that is not an image, an asset path that leaves the template, bad base64.
     let logo = r#"#image("logo.png", width: 2cm)"#;
     let not_png = json!({"path": "logo.png", "content_base64": "bm8gc295IHVuYSBpbWFnZW4="});
-    let (status, err) = upload(&c, &s, "roto", json!({"source": logo, "assets": [not_png], "sample": {}})).await;
+    let (status, err) =
+        upload(&c, &s, "roto", json!({"source": logo, "assets": [not_png.clone()], "sample": {}})).await;
     assert_eq!(status, 422, "{err}");
     assert!(err["error"]["message"].as_str().unwrap().contains("image"), "{err}");
     let escape = json!({"path": "../../etc/passwd", "content_base64": "eA=="});
-    let (status, err) = upload(&c, &s, "roto", json!({"source": INFORME, "assets": [escape]})).await;
-    assert_eq!(status, 422, "{err}");
+    let (status, err) = upload(&c, &s, "roto", json!({"source": INFORME, "assets": [not_png.clone(), escape]})).await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["error"]["details"]["field"], "assets[1].path", "{err}");
     assert!(err["error"]["message"].as_str().unwrap().contains("relative"), "{err}");
     let garbled = json!({"path": "logo.png", "content_base64": "%%%"});
     let (status, err) = upload(&c, &s, "roto", json!({"source": INFORME, "assets": [garbled]})).await;
     assert_eq!(status, 400, "{err}");
     assert_eq!(err["error"]["details"]["field"], "assets[0].content_base64");
+    // A payload that names its version as null gets the current one; one that is not an
+    // object is the handler's to refuse, not a server error.
+    upload(&c, &s, "informe", json!({"source": INFORME})).await;
+    let (status, job) = call(
+        &c,
+        &s,
+        Method::POST,
+        "/v1/jobs",
+        Some(json!({"kind": "pdf.render", "payload": {"template": "informe", "version": null, "data": sample()}})),
+    )
+    .await;
+    assert_eq!((status, &job["payload"]["version"]), (201, &json!(1)), "{job}");
+    let (status, job) =
+        call(&c, &s, Method::POST, "/v1/jobs", Some(json!({"kind": "label.render", "payload": []}))).await;
+    assert_eq!(status, 201, "{job}");
+    let job = c.finished_id(&s, job["id"].as_str().unwrap()).await;
+    assert_eq!(job["error"]["code"], "invalid_payload", "{job}");
+
     // A name that is not a name, an empty source.
     let (status, err) = upload(&c, &s, "Mal%20Nombre", json!({"source": INFORME})).await;
     assert_eq!((status, err["error"]["details"]["field"].as_str()), (400, Some("name")), "{err}");

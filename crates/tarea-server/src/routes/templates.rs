@@ -190,6 +190,7 @@ pub(crate) async fn put(
     let checked = checker.check(upload).await.map_err(|e| match e {
         TemplateCheckError::Refused { message, diagnostics } => ApiError::new(ErrorCode::TemplateError, message)
             .with_details(serde_json::json!({ "diagnostics": diagnostics })),
+        TemplateCheckError::Invalid { field, message } => ApiError::field(&field, message),
         TemplateCheckError::Unavailable(m) => {
             ApiError::new(ErrorCode::Unavailable, format!("the template could not be checked now: {m}"))
         }
@@ -286,30 +287,48 @@ pub(crate) struct Rerendered {
     /// of a second).
     #[schema(value_type = Vec<String>)]
     jobs: Vec<JobId>,
-    /// True when there were more than 10,000: call again for the rest.
+    /// True when there were more than 10,000: call again with `?after=` this `after`.
     more: bool,
+    /// With `more`: the last job looked at, where the next call goes on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    after: Option<JobId>,
+}
+
+/// Where a re-render goes on.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RerenderQuery {
+    /// `after` of the previous answer (when it said `more`).
+    after: Option<String>,
 }
 
 /// Re-renders, as one batch, every live artifact made from an older version of the template:
 /// each job that made one is enqueued again with the same payload at the newest version. A
 /// job with a `cache_key` keeps it (bound to the new version); one without gets
-/// `rerender-<job id>`, so calling this twice never renders a document twice.
+/// `rerender-<job id>`, so calling this twice never renders a document twice. At most 10,000
+/// jobs per call: `more` and `after` say where the next call goes on (`?after=`).
 #[utoipa::path(post, path = "/v1/templates/{name}/rerender", tag = "templates",
-    params(("name" = String, Path, description = "Template name")),
+    params(("name" = String, Path, description = "Template name"), RerenderQuery),
     responses((status = 202, body = Rerendered), (status = 404, description = "not_found")))]
 pub(crate) async fn rerender(
     State(state): State<AppState>,
     auth: Auth,
     Path(name): Path<String>,
+    Query(q): Query<RerenderQuery>,
 ) -> Result<(StatusCode, axum::Json<Rerendered>), ApiError> {
     let version = state.store.template_latest(&auth.tenant, &name).await?.ok_or_else(|| not_found(&state, &name))?;
     let now = now_ms();
     let page = state.limits.max_batch.clamp(1, 1000) as u32;
-    let (mut jobs, mut after, mut more) = (Vec::new(), None, false);
+    let mut after = match q.after {
+        Some(a) => Some(a.parse::<JobId>().map_err(|_| ApiError::field("after", "after must be a job id"))?),
+        None => None,
+    };
+    let (mut jobs, mut more, mut last) = (Vec::new(), false, None);
     loop {
         let stale = state.store.template_stale_jobs(&auth.tenant, &name, version, now, after, page).await?;
-        let Some(last) = stale.last() else { break };
-        after = Some(last.id);
+        let Some(end) = stale.last() else { break };
+        after = Some(end.id);
         let full = stale.len() as u32 == page;
         let mut specs = Vec::with_capacity(stale.len());
         for job in stale {
@@ -317,6 +336,7 @@ pub(crate) async fn rerender(
                 more = true;
                 break;
             }
+            last = Some(job.id);
             let mut spec = again(job, version)?;
             cache_scope::bind(&state, &auth.tenant, &mut spec, "").await?;
             specs.push(spec);
@@ -330,7 +350,8 @@ pub(crate) async fn rerender(
         }
     }
     tracing::info!(tenant = %auth.tenant, template = %name, version, jobs = jobs.len(), "template re-render enqueued");
-    Ok((StatusCode::ACCEPTED, axum::Json(Rerendered { template: name, version, jobs, more })))
+    let after = if more { last } else { None };
+    Ok((StatusCode::ACCEPTED, axum::Json(Rerendered { template: name, version, jobs, more, after })))
 }
 
 /// The job that made a document, as a new job at `version`.
