@@ -98,6 +98,20 @@ fn a_label_template_that_misses_its_size_or_its_qr_fails_the_check() {
     };
     r.load(&unreadable).unwrap();
     req.template = "ilegible@1".into();
+    let err = r.render(&req, data.clone()).unwrap_err();
+    assert!(err.to_string().contains("would not scan"), "{err}");
+
+    // A box drawn over half the code: it is read from the page as printed, not from the SVG
+    // the template was given.
+    let covered = Template {
+        tenant: None,
+        name: "tapada".into(),
+        version: 1,
+        source: "#let data = json(\"/data.json\")\n#set page(width: 39mm, height: 20mm, margin: 1mm)\n#for l in data.labels [#place(image(bytes(l.qr_svg), format: \"svg\", width: 18mm)) #place(dx: 2mm, dy: 1mm, rect(width: 8mm, height: 16mm, fill: black))]".into(),
+        assets: vec![],
+    };
+    r.load(&covered).unwrap();
+    req.template = "tapada@1".into();
     let err = r.render(&req, data).unwrap_err();
     assert!(err.to_string().contains("would not scan"), "{err}");
 }
