@@ -100,7 +100,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(
                     ErrorCode::PayloadTooLarge,
-                    "the request body is larger than the server accepts (max_body_bytes)",
+                    "the request body is larger than this route accepts: --max-body-bytes (1 MiB by default), \
+                     or 16 MiB for a template upload",
                 )
             } else {
                 ApiError::new(ErrorCode::InvalidRequest, format!("could not read the request body: {e}"))
