@@ -40,7 +40,7 @@ pub use store::{
 };
 pub use template::{
     TemplateAsset, TemplateCheckError, TemplateChecked, TemplateChecker, TemplateSummary, TemplateUpload,
-    TemplateVersion,
+    TemplateVersion, decode_assets, encode_assets,
 };
 pub use tenant::{ApiKey, KeyHash};
 pub use time_fmt::{format_ms, parse_rfc3339_ms};

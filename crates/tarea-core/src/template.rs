@@ -13,7 +13,7 @@ pub struct TemplateVersion {
     pub version: u32,
     /// The Typst source of the main file.
     pub source: String,
-    /// Its assets, as the renderer's JSON list (`[{"path", "bytes"}]`), opaque to the store.
+    /// Its assets, as [`encode_assets`] wrote them (opaque to the store).
     pub assets: Vec<u8>,
     /// Unix ms.
     pub created_at: i64,
@@ -33,12 +33,39 @@ pub struct TemplateSummary {
 }
 
 /// A file uploaded with a template (an image, a font, an included `.typ` file).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TemplateAsset {
     /// Its path beside the template (`logo.png`, `fuentes/Marca.otf`).
     pub path: String,
-    /// Its bytes.
+    /// Its bytes (hex when stored).
+    #[serde(with = "hex_bytes")]
     pub bytes: Vec<u8>,
+}
+
+/// A template's assets as the store keeps them: a JSON list of `{"path", "bytes"}`, the bytes
+/// in hex; nothing for none.
+pub fn encode_assets(assets: &[TemplateAsset]) -> Vec<u8> {
+    if assets.is_empty() { Vec::new() } else { serde_json::to_vec(assets).expect("assets serialize") }
+}
+
+/// The assets [`encode_assets`] wrote.
+pub fn decode_assets(stored: &[u8]) -> Result<Vec<TemplateAsset>, String> {
+    if stored.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_slice(stored).map_err(|e| format!("stored template assets are unreadable: {e}"))
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        hex::decode(String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
 }
 
 /// A template upload, before it is stored.
@@ -59,8 +86,6 @@ pub struct TemplateUpload {
 /// An upload that passed its check.
 #[derive(Clone, Debug)]
 pub struct TemplateChecked {
-    /// The assets in the form the renderer reads back (what the store keeps).
-    pub assets: Vec<u8>,
     /// Pages of the sample's render; `None`: there was no sample, only the syntax was checked.
     pub pages: Option<u32>,
     /// What the compiler warned about, as JSON diagnostics.
@@ -99,4 +124,21 @@ pub enum TemplateCheckError {
 pub trait TemplateChecker: Send + Sync {
     /// Checks `upload`; answers what to store.
     async fn check(&self, upload: TemplateUpload) -> Result<TemplateChecked, TemplateCheckError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assets_read_back_as_they_were_stored() {
+        let assets = vec![
+            TemplateAsset { path: "logo.png".into(), bytes: vec![0x89, b'P', b'N', b'G', 0] },
+            TemplateAsset { path: "partes/pie.typ".into(), bytes: b"= Fin".to_vec() },
+        ];
+        assert_eq!(decode_assets(&encode_assets(&assets)).unwrap(), assets);
+        assert!(encode_assets(&[]).is_empty());
+        assert_eq!(decode_assets(b"").unwrap(), vec![]);
+        assert!(decode_assets(b"[{\"path\": 1}]").is_err());
+    }
 }

@@ -66,16 +66,11 @@ pub(crate) async fn resolve(
 }
 
 fn from_stored(t: TemplateVersion) -> Result<Template, HandlerError> {
-    let assets: Vec<Asset> = if t.assets.is_empty() {
-        Vec::new()
-    } else {
-        serde_json::from_slice(&t.assets).map_err(|e| {
-            HandlerError::fatal(
-                "template_error",
-                format!("the stored assets of template {} are unreadable: {e}", t.name),
-            )
-        })?
-    };
+    let assets = tarea_core::decode_assets(&t.assets)
+        .map_err(|e| HandlerError::fatal("template_error", format!("template {}: {e}", t.name)))?
+        .into_iter()
+        .map(|a| Asset { path: a.path, bytes: a.bytes })
+        .collect();
     Ok(Template { tenant: Some(t.tenant), name: t.name, version: t.version, source: t.source, assets })
 }
 
@@ -133,11 +128,6 @@ impl TemplateChecker for TemplateCheck {
             RenderFailure::Cancelled => TemplateCheckError::Unavailable("the check was cancelled".into()),
         })?;
         Ok(TemplateChecked {
-            assets: if template.assets.is_empty() {
-                Vec::new()
-            } else {
-                serde_json::to_vec(&template.assets).map_err(|e| TemplateCheckError::Unavailable(e.to_string()))?
-            },
             pages: report.pages.map(|p| p as u32),
             warnings: serde_json::to_value(&report.warnings).unwrap_or_default(),
         })

@@ -69,3 +69,16 @@ impl Client {
         a["id"].clone()
     }
 }
+
+/// The text of a PDF, read back with pdftotext (poppler-utils; `scripts/test` installs it).
+pub fn pdf_text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("doc.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("poppler-utils (scripts/test installs it)");
+    String::from_utf8(out.stdout).unwrap()
+}

@@ -4,27 +4,11 @@
 
 use std::process::Command;
 
-use crate::common::setup;
+use crate::common::{pdf_text, setup};
 use serde_json::{Value, json};
 
 fn sample(name: &str) -> Value {
     serde_json::from_str(tarea_render::builtin::builtin(name).unwrap().sample).unwrap()
-}
-
-fn tool(pdf: &[u8], f: impl FnOnce(&std::path::Path) -> Command) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("doc.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    let out = f(&path).output().expect("poppler-utils and zbar-tools (scripts/test installs them)");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn pdf_text(pdf: &[u8]) -> String {
-    tool(pdf, |p| {
-        let mut c = Command::new("pdftotext");
-        c.arg(p).arg("-");
-        c
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,13 +2,11 @@
 //! every upload a new version, refused with line and column when it does not compile, jobs
 //! bound to the version current at enqueue, another tenant sees nothing, and a re-render after
 //! a change makes each document again exactly once.
-use std::process::Command;
-
 use reqwest::Method;
 use serde_json::{Value, json};
 use tarea_testkit::TestServer;
 
-use crate::common::{Client, setup};
+use crate::common::{Client, pdf_text, setup};
 
 const INFORME: &str = r#"#let data = json("/data.json")
 #set page(paper: "a5")
@@ -29,14 +27,6 @@ async fn call(c: &Client, s: &TestServer, method: Method, path: &str, body: Opti
 
 async fn upload(c: &Client, s: &TestServer, name: &str, body: Value) -> (u16, Value) {
     call(c, s, Method::PUT, &format!("/v1/templates/{name}"), Some(body)).await
-}
-
-fn pdf_text(pdf: &[u8]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("doc.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    let out = Command::new("pdftotext").arg(&path).arg("-").output().expect("poppler-utils (scripts/test installs it)");
-    String::from_utf8(out.stdout).unwrap()
 }
 
 async fn render(c: &Client, s: &TestServer, payload: Value) -> (Value, String) {

@@ -114,26 +114,15 @@ fn template_name(name: &str) -> Result<(), ApiError> {
 }
 
 fn stored_assets(t: &TemplateVersion, with_content: bool) -> Result<Vec<AssetView>, ApiError> {
-    #[derive(Deserialize)]
-    struct Stored {
-        path: String,
-        bytes: String,
-    }
-    if t.assets.is_empty() {
-        return Ok(Vec::new());
-    }
-    let stored: Vec<Stored> = serde_json::from_slice(&t.assets).map_err(|e| ApiError::internal(e.to_string()))?;
-    stored
+    let assets = tarea_core::decode_assets(&t.assets).map_err(ApiError::internal)?;
+    Ok(assets
         .into_iter()
-        .map(|a| {
-            let bytes = hex::decode(&a.bytes).map_err(|e| ApiError::internal(e.to_string()))?;
-            Ok(AssetView {
-                path: a.path,
-                bytes: bytes.len(),
-                content_base64: with_content.then(|| BASE64.encode(&bytes)),
-            })
+        .map(|a| AssetView {
+            bytes: a.bytes.len(),
+            content_base64: with_content.then(|| BASE64.encode(&a.bytes)),
+            path: a.path,
         })
-        .collect()
+        .collect())
 }
 
 fn view(t: TemplateVersion, full: bool) -> Result<TemplateView, ApiError> {
@@ -186,7 +175,7 @@ pub(crate) async fn put(
         assets,
         sample: req.sample,
     };
-    let source = upload.source.clone();
+    let (source, stored_assets) = (upload.source.clone(), tarea_core::encode_assets(&upload.assets));
     let checked = checker.check(upload).await.map_err(|e| match e {
         TemplateCheckError::Refused { message, diagnostics } => ApiError::new(ErrorCode::TemplateError, message)
             .with_details(serde_json::json!({ "diagnostics": diagnostics })),
@@ -195,7 +184,7 @@ pub(crate) async fn put(
             ApiError::new(ErrorCode::Unavailable, format!("the template could not be checked now: {m}"))
         }
     })?;
-    let stored = state.store.template_put(&auth.tenant, &name, &source, &checked.assets, now_ms()).await?;
+    let stored = state.store.template_put(&auth.tenant, &name, &source, &stored_assets, now_ms()).await?;
     let template = view(stored, false)?;
     tracing::info!(tenant = %auth.tenant, template = %name, version = template.version, "template stored");
     Ok((
