@@ -103,8 +103,9 @@ impl Job {
     }
 }
 
-/// A validated request to create a job; the store adds id, state and timestamps.
-#[derive(Clone, Debug)]
+/// A validated request to create a job; the store adds id, state and timestamps. Schedules
+/// keep one, as JSON, to make a job of at each tick.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct JobSpec {
     /// What handler runs it.
     pub kind: String,

@@ -15,6 +15,7 @@ mod names;
 mod node;
 mod queue;
 mod retry;
+mod schedule;
 mod state;
 mod store;
 mod template;
@@ -33,6 +34,10 @@ pub use names::{NameError, validate_name};
 pub use node::{ExternalWorker, NodeInfo, NodeRole};
 pub use queue::{QueueInfo, QueueSettings, StateCounts};
 pub use retry::RetryPolicy;
+pub use schedule::{
+    CronSchedule, FirePlan, MISSED_AFTER_MS, MissedPolicy, Schedule, ScheduleError, ScheduleSpec, SchedulesFired,
+    schedule_job_key,
+};
 pub use state::{IllegalTransition, JobState, Transition};
 pub use store::{
     ClaimParams, CompleteParams, Enqueued, EventSink, JobFilter, JobPage, Outcome, Retention, Store, StoreError,
@@ -61,6 +66,10 @@ pub mod limits {
     pub const DELAY_MS_MAX: u64 = 366 * 24 * 3600 * 1000;
     /// Most tags on a job.
     pub const TAGS_MAX: usize = 32;
+    /// Most tags on a schedule's job: it gets one more, `schedule:{name}`, at each tick.
+    pub const SCHEDULE_TAGS_MAX: usize = TAGS_MAX - 1;
+    /// Schedules fired in one store call; more due ones wait for the next call, at once.
+    pub const SCHEDULES_FIRED_MAX: u32 = 100;
     /// Longest tag or idempotency key.
     pub const KEY_LEN_MAX: usize = 255;
     /// Consecutive lease expiries after which a job is parked as `dead` with `worker_lost`.

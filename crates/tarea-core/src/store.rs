@@ -6,7 +6,8 @@ use serde_json::value::RawValue;
 
 use crate::{
     ApiKey, Artifact, ArtifactId, ArtifactRetention, ExternalWorker, IllegalTransition, Job, JobError, JobEvent, JobId,
-    JobSpec, JobState, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings, TemplateSummary, TemplateVersion,
+    JobSpec, JobState, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings, Schedule, ScheduleSpec,
+    SchedulesFired, TemplateSummary, TemplateVersion,
 };
 
 /// Portable store errors. Backends map their driver codes onto these; nothing above the store
@@ -319,6 +320,22 @@ pub trait Store: Send + Sync + 'static {
     async fn template_list(&self, tenant: &str) -> StoreResult<Vec<TemplateSummary>>;
     /// Deletes every version of a tenant's template; answers how many there were.
     async fn template_delete(&self, tenant: &str, name: &str, now: i64) -> StoreResult<u64>;
+    /// Creates or replaces a tenant's schedule; answers it and whether it is new. Its next tick
+    /// follows `now`, except that storing it again with the same pattern and zone keeps a tick
+    /// that has not fired yet.
+    async fn schedule_put(&self, tenant: &str, spec: ScheduleSpec, now: i64) -> StoreResult<(Schedule, bool)>;
+    /// One schedule.
+    async fn schedule_get(&self, tenant: &str, name: &str) -> StoreResult<Option<Schedule>>;
+    /// A tenant's schedules, by name.
+    async fn schedule_list(&self, tenant: &str) -> StoreResult<Vec<Schedule>>;
+    /// Deletes a schedule (the jobs it made stay); false when there was none.
+    async fn schedule_delete(&self, tenant: &str, name: &str) -> StoreResult<bool>;
+    /// Pauses or resumes a schedule; a resumed one waits for its next tick after `now`.
+    /// `NotFound` when there is none.
+    async fn schedule_set_paused(&self, tenant: &str, name: &str, paused: bool, now: i64) -> StoreResult<Schedule>;
+    /// Fires up to `limit` schedules due at `now`, each making at most one job, in one
+    /// transaction: a tick makes one job however many nodes call this at once.
+    async fn schedule_fire_due(&self, now: i64, limit: u32) -> StoreResult<SchedulesFired>;
     /// Succeeds when the store answers.
     async fn ping(&self) -> StoreResult<()>;
 }

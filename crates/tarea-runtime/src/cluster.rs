@@ -1,5 +1,5 @@
 //! This node in the cluster: it heartbeats its row in the node registry and competes for the
-//! leadership of the cluster duties (promoter, reaper, retention cleaner). The leader renews a
+//! leadership of the cluster duties (promoter, reaper, scheduler, retention cleaner). The leader renews a
 //! short lease; when it dies, another node takes over once the lease ends. On SQLite the one
 //! process always wins, through the same code.
 use std::sync::Arc;
@@ -114,7 +114,7 @@ pub(crate) async fn leadership(
         };
         if held != *leader.borrow() {
             if held {
-                tracing::info!(node = %node.id, "this node now runs the cluster duties (reaper, promoter, cleaner)");
+                tracing::info!(node = %node.id, "this node now runs the cluster duties (reaper, promoter, scheduler, cleaner)");
             } else {
                 tracing::info!(node = %node.id, "this node no longer runs the cluster duties");
             }

@@ -15,6 +15,7 @@ mod maintenance;
 mod metrics;
 mod registry;
 mod runtime;
+mod scheduler;
 mod worker;
 
 pub use artifacts::{Artifacts, Maker, SaveError};

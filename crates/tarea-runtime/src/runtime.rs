@@ -33,7 +33,7 @@ pub struct RuntimeConfig {
     pub grace: Duration,
     /// This worker's name in leases; with `node`, the node's id.
     pub worker: String,
-    /// Whether this process takes part in the cluster duties (promoter, reaper, retention
+    /// Whether this process takes part in the cluster duties (promoter, reaper, scheduler, retention
     /// cleaner); the elected leader among those that do runs them.
     pub maintenance: Option<MaintenanceConfig>,
     /// This node in the registry; `None` leaves it out (benchmarks, some tests).
@@ -119,6 +119,7 @@ impl Runtime {
             }
             services.spawn(maintenance::promoter(Arc::clone(&store), Arc::clone(&hub), leader.clone(), stop.clone()));
             services.spawn(maintenance::reaper(Arc::clone(&store), m.reap_every, leader.clone(), stop.clone()));
+            services.spawn(crate::scheduler::scheduler(Arc::clone(&store), leader.clone(), stop.clone()));
             let artifacts = worker.config.artifacts.clone();
             services.spawn(maintenance::cleaner(Arc::clone(&store), m, artifacts, leader.clone(), stop.clone()));
         }

@@ -3,7 +3,7 @@
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
-use crate::routes::{artifacts, jobs, keys, ops, queues, stream, templates, worker, workers};
+use crate::routes::{artifacts, jobs, keys, ops, queues, schedules, stream, templates, worker, workers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,8 @@ use crate::routes::{artifacts, jobs, keys, ops, queues, stream, templates, worke
         artifacts::get, artifacts::content, artifacts::link, artifacts::upload, artifacts::retention_get,
         artifacts::retention_put,
         templates::put, templates::get, templates::list, templates::delete, templates::rerender,
+        schedules::put, schedules::get, schedules::list, schedules::delete, schedules::pause, schedules::resume,
+        schedules::run,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&Bearer),

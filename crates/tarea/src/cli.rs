@@ -33,6 +33,9 @@ pub enum Command {
     /// Work with jobs on a running server.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Manage schedules (cron jobs) on a running server.
+    #[command(subcommand)]
+    Schedules(SchedulesCommand),
     /// Measure in-process throughput (drain of no-op jobs) at several backlog sizes.
     Bench(BenchArgs),
     /// A renderer process: `serve` starts these itself and speaks to them on stdin/stdout.
@@ -82,6 +85,84 @@ pub struct RemoteArgs {
     /// API key.
     #[arg(long, env = "TAREA_KEY", hide_env_values = true)]
     pub key: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchedulesCommand {
+    /// Create or replace a schedule; prints its view (with its next runs) as JSON.
+    Put {
+        /// The schedule's name.
+        name: String,
+        /// Cron pattern, e.g. "0 2 * * *" (every day at 02:00).
+        #[arg(long)]
+        cron: String,
+        /// IANA time zone the pattern is read in (default: UTC).
+        #[arg(long)]
+        timezone: Option<String>,
+        /// The kind of the job each tick makes.
+        #[arg(long)]
+        kind: String,
+        /// Its queue.
+        #[arg(long)]
+        queue: Option<String>,
+        /// Its payload, as JSON.
+        #[arg(long)]
+        payload: Option<String>,
+        /// Its priority, -100..100.
+        #[arg(long, allow_hyphen_values = true)]
+        priority: Option<i32>,
+        /// A tag of its jobs (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Missed ticks: run_once (default) or skip.
+        #[arg(long)]
+        missed: Option<String>,
+        /// Store it paused.
+        #[arg(long)]
+        paused: bool,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// List schedules.
+    List {
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Show a schedule and its next runs.
+    Get {
+        /// The schedule's name.
+        name: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Pause a schedule.
+    Pause {
+        /// The schedule's name.
+        name: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Resume a paused schedule from its next tick.
+    Resume {
+        /// The schedule's name.
+        name: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Make the schedule's job now; prints the job.
+    Run {
+        /// The schedule's name.
+        name: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Delete a schedule (its jobs stay).
+    Delete {
+        /// The schedule's name.
+        name: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

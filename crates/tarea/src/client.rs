@@ -1,10 +1,10 @@
-//! `tarea jobs …`: a thin client of a running server. Prints the server's JSON; an API error
+//! `tarea jobs …` and `tarea schedules …`: a thin client of a running server. Prints the server's JSON; an API error
 //! is printed as the server worded it and exits with code 1.
 use anyhow::{Context, bail};
 use reqwest::{Client, Method, RequestBuilder};
 use serde_json::{Map, Value, json};
 
-use crate::cli::{JobsCommand, RemoteArgs};
+use crate::cli::{JobsCommand, RemoteArgs, SchedulesCommand};
 
 fn request(remote: &RemoteArgs, method: Method, path: &str) -> RequestBuilder {
     let url = format!("{}{}", remote.url.trim_end_matches('/'), path);
@@ -14,6 +14,9 @@ fn request(remote: &RemoteArgs, method: Method, path: &str) -> RequestBuilder {
 async fn send(req: RequestBuilder) -> anyhow::Result<()> {
     let res = req.send().await.context("could not reach the tarea server (is it running? check --url)")?;
     let status = res.status();
+    if status == reqwest::StatusCode::NO_CONTENT {
+        return Ok(());
+    }
     let body: Value = res.json().await.context("the server answered something that is not JSON")?;
     if !status.is_success() {
         let code = body["error"]["code"].as_str().unwrap_or("error");
@@ -76,5 +79,55 @@ pub async fn run(cmd: JobsCommand) -> anyhow::Result<()> {
         JobsCommand::Retry { id, remote } => {
             send(request(&remote, Method::POST, &format!("/v1/jobs/{id}/retry"))).await
         }
+    }
+}
+
+/// The body of `PUT /v1/schedules/{name}` from the command line.
+fn schedule_body(cmd: &SchedulesCommand) -> anyhow::Result<Value> {
+    let SchedulesCommand::Put { cron, timezone, kind, queue, payload, priority, tags, missed, paused, .. } = cmd else {
+        bail!("not a put");
+    };
+    let mut job = Map::new();
+    job.insert("kind".into(), json!(kind));
+    if let Some(p) = payload {
+        job.insert("payload".into(), serde_json::from_str(p).context("--payload is not valid JSON")?);
+    }
+    if let Some(q) = queue {
+        job.insert("queue".into(), json!(q));
+    }
+    if let Some(p) = priority {
+        job.insert("priority".into(), json!(p));
+    }
+    if !tags.is_empty() {
+        job.insert("tags".into(), json!(tags));
+    }
+    let mut body = Map::new();
+    body.insert("cron".into(), json!(cron));
+    body.insert("job".into(), Value::Object(job));
+    if let Some(t) = timezone {
+        body.insert("timezone".into(), json!(t));
+    }
+    if let Some(m) = missed {
+        body.insert("missed".into(), json!(m));
+    }
+    if *paused {
+        body.insert("paused".into(), json!(true));
+    }
+    Ok(Value::Object(body))
+}
+
+pub async fn run_schedules(cmd: SchedulesCommand) -> anyhow::Result<()> {
+    let path = |name: &str, action: &str| format!("/v1/schedules/{name}{action}");
+    match &cmd {
+        SchedulesCommand::Put { name, remote, .. } => {
+            let body = schedule_body(&cmd)?;
+            send(request(remote, Method::PUT, &path(name, "")).json(&body)).await
+        }
+        SchedulesCommand::List { remote } => send(request(remote, Method::GET, "/v1/schedules")).await,
+        SchedulesCommand::Get { name, remote } => send(request(remote, Method::GET, &path(name, ""))).await,
+        SchedulesCommand::Pause { name, remote } => send(request(remote, Method::POST, &path(name, "/pause"))).await,
+        SchedulesCommand::Resume { name, remote } => send(request(remote, Method::POST, &path(name, "/resume"))).await,
+        SchedulesCommand::Run { name, remote } => send(request(remote, Method::POST, &path(name, "/run"))).await,
+        SchedulesCommand::Delete { name, remote } => send(request(remote, Method::DELETE, &path(name, ""))).await,
     }
 }

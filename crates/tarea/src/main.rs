@@ -31,6 +31,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(*args).await,
             Command::Keys(cmd) => keys::run(cmd).await,
             Command::Jobs(cmd) => client::run(cmd).await,
+            Command::Schedules(cmd) => client::run_schedules(cmd).await,
             Command::Bench(args) => bench::run(args).await,
             Command::RenderWorker => unreachable!("handled before the async runtime starts"),
         }

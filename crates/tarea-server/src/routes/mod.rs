@@ -4,6 +4,7 @@ pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod ops;
 pub(crate) mod queues;
+pub(crate) mod schedules;
 pub(crate) mod stream;
 pub(crate) mod templates;
 pub(crate) mod worker;
@@ -72,6 +73,11 @@ pub(crate) fn router() -> Router<AppState> {
                 .delete(templates::delete),
         )
         .route("/v1/templates/{name}/rerender", post(templates::rerender))
+        .route("/v1/schedules", get(schedules::list))
+        .route("/v1/schedules/{name}", put(schedules::put).get(schedules::get).delete(schedules::delete))
+        .route("/v1/schedules/{name}/pause", post(schedules::pause))
+        .route("/v1/schedules/{name}/resume", post(schedules::resume))
+        .route("/v1/schedules/{name}/run", post(schedules::run))
         .route("/v1/queues", get(queues::list))
         .route("/v1/queues/{name}", put(queues::update))
         .route("/v1/queues/{name}/pause", post(queues::pause))

@@ -281,3 +281,35 @@ async fn a_built_in_handler_saves_an_artifact_and_the_cleaner_removes_it_when_it
     let after = c.get(&server, &format!("/v1/jobs/{}", id_of(&job))).await;
     assert_eq!(after["artifacts"], json!([]), "{after}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_fires_each_tick_once_and_its_jobs_run() {
+    let server = TestServer::start().await;
+    let c = Client::new(&server).await;
+    // Every second (six fields: seconds first).
+    let body = json!({"cron": "* * * * * *", "job": {"kind": "tarea.noop"}});
+    let res =
+        c.http.put(server.url("/v1/schedules/cada-segundo")).bearer_auth(&c.key).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let jobs = loop {
+        let list = c.get(&server, "/v1/jobs?tag=schedule:cada-segundo&state=succeeded").await;
+        let jobs = list["jobs"].as_array().unwrap().clone();
+        if jobs.len() >= 3 {
+            break jobs;
+        }
+        assert!(Instant::now() < deadline, "the schedule made {} finished jobs in 10 s", jobs.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // One job per tick: their due times are distinct whole seconds.
+    let mut ticks: Vec<i64> =
+        jobs.iter().map(|j| tarea_core::parse_rfc3339_ms(j["run_at"].as_str().unwrap()).unwrap()).collect();
+    ticks.sort();
+    ticks.dedup();
+    assert_eq!(ticks.len(), jobs.len(), "two jobs for one tick: {jobs:?}");
+    assert!(ticks.iter().all(|t| t % 1000 == 0), "{ticks:?}");
+    c.post(&server, "/v1/schedules/cada-segundo/pause", json!({})).await;
+    let view = c.get(&server, "/v1/schedules/cada-segundo").await;
+    assert!(view["runs"].as_u64().unwrap() >= 3, "{view}");
+    assert!(view["last_job_id"].is_string(), "{view}");
+}

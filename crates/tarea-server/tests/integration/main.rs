@@ -5,6 +5,7 @@ mod errors;
 mod jobs;
 mod live;
 mod openapi;
+mod schedules;
 mod tenants;
 mod workers;
 

@@ -277,6 +277,28 @@ CREATE TABLE templates (
     PRIMARY KEY (tenant, name, version)
 );
 "#,
+    r#"
+-- Schedules: a cron pattern in a time zone and the job (a JobSpec as JSON text, so that its
+-- payload keeps its bytes) each tick makes. A paused schedule has no next_run_at.
+CREATE TABLE schedules (
+    tenant       text NOT NULL,
+    name         text NOT NULL,
+    cron         text NOT NULL,
+    timezone     text NOT NULL,
+    job          text NOT NULL,
+    paused       boolean NOT NULL DEFAULT false,
+    missed       text NOT NULL,
+    next_run_at  bigint,
+    last_run_at  bigint,
+    last_job_id  uuid,
+    last_error   text,
+    runs         bigint NOT NULL DEFAULT 0,
+    created_at   bigint NOT NULL,
+    updated_at   bigint NOT NULL,
+    PRIMARY KEY (tenant, name)
+);
+CREATE INDEX schedules_due ON schedules (next_run_at) WHERE next_run_at IS NOT NULL;
+"#,
 ];
 
 /// The channel on which this schema's nodes hear of each other's changes.

@@ -15,6 +15,7 @@ mod nodes;
 mod plan_tests;
 mod queues;
 mod rows;
+mod schedules;
 mod templates;
 mod tenants;
 
@@ -28,7 +29,8 @@ use futures_util::future::BoxFuture;
 use tarea_core::{
     ApiKey, Artifact, ArtifactId, ArtifactRetention, ClaimParams, CompleteParams, Enqueued, EventSink, ExternalWorker,
     Job, JobEvent, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings,
-    Retention, Store, StoreError, StoreResult, TemplateSummary, TemplateVersion,
+    Retention, Schedule, ScheduleSpec, SchedulesFired, Store, StoreError, StoreResult, TemplateSummary,
+    TemplateVersion,
 };
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
@@ -593,6 +595,30 @@ impl Store for PgStore {
 
     async fn template_delete(&self, tenant: &str, name: &str, now: i64) -> StoreResult<u64> {
         self.write(&|tx, _, _| Box::pin(templates::delete(tx, tenant, name, now))).await
+    }
+
+    async fn schedule_put(&self, tenant: &str, spec: ScheduleSpec, now: i64) -> StoreResult<(Schedule, bool)> {
+        self.write(&|tx, _, _| Box::pin(schedules::put(tx, tenant, &spec, now))).await
+    }
+
+    async fn schedule_get(&self, tenant: &str, name: &str) -> StoreResult<Option<Schedule>> {
+        self.read(&|tx, _, _| Box::pin(schedules::get(tx, tenant, name))).await
+    }
+
+    async fn schedule_list(&self, tenant: &str) -> StoreResult<Vec<Schedule>> {
+        self.read(&|tx, _, _| Box::pin(schedules::list(tx, tenant))).await
+    }
+
+    async fn schedule_delete(&self, tenant: &str, name: &str) -> StoreResult<bool> {
+        self.write(&|tx, _, _| Box::pin(schedules::delete(tx, tenant, name))).await
+    }
+
+    async fn schedule_set_paused(&self, tenant: &str, name: &str, paused: bool, now: i64) -> StoreResult<Schedule> {
+        self.write(&|tx, _, _| Box::pin(schedules::set_paused(tx, tenant, name, paused, now))).await
+    }
+
+    async fn schedule_fire_due(&self, now: i64, limit: u32) -> StoreResult<SchedulesFired> {
+        self.write(&|tx, ev, _| Box::pin(schedules::fire_due(tx, ev, now, limit))).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

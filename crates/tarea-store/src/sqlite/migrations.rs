@@ -174,6 +174,28 @@ CREATE TABLE templates (
     PRIMARY KEY (tenant, name, version)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Schedules: a cron pattern in a time zone and the job (a JobSpec as JSON) each tick makes.
+-- A paused schedule has no next_run_at, so the due index holds only live ones.
+CREATE TABLE schedules (
+    tenant       TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    cron         TEXT NOT NULL,
+    timezone     TEXT NOT NULL,
+    job          TEXT NOT NULL,
+    paused       INTEGER NOT NULL DEFAULT 0,
+    missed       TEXT NOT NULL,
+    next_run_at  INTEGER,
+    last_run_at  INTEGER,
+    last_job_id  BLOB,
+    last_error   TEXT,
+    runs         INTEGER NOT NULL DEFAULT 0,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    PRIMARY KEY (tenant, name)
+) WITHOUT ROWID;
+CREATE INDEX schedules_due ON schedules (next_run_at) WHERE next_run_at IS NOT NULL;
+"#,
 ];
 
 /// Applies the migrations this database has not seen yet.

@@ -11,6 +11,7 @@ mod nodes;
 mod queues;
 mod readers;
 mod rows;
+mod schedules;
 mod templates;
 mod tenants;
 mod writer;
@@ -28,7 +29,7 @@ use rusqlite::Connection;
 use tarea_core::{
     ApiKey, Artifact, ArtifactId, ArtifactRetention, ClaimParams, CompleteParams, Enqueued, EventSink, ExternalWorker,
     Job, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings, Retention,
-    Store, StoreError, StoreResult, TemplateSummary, TemplateVersion,
+    Schedule, ScheduleSpec, SchedulesFired, Store, StoreError, StoreResult, TemplateSummary, TemplateVersion,
 };
 
 use readers::Readers;
@@ -388,6 +389,35 @@ impl Store for SqliteStore {
     async fn template_delete(&self, tenant: &str, name: &str, now: i64) -> StoreResult<u64> {
         let (tenant, name) = (tenant.to_owned(), name.to_owned());
         self.writer.write(move |b| templates::delete(b.conn, &tenant, &name, now)).await
+    }
+
+    async fn schedule_put(&self, tenant: &str, spec: ScheduleSpec, now: i64) -> StoreResult<(Schedule, bool)> {
+        let tenant = tenant.to_owned();
+        self.writer.write(move |b| schedules::put(b.conn, &tenant, &spec, now)).await
+    }
+
+    async fn schedule_get(&self, tenant: &str, name: &str) -> StoreResult<Option<Schedule>> {
+        let (tenant, name) = (tenant.to_owned(), name.to_owned());
+        self.readers.read(move |c| schedules::get(c, &tenant, &name)).await
+    }
+
+    async fn schedule_list(&self, tenant: &str) -> StoreResult<Vec<Schedule>> {
+        let tenant = tenant.to_owned();
+        self.readers.read(move |c| schedules::list(c, &tenant)).await
+    }
+
+    async fn schedule_delete(&self, tenant: &str, name: &str) -> StoreResult<bool> {
+        let (tenant, name) = (tenant.to_owned(), name.to_owned());
+        self.writer.write(move |b| schedules::delete(b.conn, &tenant, &name)).await
+    }
+
+    async fn schedule_set_paused(&self, tenant: &str, name: &str, paused: bool, now: i64) -> StoreResult<Schedule> {
+        let (tenant, name) = (tenant.to_owned(), name.to_owned());
+        self.writer.write(move |b| schedules::set_paused(b.conn, &tenant, &name, paused, now)).await
+    }
+
+    async fn schedule_fire_due(&self, now: i64, limit: u32) -> StoreResult<SchedulesFired> {
+        self.writer.write(move |b| schedules::fire_due(b, now, limit)).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

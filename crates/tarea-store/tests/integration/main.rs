@@ -5,6 +5,7 @@ mod fencing;
 mod jobs;
 mod maintenance;
 mod queues;
+mod schedules;
 mod templates;
 
 use std::sync::Arc;
