@@ -59,3 +59,7 @@ uuid_id!(
     /// The id of an artifact (a file a job made, or an upload): a time-ordered UUIDv7.
     ArtifactId
 );
+uuid_id!(
+    /// The id of a batch of jobs: a time-ordered UUIDv7.
+    BatchId
+);

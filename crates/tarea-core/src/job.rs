@@ -2,7 +2,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::{JobError, JobId, JobState, RetryPolicy};
+use crate::{BatchId, JobError, JobId, JobState, RetryPolicy};
 
 /// A job as the store holds it. The payload and result stay raw JSON bytes: nothing on the hot
 /// path parses them.
@@ -60,6 +60,12 @@ pub struct Job {
     pub started_at: Option<i64>,
     /// Reached its current terminal or failed state (ms since the epoch).
     pub finished_at: Option<i64>,
+    /// The batch it is an item of.
+    pub batch_id: Option<BatchId>,
+    /// The job whose `then` made it (a chain).
+    pub parent_id: Option<JobId>,
+    /// The job its own `then` made, once it succeeded.
+    pub next_id: Option<JobId>,
 }
 
 impl Job {
@@ -94,6 +100,9 @@ impl Job {
             run_at,
             started_at: None,
             finished_at: None,
+            batch_id: spec.batch_id,
+            parent_id: spec.parent_id,
+            next_id: None,
         }
     }
 
@@ -131,6 +140,15 @@ pub struct JobSpec {
     pub tags: Vec<String>,
     /// Whether an in-process handler runs it.
     pub builtin: bool,
+    /// The job to make when this one succeeds (a chain); it gets `parent` in its payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub then: Option<Box<JobSpec>>,
+    /// The batch it is an item of (set by the store's batch creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<BatchId>,
+    /// The job whose `then` made it (set when the chain makes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<JobId>,
 }
 
 impl JobSpec {
@@ -149,6 +167,9 @@ impl JobSpec {
             cache_key: None,
             tags: Vec::new(),
             builtin: false,
+            then: None,
+            batch_id: None,
+            parent_id: None,
         }
     }
 }

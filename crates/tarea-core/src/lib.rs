@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 mod artifact;
+mod batch;
 mod error;
 mod event;
 mod handler;
@@ -25,10 +26,11 @@ mod time_fmt;
 pub use artifact::{
     Artifact, ArtifactBytes, ArtifactRetention, ByteStream, BytesError, FILENAME_MAX, StoredBytes, sanitize_filename,
 };
+pub use batch::{Batch, BatchFailure, BatchState, BatchSummary, callback_payload, chained_payload, chained_spec};
 pub use error::{ErrorCode, JobError};
 pub use event::{EventKind, JobEvent};
 pub use handler::{ArtifactSink, Handler, HandlerError, JobContext, NewArtifact, ProgressSink};
-pub use ids::{ArtifactId, JobId};
+pub use ids::{ArtifactId, BatchId, JobId};
 pub use job::{Job, JobSpec, Progress, ProgressUpdate};
 pub use names::{NameError, validate_name};
 pub use node::{ExternalWorker, NodeInfo, NodeRole};
@@ -40,8 +42,8 @@ pub use schedule::{
 };
 pub use state::{IllegalTransition, JobState, Transition};
 pub use store::{
-    ClaimParams, CompleteParams, Enqueued, EventSink, JobFilter, JobPage, Outcome, Retention, Store, StoreError,
-    StoreResult,
+    ClaimParams, CompleteParams, Enqueued, EventSink, FollowUps, JobFilter, JobPage, Outcome, Retention, Store,
+    StoreError, StoreResult,
 };
 pub use template::{
     TemplateAsset, TemplateCheckError, TemplateChecked, TemplateChecker, TemplateSummary, TemplateUpload,
@@ -68,6 +70,14 @@ pub mod limits {
     pub const TAGS_MAX: usize = 32;
     /// Most tags on a schedule's job: it gets one more, `schedule:{name}`, at each tick.
     pub const SCHEDULE_TAGS_MAX: usize = TAGS_MAX - 1;
+    /// Most items in one batch.
+    pub const BATCH_ITEMS_MAX: usize = 10_000;
+    /// Failed items listed in a batch's summary.
+    pub const BATCH_FAILURES_LISTED: usize = 1_000;
+    /// Most jobs in a chain (`then` inside `then`).
+    pub const CHAIN_DEPTH_MAX: usize = 8;
+    /// Follow-ups (chained jobs, finished batches) made in one store call.
+    pub const FOLLOW_UPS_MAX: u32 = 100;
     /// Schedules fired in one store call; more due ones wait for the next call, at once.
     pub const SCHEDULES_FIRED_MAX: u32 = 100;
     /// Longest tag or idempotency key.

@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use serde_json::value::RawValue;
 
 use crate::{
-    ApiKey, Artifact, ArtifactId, ArtifactRetention, ExternalWorker, IllegalTransition, Job, JobError, JobEvent, JobId,
-    JobSpec, JobState, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings, Schedule, ScheduleSpec,
-    SchedulesFired, TemplateSummary, TemplateVersion,
+    ApiKey, Artifact, ArtifactId, ArtifactRetention, Batch, BatchId, ExternalWorker, IllegalTransition, Job, JobError,
+    JobEvent, JobId, JobSpec, JobState, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings, Schedule,
+    ScheduleSpec, SchedulesFired, TemplateSummary, TemplateVersion,
 };
 
 /// Portable store errors. Backends map their driver codes onto these; nothing above the store
@@ -127,6 +127,8 @@ pub struct JobFilter {
     pub kind: Option<String>,
     /// Only jobs with this tag.
     pub tag: Option<String>,
+    /// Only the items of this batch.
+    pub batch: Option<BatchId>,
     /// Page size.
     pub limit: u32,
     /// Continue after this job (exclusive).
@@ -140,6 +142,17 @@ pub struct JobPage {
     pub jobs: Vec<Job>,
     /// Where the next page starts, if there is one.
     pub next_cursor: Option<JobId>,
+}
+
+/// What one call of [`Store::job_follow_up`] made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FollowUps {
+    /// Jobs made by the `then` of a succeeded job.
+    pub chained: u64,
+    /// Batches found finished (their `on_complete` job made, if they have one).
+    pub batches: u64,
+    /// More were waiting than one call handles.
+    pub more: bool,
 }
 
 /// Receives events after their transaction commits.
@@ -336,6 +349,27 @@ pub trait Store: Send + Sync + 'static {
     /// Fires up to `limit` schedules due at `now`, each making at most one job, in one
     /// transaction: a tick makes one job however many nodes call this at once.
     async fn schedule_fire_due(&self, now: i64, limit: u32) -> StoreResult<SchedulesFired>;
+    /// Creates a batch and its items, all or nothing; each item gets `batch_id`. The items are
+    /// answered as a job enqueue answers them.
+    async fn batch_create(
+        &self,
+        tenant: &str,
+        id: BatchId,
+        items: Vec<JobSpec>,
+        on_complete: Option<JobSpec>,
+        now: i64,
+    ) -> StoreResult<(Batch, Vec<Enqueued>)>;
+    /// A batch with its items counted by state.
+    async fn batch_get(&self, tenant: &str, id: BatchId) -> StoreResult<Option<Batch>>;
+    /// Cancels every item that has not ended; answers how many.
+    async fn batch_cancel(&self, tenant: &str, id: BatchId, now: i64) -> StoreResult<u64>;
+    /// Puts every dead, cancelled or failed item back in its queue (attempts reset) and opens
+    /// the batch again: its `on_complete` job is made again when they end. Answers how many.
+    async fn batch_retry_failed(&self, tenant: &str, id: BatchId, now: i64) -> StoreResult<u64>;
+    /// Makes up to `limit` follow-up jobs, each in the same transaction that marks its cause:
+    /// the `then` job of each succeeded job that has one, and the `on_complete` job of each
+    /// batch whose items have all ended (which is marked finished).
+    async fn job_follow_up(&self, now: i64, limit: u32) -> StoreResult<FollowUps>;
     /// Succeeds when the store answers.
     async fn ping(&self) -> StoreResult<()>;
 }

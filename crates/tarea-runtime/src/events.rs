@@ -19,6 +19,7 @@ pub struct EventHub {
     /// One channel per tenant, so a busy tenant does not wake every other tenant's long polls.
     external_ready: Mutex<HashMap<String, watch::Sender<u64>>>,
     delayed: watch::Sender<u64>,
+    ended: watch::Sender<u64>,
     metrics: Arc<Metrics>,
 }
 
@@ -31,6 +32,7 @@ impl EventHub {
             builtin_ready: watch::channel(0).0,
             external_ready: Mutex::new(HashMap::new()),
             delayed: watch::channel(0).0,
+            ended: watch::channel(0).0,
             metrics,
         })
     }
@@ -72,6 +74,12 @@ impl EventHub {
         self.delayed.subscribe()
     }
 
+    /// Moves whenever a job succeeded, died or was cancelled (its chain or batch may have a
+    /// follow-up to make).
+    pub fn ended(&self) -> watch::Receiver<u64> {
+        self.ended.subscribe()
+    }
+
     /// Signals that work of `tenant` may be claimable without a job event (a queue was resumed
     /// or its limits changed).
     pub fn poke(&self, tenant: &str) {
@@ -94,6 +102,7 @@ impl EventSink for EventHub {
     fn wake_all(&self) {
         self.builtin_ready.send_modify(|n| *n += 1);
         self.delayed.send_modify(|n| *n += 1);
+        self.ended.send_modify(|n| *n += 1);
         let map = self.external_ready.lock().unwrap_or_else(|p| p.into_inner());
         for tx in map.values() {
             tx.send_modify(|n| *n += 1);
@@ -103,7 +112,7 @@ impl EventSink for EventHub {
 
 impl EventHub {
     fn fan_out(&self, events: Vec<JobEvent>, count: bool) {
-        let (mut builtin, mut delayed) = (false, false);
+        let (mut builtin, mut delayed, mut ended) = (false, false, false);
         let mut external: Vec<&str> = Vec::new();
         for e in &events {
             let EventKind::State(state) = e.change else { continue };
@@ -118,6 +127,9 @@ impl EventHub {
             }
             if matches!(state, JobState::Scheduled | JobState::Failed) {
                 delayed = true;
+            }
+            if matches!(state, JobState::Succeeded | JobState::Dead | JobState::Cancelled) {
+                ended = true;
             }
             if e.builtin && state == JobState::Cancelled && self.cancels.receiver_count() > 0 {
                 let _ = self.cancels.send((e.id, e.attempt));
@@ -134,6 +146,9 @@ impl EventHub {
         }
         if delayed {
             self.delayed.send_modify(|n| *n += 1);
+        }
+        if ended {
+            self.ended.send_modify(|n| *n += 1);
         }
         if self.events.receiver_count() > 0 {
             for e in events {

@@ -11,6 +11,7 @@ mod artifacts;
 mod builtin;
 mod cluster;
 mod events;
+mod follow_ups;
 mod maintenance;
 mod metrics;
 mod registry;

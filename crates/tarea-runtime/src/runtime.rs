@@ -33,8 +33,8 @@ pub struct RuntimeConfig {
     pub grace: Duration,
     /// This worker's name in leases; with `node`, the node's id.
     pub worker: String,
-    /// Whether this process takes part in the cluster duties (promoter, reaper, scheduler, retention
-    /// cleaner); the elected leader among those that do runs them.
+    /// Whether this process takes part in the cluster duties (promoter, reaper, scheduler,
+    /// follow-ups, retention cleaner); the elected leader among those that do runs them.
     pub maintenance: Option<MaintenanceConfig>,
     /// This node in the registry; `None` leaves it out (benchmarks, some tests).
     pub node: Option<NodeConfig>,
@@ -120,6 +120,9 @@ impl Runtime {
             services.spawn(maintenance::promoter(Arc::clone(&store), Arc::clone(&hub), leader.clone(), stop.clone()));
             services.spawn(maintenance::reaper(Arc::clone(&store), m.reap_every, leader.clone(), stop.clone()));
             services.spawn(crate::scheduler::scheduler(Arc::clone(&store), leader.clone(), stop.clone()));
+            let follow =
+                crate::follow_ups::follow_ups(Arc::clone(&store), Arc::clone(&hub), leader.clone(), stop.clone());
+            services.spawn(follow);
             let artifacts = worker.config.artifacts.clone();
             services.spawn(maintenance::cleaner(Arc::clone(&store), m, artifacts, leader.clone(), stop.clone()));
         }

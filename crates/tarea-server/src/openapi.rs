@@ -3,7 +3,7 @@
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
-use crate::routes::{artifacts, jobs, keys, ops, queues, schedules, stream, templates, worker, workers};
+use crate::routes::{artifacts, batches, jobs, keys, ops, queues, schedules, stream, templates, worker, workers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,7 @@ use crate::routes::{artifacts, jobs, keys, ops, queues, schedules, stream, templ
         templates::put, templates::get, templates::list, templates::delete, templates::rerender,
         schedules::put, schedules::get, schedules::list, schedules::delete, schedules::pause, schedules::resume,
         schedules::run,
+        batches::create, batches::get, batches::cancel, batches::retry,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&Bearer),

@@ -38,6 +38,11 @@ pub struct EnqueueRequest {
     pub cache_key: Option<String>,
     /// Labels for filtering.
     pub tags: Option<Vec<String>>,
+    /// A job to make when this one succeeds (a chain): the same fields, without `run_at`,
+    /// `delay_ms`, `idempotency_key` and `cache_key`. Its payload (an object) gets `parent`:
+    /// `{"id", "kind", "result", "artifacts": [ids]}`.
+    #[schema(no_recursion, value_type = Option<Object>)]
+    pub then: Option<Box<EnqueueRequest>>,
 }
 
 /// Many jobs, created all or nothing.
@@ -127,6 +132,44 @@ impl EnqueueRequest {
             check_key(prefix, "tags", t)?;
         }
         spec.tags = tags;
+        if let Some(then) = self.then {
+            spec.then = Some(Box::new(then.into_follow_up(state, &at(prefix, "then"), now, 1)?));
+        }
+        Ok(spec)
+    }
+
+    /// Validates a job made later by another (a chain's `then`, a batch's `on_complete`): its
+    /// start is not a time, and keys would answer it with another job.
+    pub fn into_follow_up(self, state: &AppState, prefix: &str, now: i64, depth: usize) -> Result<JobSpec, ApiError> {
+        if depth > limits::CHAIN_DEPTH_MAX {
+            return Err(ApiError::field(prefix, format!("a chain holds at most {} jobs", limits::CHAIN_DEPTH_MAX)));
+        }
+        let refused = [
+            (self.run_at.is_some(), "run_at"),
+            (self.delay_ms.is_some(), "delay_ms"),
+            (self.idempotency_key.is_some(), "idempotency_key"),
+            (self.cache_key.is_some(), "cache_key"),
+        ];
+        if let Some((_, field)) = refused.into_iter().find(|(given, _)| *given) {
+            return Err(ApiError::field(
+                &at(prefix, field),
+                format!("{field} cannot be given here: this job is made when the one before it ends"),
+            ));
+        }
+        if let Some(p) = &self.payload
+            && !p.get().trim_start().starts_with('{')
+        {
+            return Err(ApiError::field(
+                &at(prefix, "payload"),
+                "this payload must be a JSON object: the job that makes it adds a key to it",
+            ));
+        }
+        let mut me = self;
+        let then = me.then.take();
+        let mut spec = me.into_spec(state, prefix, now)?;
+        if let Some(then) = then {
+            spec.then = Some(Box::new(then.into_follow_up(state, &at(prefix, "then"), now, depth + 1)?));
+        }
         Ok(spec)
     }
 }

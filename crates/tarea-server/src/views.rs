@@ -58,6 +58,15 @@ pub struct JobView {
     pub finished_at: Option<String>,
     /// RFC 3339: when the current lease runs out (running jobs).
     pub lease_expires_at: Option<String>,
+    /// The batch it is an item of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<String>,
+    /// The job whose `then` made it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// The job its `then` made, once it succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_id: Option<String>,
 }
 
 impl From<Job> for JobView {
@@ -87,6 +96,9 @@ impl From<Job> for JobView {
             started_at: j.started_at.map(format_ms),
             finished_at: j.finished_at.map(format_ms),
             lease_expires_at: j.locked_until.map(format_ms),
+            batch_id: j.batch_id.map(|b| b.to_string()),
+            parent_id: j.parent_id.map(|p| p.to_string()),
+            next_id: j.next_id.map(|n| n.to_string()),
         }
     }
 }

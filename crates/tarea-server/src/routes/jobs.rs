@@ -109,6 +109,8 @@ pub(crate) struct ListQuery {
     kind: Option<String>,
     /// Only jobs with this tag.
     tag: Option<String>,
+    /// Only the items of this batch.
+    batch: Option<String>,
     /// Page size, 1..1000 (default 50).
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -140,7 +142,13 @@ pub(crate) async fn list(
             c.parse().map_err(|_| ApiError::field("cursor", "cursor must be a next_cursor value from an earlier page"))
         })
         .transpose()?;
-    let filter = JobFilter { state: state_filter, queue: q.queue, kind: q.kind, tag: q.tag, limit, cursor };
+    let batch = q
+        .batch
+        .map(|b| {
+            b.parse().map_err(|_| ApiError::field("batch", "batch must be a batch id, as POST /v1/batches answers it"))
+        })
+        .transpose()?;
+    let filter = JobFilter { state: state_filter, queue: q.queue, kind: q.kind, tag: q.tag, batch, limit, cursor };
     let page = state.store.job_list(&auth.tenant, filter).await?;
     Ok(axum::Json(JobList {
         jobs: super::job_views(&state, &auth.tenant, page.jobs).await?,

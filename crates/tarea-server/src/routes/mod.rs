@@ -1,5 +1,6 @@
 //! Routes, one module per area of the API.
 pub(crate) mod artifacts;
+pub(crate) mod batches;
 pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod ops;
@@ -73,6 +74,10 @@ pub(crate) fn router() -> Router<AppState> {
                 .delete(templates::delete),
         )
         .route("/v1/templates/{name}/rerender", post(templates::rerender))
+        .route("/v1/batches", post(batches::create).layer(DefaultBodyLimit::max(batches::MAX_BODY_BYTES)))
+        .route("/v1/batches/{id}", get(batches::get))
+        .route("/v1/batches/{id}/cancel", post(batches::cancel))
+        .route("/v1/batches/{id}/retry", post(batches::retry))
         .route("/v1/schedules", get(schedules::list))
         .route("/v1/schedules/{name}", put(schedules::put).get(schedules::get).delete(schedules::delete))
         .route("/v1/schedules/{name}/pause", post(schedules::pause))

@@ -313,3 +313,64 @@ async fn a_schedule_fires_each_tick_once_and_its_jobs_run() {
     assert!(view["runs"].as_u64().unwrap() >= 3, "{view}");
     assert!(view["last_job_id"].is_string(), "{view}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_runs_its_items_alone_and_calls_back_with_the_failures() {
+    let server = TestServer::start().await;
+    let c = Client::new(&server).await;
+    let mut jobs: Vec<Value> = (0..9).map(|i| json!({"kind": "tarea.noop", "payload": {"protocolo": i}})).collect();
+    jobs.insert(
+        4,
+        json!({"kind": "tarea.sleep", "payload": {"ms": 1, "fail": "protocolo 4 no existe"}, "max_attempts": 1}),
+    );
+    let batch = c
+        .post(
+            &server,
+            "/v1/batches",
+            json!({"jobs": jobs, "on_complete": {"kind": "tarea.noop", "payload": {"aviso": "fin"}}}),
+        )
+        .await;
+    let id = batch["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let done = loop {
+        let b = c.get(&server, &format!("/v1/batches/{id}")).await;
+        if b["on_complete_job_id"].is_string() {
+            break b;
+        }
+        assert!(Instant::now() < deadline, "the batch never finished: {b}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(done["state"], "failed", "{done}");
+    assert_eq!((done["counts"]["succeeded"].as_u64(), done["counts"]["dead"].as_u64()), (Some(9), Some(1)));
+    let cb = c.get(&server, &format!("/v1/jobs/{}", done["on_complete_job_id"].as_str().unwrap())).await;
+    assert_eq!(cb["payload"]["aviso"], "fin");
+    assert_eq!(
+        (cb["payload"]["batch"]["succeeded"].as_u64(), cb["payload"]["batch"]["failed"].as_u64()),
+        (Some(9), Some(1))
+    );
+    assert_eq!(cb["payload"]["batch"]["failures"][0]["error"]["message"], "protocolo 4 no existe");
+    let dead = c.get(&server, &format!("/v1/jobs?batch={id}&state=dead")).await;
+    assert_eq!(dead["jobs"][0]["payload"]["fail"], "protocolo 4 no existe");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_runs_its_next_job_with_the_parent_result() {
+    let server = TestServer::start().await;
+    let c = Client::new(&server).await;
+    let parent = c
+        .post(
+            &server,
+            "/v1/jobs",
+            json!({"kind": "tarea.sleep", "payload": {"ms": 1},
+            "then": {"kind": "tarea.noop", "queue": "avisos", "payload": {"para": "lab@example.com"}}}),
+        )
+        .await;
+    let parent = c.wait_job(&server, &id_of(&parent), |j| j["next_id"].is_string()).await;
+    let child = c.wait_job(&server, parent["next_id"].as_str().unwrap(), |j| j["state"] == "succeeded").await;
+    assert_eq!(child["parent_id"], parent["id"]);
+    assert_eq!(child["queue"], "avisos");
+    assert_eq!(child["payload"]["para"], "lab@example.com");
+    assert_eq!(child["payload"]["parent"]["id"], parent["id"]);
+    assert_eq!(child["payload"]["parent"]["kind"], "tarea.sleep");
+    assert_eq!(child["payload"]["parent"]["result"], parent["result"]);
+}

@@ -1,6 +1,7 @@
 //! HTTP tests: routing, validation and error bodies through `app(state).oneshot`, and live
 //! behaviour (SSE, long polls, the runtime) against a real server on 127.0.0.1:0.
 mod artifacts;
+mod batches;
 mod errors;
 mod jobs;
 mod live;

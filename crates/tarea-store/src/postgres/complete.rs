@@ -306,7 +306,11 @@ pub(crate) async fn retry(
 ) -> StoreResult<Job> {
     let set = "state = 1, attempt_base = attempt, lost = 0, run_at = $2, error = NULL, result = NULL, \
                progress = NULL, started_at = NULL, finished_at = NULL";
-    operator_transition(tx, events, tenant, id, now, Transition::Retry, set).await
+    let job = operator_transition(tx, events, tenant, id, now, Transition::Retry, set).await?;
+    if let Some(batch) = job.batch_id {
+        super::batches::reopen(tx, batch).await?;
+    }
+    Ok(job)
 }
 
 /// An operator's transition: checked against the state machine on the locked row, then `set`

@@ -101,7 +101,15 @@ pub(crate) fn planned(tenant: &str, spec: JobSpec, now: i64) -> Job {
 }
 
 /// Inserts a job; `None` when a job with its idempotency key exists already.
-async fn insert(tx: &Tx<'_>, tenant: &str, spec: JobSpec, queue: &QueueSettings, now: i64) -> StoreResult<Option<Job>> {
+async fn insert(
+    tx: &Tx<'_>,
+    tenant: &str,
+    mut spec: JobSpec,
+    queue: &QueueSettings,
+    now: i64,
+) -> StoreResult<Option<Job>> {
+    let then = spec.then.take().map(|t| serde_json::to_string(&t)).transpose();
+    let then = then.map_err(|e| StoreError::Internal(e.to_string()))?;
     let retry = spec.retry.or(queue.retry).unwrap_or_default();
     let max_attempts = spec.max_attempts.or(queue.max_attempts).unwrap_or(limits::DEFAULT_MAX_ATTEMPTS);
     let job = Job::from_spec(JobId::new(), tenant, spec, now, max_attempts, retry);
@@ -109,13 +117,16 @@ async fn insert(tx: &Tx<'_>, tenant: &str, spec: JobSpec, queue: &QueueSettings,
     let stmt = tx
         .prepare_cached(
             "INSERT INTO jobs (id, tenant, kind, queue, state, builtin, priority, max_attempts, payload, \
-             tags, idempotency_key, cache_key, timeout_ms, retry_base_ms, retry_max_ms, created_at, run_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::json, $10, $11, $12, $13, $14, $15, $16, $17) \
+             tags, idempotency_key, cache_key, timeout_ms, retry_base_ms, retry_max_ms, created_at, run_at, \
+             batch_id, parent_id, then_spec) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::json, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, $19, $20) \
              ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
         )
         .await
         .map_err(map_err)?;
-    let args: [&(dyn ToSql + Sync); 17] = [
+    let (batch_id, parent_id) = (job.batch_id.map(|b| b.0), job.parent_id.map(|p| p.0));
+    let args: [&(dyn ToSql + Sync); 20] = [
         &job.id.0,
         &tenant,
         &job.kind,
@@ -133,6 +144,9 @@ async fn insert(tx: &Tx<'_>, tenant: &str, spec: JobSpec, queue: &QueueSettings,
         &(job.retry.max_ms as i64),
         &now,
         &job.run_at,
+        &batch_id,
+        &parent_id,
+        &then,
     ];
     if tx.execute(&stmt, &args).await.map_err(map_err)? == 0 {
         return Ok(None);
@@ -187,6 +201,7 @@ pub(crate) async fn list(tx: &Tx<'_>, tenant: &str, f: &JobFilter) -> StoreResul
     let limit = i64::from(f.limit.max(1));
     let state = f.state.map(|s| s.code() as i16);
     let cursor = f.cursor.map(|c| c.0);
+    let batch = f.batch.map(|b| b.0);
     let fetch = limit + 1;
     let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = $1");
     let mut args: Vec<&(dyn ToSql + Sync)> = vec![&tenant];
@@ -208,6 +223,9 @@ pub(crate) async fn list(tx: &Tx<'_>, tenant: &str, f: &JobFilter) -> StoreResul
     }
     if let Some(tag) = &f.tag {
         push(" AND tags @> ARRAY[?::text]", tag, &mut sql, &mut args);
+    }
+    if let Some(batch) = &batch {
+        push(" AND batch_id = ?", batch, &mut sql, &mut args);
     }
     push(" ORDER BY tenant DESC, id DESC LIMIT ?", &fetch, &mut sql, &mut args);
     let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;

@@ -299,6 +299,23 @@ CREATE TABLE schedules (
 );
 CREATE INDEX schedules_due ON schedules (next_run_at) WHERE next_run_at IS NOT NULL;
 "#,
+    r#"
+-- Batches and chains (see the SQLite migration of the same number).
+ALTER TABLE jobs ADD COLUMN batch_id uuid, ADD COLUMN parent_id uuid, ADD COLUMN then_spec text,
+    ADD COLUMN next_id uuid;
+CREATE INDEX jobs_batch ON jobs (batch_id, state) WHERE batch_id IS NOT NULL;
+CREATE INDEX jobs_then_pending ON jobs (finished_at) WHERE then_spec IS NOT NULL AND next_id IS NULL AND state = 3;
+CREATE TABLE batches (
+    id           uuid PRIMARY KEY,
+    tenant       text NOT NULL,
+    total        bigint NOT NULL,
+    on_complete  text,
+    callback_id  uuid,
+    created_at   bigint NOT NULL,
+    finished_at  bigint
+);
+CREATE INDEX batches_open ON batches (created_at) WHERE finished_at IS NULL;
+"#,
 ];
 
 /// The channel on which this schema's nodes hear of each other's changes.

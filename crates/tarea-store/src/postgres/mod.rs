@@ -3,6 +3,7 @@
 //! pooled connection; what they changed is then announced to the other nodes with `NOTIFY`
 //! (see `listener.rs`).
 mod artifacts;
+mod batches;
 mod claim;
 mod complete;
 mod db;
@@ -27,10 +28,10 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::future::BoxFuture;
 use tarea_core::{
-    ApiKey, Artifact, ArtifactId, ArtifactRetention, ClaimParams, CompleteParams, Enqueued, EventSink, ExternalWorker,
-    Job, JobEvent, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings,
-    Retention, Schedule, ScheduleSpec, SchedulesFired, Store, StoreError, StoreResult, TemplateSummary,
-    TemplateVersion,
+    ApiKey, Artifact, ArtifactId, ArtifactRetention, Batch, BatchId, ClaimParams, CompleteParams, Enqueued, EventSink,
+    ExternalWorker, FollowUps, Job, JobEvent, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo, ProgressUpdate,
+    QueueInfo, QueueSettings, Retention, Schedule, ScheduleSpec, SchedulesFired, Store, StoreError, StoreResult,
+    TemplateSummary, TemplateVersion,
 };
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
@@ -374,6 +375,9 @@ impl Store for PgStore {
         if let [spec] = &specs[..]
             && spec.idempotency_key.is_none()
             && spec.cache_key.is_none()
+            && spec.then.is_none()
+            && spec.batch_id.is_none()
+            && spec.parent_id.is_none()
             && let Some(job) = self.retrying(|| self.enqueue_one(tenant, spec.clone(), now)).await?
         {
             return Ok(vec![Enqueued { job, created: true }]);
@@ -619,6 +623,34 @@ impl Store for PgStore {
 
     async fn schedule_fire_due(&self, now: i64, limit: u32) -> StoreResult<SchedulesFired> {
         self.write(&|tx, ev, _| Box::pin(schedules::fire_due(tx, ev, now, limit))).await
+    }
+
+    async fn batch_create(
+        &self,
+        tenant: &str,
+        id: BatchId,
+        items: Vec<JobSpec>,
+        on_complete: Option<JobSpec>,
+        now: i64,
+    ) -> StoreResult<(Batch, Vec<Enqueued>)> {
+        self.write(&|tx, ev, _| Box::pin(batches::create(tx, ev, tenant, id, items.clone(), on_complete.clone(), now)))
+            .await
+    }
+
+    async fn batch_get(&self, tenant: &str, id: BatchId) -> StoreResult<Option<Batch>> {
+        self.read(&|tx, _, _| Box::pin(batches::get(tx, tenant, id))).await
+    }
+
+    async fn batch_cancel(&self, tenant: &str, id: BatchId, now: i64) -> StoreResult<u64> {
+        self.write(&|tx, ev, _| Box::pin(batches::cancel(tx, ev, tenant, id, now))).await
+    }
+
+    async fn batch_retry_failed(&self, tenant: &str, id: BatchId, now: i64) -> StoreResult<u64> {
+        self.write(&|tx, ev, _| Box::pin(batches::retry_failed(tx, ev, tenant, id, now))).await
+    }
+
+    async fn job_follow_up(&self, now: i64, limit: u32) -> StoreResult<FollowUps> {
+        self.write(&|tx, ev, _| Box::pin(batches::follow_up(tx, ev, now, limit))).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -1,7 +1,7 @@
 //! Mapping between `jobs` rows and [`Job`], mirroring the SQLite store's `rows.rs`. JSON columns
 //! are read as text so payloads stay the bytes the client sent.
 use serde_json::value::RawValue;
-use tarea_core::{EventKind, Job, JobEvent, JobId, JobState, RetryPolicy, StoreError, StoreResult};
+use tarea_core::{BatchId, EventKind, Job, JobEvent, JobId, JobState, RetryPolicy, StoreError, StoreResult};
 use tokio_postgres::Row;
 
 /// Every column of a job, in the order [`job_from_row`] reads them.
@@ -9,7 +9,7 @@ pub(crate) const JOB_COLUMNS: &str = "jobs.id, jobs.tenant, jobs.kind, jobs.queu
     jobs.priority, jobs.attempt, jobs.max_attempts, jobs.payload::text, jobs.progress::text, jobs.result::text, \
     jobs.error::text, jobs.tags, jobs.idempotency_key, jobs.cache_key, jobs.timeout_ms, jobs.retry_base_ms, \
     jobs.retry_max_ms, jobs.locked_by, jobs.locked_until, jobs.created_at, jobs.run_at, jobs.started_at, \
-    jobs.finished_at, jobs.attempt_base";
+    jobs.finished_at, jobs.attempt_base, jobs.batch_id, jobs.parent_id, jobs.next_id";
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(format!("unreadable job row: {what}"))
@@ -60,6 +60,9 @@ pub(crate) fn job_from_row(r: &Row) -> StoreResult<Job> {
         started_at: r.try_get(23).map_err(corrupt)?,
         finished_at: r.try_get(24).map_err(corrupt)?,
         attempt_base: get_u32(25)?,
+        batch_id: r.try_get::<_, Option<uuid::Uuid>>(26).map_err(corrupt)?.map(BatchId),
+        parent_id: r.try_get::<_, Option<uuid::Uuid>>(27).map_err(corrupt)?.map(JobId),
+        next_id: r.try_get::<_, Option<uuid::Uuid>>(28).map_err(corrupt)?.map(JobId),
     })
 }
 

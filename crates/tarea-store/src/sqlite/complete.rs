@@ -297,5 +297,8 @@ pub(crate) fn retry(b: &mut Batch<'_>, tenant: &str, id: JobId, now: i64) -> Sto
         .map_err(map_err)?;
     b.moved(&job.tenant, &job.queue, Some(cur.state), Some(JobState::Queued));
     b.events.push(state_event(&job));
+    if let Some(batch) = job.batch_id {
+        super::batches::reopen(b.conn, batch)?;
+    }
     Ok(job)
 }

@@ -48,7 +48,9 @@ pub(crate) fn enqueue(b: &mut Batch<'_>, tenant: &str, specs: Vec<JobSpec>, now:
     Ok(out)
 }
 
-fn insert(conn: &Connection, tenant: &str, spec: JobSpec, queue: &QueueSettings, now: i64) -> StoreResult<Job> {
+fn insert(conn: &Connection, tenant: &str, mut spec: JobSpec, queue: &QueueSettings, now: i64) -> StoreResult<Job> {
+    let then = spec.then.take().map(|t| serde_json::to_string(&t)).transpose();
+    let then = then.map_err(|e| StoreError::Internal(e.to_string()))?;
     let retry = spec.retry.or(queue.retry).unwrap_or_default();
     let max_attempts = spec.max_attempts.or(queue.max_attempts).unwrap_or(limits::DEFAULT_MAX_ATTEMPTS);
     let job = Job::from_spec(JobId::new(), tenant, spec, now, max_attempts, retry);
@@ -58,8 +60,9 @@ fn insert(conn: &Connection, tenant: &str, spec: JobSpec, queue: &QueueSettings,
         .map_err(|e| StoreError::Internal(e.to_string()))?;
     conn.prepare_cached(
         "INSERT INTO jobs (id, tenant, kind, queue, state, builtin, priority, max_attempts, payload, \
-         tags, idempotency_key, cache_key, timeout_ms, retry_base_ms, retry_max_ms, created_at, run_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+         tags, idempotency_key, cache_key, timeout_ms, retry_base_ms, retry_max_ms, created_at, run_at, \
+         batch_id, parent_id, then_spec) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -80,6 +83,9 @@ fn insert(conn: &Connection, tenant: &str, spec: JobSpec, queue: &QueueSettings,
             job.retry.max_ms as i64,
             now,
             job.run_at,
+            job.batch_id.map(|b| b.as_bytes().to_vec()),
+            job.parent_id.map(|p| p.as_bytes().to_vec()),
+            then,
         ])
     })
     .map_err(map_err)?;
@@ -149,6 +155,10 @@ pub(crate) fn list(conn: &Connection, tenant: &str, f: &JobFilter) -> StoreResul
     if let Some(tag) = &f.tag {
         sql.push_str(" AND tags IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = ?)");
         args.push(Value::Text(tag.clone()));
+    }
+    if let Some(batch) = f.batch {
+        sql.push_str(" AND batch_id = ?");
+        args.push(Value::Blob(batch.as_bytes().to_vec()));
     }
     sql.push_str(" ORDER BY tenant DESC, id DESC LIMIT ?");
     let limit = f.limit.max(1);

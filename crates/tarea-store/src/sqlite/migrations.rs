@@ -196,6 +196,27 @@ CREATE TABLE schedules (
 ) WITHOUT ROWID;
 CREATE INDEX schedules_due ON schedules (next_run_at) WHERE next_run_at IS NOT NULL;
 "#,
+    r#"
+-- Batches and chains. An item knows its batch; a job made by a chain (or a batch's
+-- on_complete) knows its parent; a job with `then` keeps that spec until its follow-up is made
+-- (next_id), which the partial index finds without scanning finished jobs.
+ALTER TABLE jobs ADD COLUMN batch_id BLOB;
+ALTER TABLE jobs ADD COLUMN parent_id BLOB;
+ALTER TABLE jobs ADD COLUMN then_spec TEXT;
+ALTER TABLE jobs ADD COLUMN next_id BLOB;
+CREATE INDEX jobs_batch ON jobs (batch_id, state) WHERE batch_id IS NOT NULL;
+CREATE INDEX jobs_then_pending ON jobs (finished_at) WHERE then_spec IS NOT NULL AND next_id IS NULL AND state = 3;
+CREATE TABLE batches (
+    id           BLOB PRIMARY KEY,
+    tenant       TEXT NOT NULL,
+    total        INTEGER NOT NULL,
+    on_complete  TEXT,
+    callback_id  BLOB,
+    created_at   INTEGER NOT NULL,
+    finished_at  INTEGER
+);
+CREATE INDEX batches_open ON batches (created_at) WHERE finished_at IS NULL;
+"#,
 ];
 
 /// Applies the migrations this database has not seen yet.

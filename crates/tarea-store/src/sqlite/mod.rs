@@ -1,6 +1,7 @@
 //! The embedded store: one SQLite file in WAL mode, one writer thread doing group commit, and a
 //! small pool of readers.
 mod artifacts;
+mod batches;
 mod claim;
 mod complete;
 mod counts;
@@ -27,9 +28,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::Connection;
 use tarea_core::{
-    ApiKey, Artifact, ArtifactId, ArtifactRetention, ClaimParams, CompleteParams, Enqueued, EventSink, ExternalWorker,
-    Job, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings, Retention,
-    Schedule, ScheduleSpec, SchedulesFired, Store, StoreError, StoreResult, TemplateSummary, TemplateVersion,
+    ApiKey, Artifact, ArtifactId, ArtifactRetention, Batch, BatchId, ClaimParams, CompleteParams, Enqueued, EventSink,
+    ExternalWorker, FollowUps, Job, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo, ProgressUpdate, QueueInfo,
+    QueueSettings, Retention, Schedule, ScheduleSpec, SchedulesFired, Store, StoreError, StoreResult, TemplateSummary,
+    TemplateVersion,
 };
 
 use readers::Readers;
@@ -418,6 +420,37 @@ impl Store for SqliteStore {
 
     async fn schedule_fire_due(&self, now: i64, limit: u32) -> StoreResult<SchedulesFired> {
         self.writer.write(move |b| schedules::fire_due(b, now, limit)).await
+    }
+
+    async fn batch_create(
+        &self,
+        tenant: &str,
+        id: BatchId,
+        items: Vec<JobSpec>,
+        on_complete: Option<JobSpec>,
+        now: i64,
+    ) -> StoreResult<(Batch, Vec<Enqueued>)> {
+        let tenant = tenant.to_owned();
+        self.writer.write(move |b| batches::create(b, &tenant, id, items, on_complete, now)).await
+    }
+
+    async fn batch_get(&self, tenant: &str, id: BatchId) -> StoreResult<Option<Batch>> {
+        let tenant = tenant.to_owned();
+        self.readers.read(move |c| batches::get(c, &tenant, id)).await
+    }
+
+    async fn batch_cancel(&self, tenant: &str, id: BatchId, now: i64) -> StoreResult<u64> {
+        let tenant = tenant.to_owned();
+        self.writer.write(move |b| batches::cancel(b, &tenant, id, now)).await
+    }
+
+    async fn batch_retry_failed(&self, tenant: &str, id: BatchId, now: i64) -> StoreResult<u64> {
+        let tenant = tenant.to_owned();
+        self.writer.write(move |b| batches::retry_failed(b, &tenant, id, now)).await
+    }
+
+    async fn job_follow_up(&self, now: i64, limit: u32) -> StoreResult<FollowUps> {
+        self.writer.write(move |b| batches::follow_up(b, now, limit)).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

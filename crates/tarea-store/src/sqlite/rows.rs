@@ -2,12 +2,12 @@
 //! jobs, so the order is written once.
 use rusqlite::Row;
 use serde_json::value::RawValue;
-use tarea_core::{EventKind, Job, JobEvent, JobId, JobState, RetryPolicy};
+use tarea_core::{BatchId, EventKind, Job, JobEvent, JobId, JobState, RetryPolicy};
 
 /// Every column of a job, in the order [`job_from_row`] reads them.
 pub(crate) const JOB_COLUMNS: &str = "id, tenant, kind, queue, state, builtin, priority, attempt, \
     max_attempts, payload, progress, result, error, tags, idempotency_key, cache_key, timeout_ms, \
-    retry_base_ms, retry_max_ms, locked_by, locked_until, created_at, run_at, started_at, finished_at, attempt_base";
+    retry_base_ms, retry_max_ms, locked_by, locked_until, created_at, run_at, started_at, finished_at, attempt_base, batch_id, parent_id, next_id";
 
 fn raw(s: String) -> rusqlite::Result<Box<RawValue>> {
     RawValue::from_string(s).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
@@ -47,6 +47,9 @@ pub(crate) fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
         started_at: r.get(23)?,
         finished_at: r.get(24)?,
         attempt_base: r.get(25)?,
+        batch_id: r.get::<_, Option<[u8; 16]>>(26)?.map(BatchId::from_bytes),
+        parent_id: r.get::<_, Option<[u8; 16]>>(27)?.map(JobId::from_bytes),
+        next_id: r.get::<_, Option<[u8; 16]>>(28)?.map(JobId::from_bytes),
     })
 }
 

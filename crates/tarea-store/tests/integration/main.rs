@@ -1,5 +1,6 @@
 //! The store conformance suite: every case runs on every backend through `store_test!`.
 mod artifacts;
+mod batches;
 mod claim;
 mod fencing;
 mod jobs;

@@ -317,3 +317,41 @@ async fn a_database_outage_turns_readiness_red_then_green_and_loses_nothing() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_fires_once_per_tick_across_nodes_and_a_chain_crosses_them() {
+    let schema = PgSchema::new();
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node(&schema, &d1, &[]);
+    let key = a.first_key.clone();
+    let b = node(&schema, &d2, &[]);
+    let http = http();
+    let body = json!({"cron": "* * * * * *", "job": {"kind": "tarea.noop"}});
+    let res = http.put(b.url("/v1/schedules/cada-segundo")).bearer_auth(&key).json(&body).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let list_url = a.url("/v1/jobs?tag=schedule:cada-segundo&limit=100");
+    wait_for("four ticks", Duration::from_secs(15), || async {
+        get_json(&http, &list_url, &key).await["jobs"].as_array().is_some_and(|j| j.len() >= 4)
+    })
+    .await;
+    let res = http.post(a.url("/v1/schedules/cada-segundo/pause")).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let jobs = get_json(&http, &list_url, &key).await["jobs"].as_array().unwrap().clone();
+    let ticks: HashSet<&str> = jobs.iter().map(|j| j["run_at"].as_str().unwrap()).collect();
+    assert_eq!(ticks.len(), jobs.len(), "two nodes made two jobs for one tick: {jobs:?}");
+
+    // A chain enqueued on one node is followed up by whichever node leads.
+    let (status, parent) = post_json(
+        &http,
+        &b.url("/v1/jobs"),
+        &key,
+        json!({"kind": "tarea.noop", "then": {"kind": "tarea.noop", "payload": {"paso": 2}}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{parent}");
+    let url = a.url(&format!("/v1/jobs/{}", parent["id"].as_str().unwrap()));
+    wait_for("the chained job", Duration::from_secs(10), || async {
+        get_json(&http, &url, &key).await["next_id"].is_string()
+    })
+    .await;
+}
