@@ -106,4 +106,39 @@ impl HandlerError {
 pub trait Handler: Send + Sync + 'static {
     /// Runs one attempt. `Ok` carries the result as JSON.
     async fn run(&self, ctx: JobContext) -> Result<Box<RawValue>, HandlerError>;
+
+    /// Checks a payload of `tenant` when its job is enqueued, so that input which can never
+    /// run is refused at once (`400`, nothing written) instead of failing later. The default
+    /// accepts everything; the handler still checks what it runs.
+    async fn check(&self, _tenant: &str, _payload: &RawValue) -> Result<(), PayloadError> {
+        Ok(())
+    }
+}
+
+/// A payload refused at enqueue: the field at fault, relative to the payload (`to[1]`), and
+/// what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PayloadError {
+    /// The field, e.g. `attachments[0].artifact`; empty for the payload as a whole.
+    pub field: String,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+impl PayloadError {
+    /// A refusal of `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        PayloadError { field: field.into(), message: message.into() }
+    }
+}
+
+/// Checks and shows tenant settings (`PUT|GET /v1/settings/{name}`); implemented where the
+/// setting is used (the e-mail kind knows what an SMTP server needs).
+pub trait SettingCheck: Send + Sync {
+    /// The settings it knows.
+    fn names(&self) -> &'static [&'static str];
+    /// Checks `value` for setting `name` (errors name the field) and answers what to store.
+    fn check(&self, name: &str, value: &serde_json::Value) -> Result<serde_json::Value, PayloadError>;
+    /// A stored value as `GET` shows it (secrets hidden).
+    fn redact(&self, name: &str, stored: &serde_json::Value) -> serde_json::Value;
 }

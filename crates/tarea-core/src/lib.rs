@@ -29,7 +29,9 @@ pub use artifact::{
 pub use batch::{Batch, BatchFailure, BatchState, BatchSummary, callback_payload, chained_payload, chained_spec};
 pub use error::{ErrorCode, JobError};
 pub use event::{EventKind, JobEvent};
-pub use handler::{ArtifactSink, Handler, HandlerError, JobContext, NewArtifact, ProgressSink};
+pub use handler::{
+    ArtifactSink, Handler, HandlerError, JobContext, NewArtifact, PayloadError, ProgressSink, SettingCheck,
+};
 pub use ids::{ArtifactId, BatchId, JobId};
 pub use job::{Job, JobSpec, Progress, ProgressUpdate};
 pub use names::{NameError, validate_name};

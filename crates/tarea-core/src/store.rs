@@ -370,6 +370,10 @@ pub trait Store: Send + Sync + 'static {
     /// the `then` job of each succeeded job that has one, and the `on_complete` job of each
     /// batch whose items have all ended (which is marked finished).
     async fn job_follow_up(&self, now: i64, limit: u32) -> StoreResult<FollowUps>;
+    /// A tenant's setting (JSON text), e.g. `email`.
+    async fn setting_get(&self, tenant: &str, name: &str) -> StoreResult<Option<String>>;
+    /// Stores (`Some`) or removes (`None`) a tenant's setting; answers whether one existed.
+    async fn setting_set(&self, tenant: &str, name: &str, value: Option<String>, now: i64) -> StoreResult<bool>;
     /// Succeeds when the store answers.
     async fn ping(&self) -> StoreResult<()>;
 }

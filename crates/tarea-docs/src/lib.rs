@@ -1,9 +1,11 @@
-//! The built-in document kinds, one module each. The binary registers them with
+//! The built-in document kinds and e-mail, one module each. The binary registers them with
 //! [`register`]; each reads its payload (part of the HTTP contract), reports progress in named
 //! steps, honours cancellation, and saves what it makes as artifacts of its job.
 #![deny(missing_docs)]
 
 mod csv_export;
+mod email_send;
+mod email_settings;
 mod pdf_render;
 pub mod render_pool;
 mod templates;
@@ -12,6 +14,8 @@ mod xlsx_build;
 use std::sync::Arc;
 
 pub use csv_export::CsvExport;
+pub use email_send::EmailSend;
+pub use email_settings::{DocsSettings, EMAIL_SETTING, EmailSettings, SmtpTls};
 pub use pdf_render::{LabelRender, PdfRender, RENDER_KILLED};
 pub use render_pool::{RenderConfig, RenderFailure, RenderPool};
 pub use templates::TemplateCheck;
@@ -42,6 +46,7 @@ pub fn register(registry: &mut tarea_runtime::Registry, pool: Arc<RenderPool>, s
     registry
         .register("csv.export", CsvExport)
         .register("xlsx.build", XlsxBuild)
+        .register("email.send", EmailSend::new(Arc::clone(&store)))
         .register("pdf.render", PdfRender::new(Arc::clone(&pool), Arc::clone(&store)))
         .register("label.render", LabelRender::new(pool, store));
 }

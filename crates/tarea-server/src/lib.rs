@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod keys;
 mod openapi;
+mod payload_check;
 mod range;
 mod routes;
 mod signing;

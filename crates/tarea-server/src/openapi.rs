@@ -3,7 +3,9 @@
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
-use crate::routes::{artifacts, batches, jobs, keys, ops, queues, schedules, stream, templates, worker, workers};
+use crate::routes::{
+    artifacts, batches, jobs, keys, ops, queues, schedules, settings, stream, templates, worker, workers,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +23,7 @@ use crate::routes::{artifacts, batches, jobs, keys, ops, queues, schedules, stre
         schedules::put, schedules::get, schedules::list, schedules::delete, schedules::pause, schedules::resume,
         schedules::run,
         batches::create, batches::get, batches::cancel, batches::retry,
+        settings::put, settings::get, settings::delete,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&Bearer),

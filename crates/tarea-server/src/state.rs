@@ -71,6 +71,10 @@ pub struct AppState {
     /// Checks template uploads (in the renderer processes); `None`: `PUT /v1/templates` answers
     /// `unavailable`.
     pub(crate) template_checker: Option<Arc<dyn tarea_core::TemplateChecker>>,
+    /// The built-in handlers, whose payload checks run at enqueue (see `payload_check.rs`).
+    pub(crate) handlers: Option<tarea_runtime::Registry>,
+    /// Checks tenant settings (`PUT /v1/settings/{name}`); `None`: no settings are known.
+    pub(crate) settings: Option<Arc<dyn tarea_core::SettingCheck>>,
 }
 
 impl AppState {
@@ -98,6 +102,8 @@ impl AppState {
             public_url: None,
             template_versions: Arc::new(HashMap::new()),
             template_checker: None,
+            handlers: None,
+            settings: None,
         }
     }
 
@@ -110,6 +116,18 @@ impl AppState {
     /// Checks template uploads with `checker` before they are stored.
     pub fn with_template_checker(mut self, checker: Arc<dyn tarea_core::TemplateChecker>) -> Self {
         self.template_checker = Some(checker);
+        self
+    }
+
+    /// Takes tenant settings that `check` knows (`PUT /v1/settings/email`).
+    pub fn with_settings(mut self, check: Arc<dyn tarea_core::SettingCheck>) -> Self {
+        self.settings = Some(check);
+        self
+    }
+
+    /// Checks the payloads of built-in kinds at enqueue with their handlers' `check`.
+    pub fn with_handlers(mut self, registry: tarea_runtime::Registry) -> Self {
+        self.handlers = Some(registry);
         self
     }
 

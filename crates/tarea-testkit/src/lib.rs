@@ -8,6 +8,7 @@ mod postgres;
 mod proxy;
 mod s3;
 mod server;
+mod smtp;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ pub use postgres::{PgSchema, pg_url};
 pub use proxy::Proxy;
 pub use s3::S3Server;
 pub use server::{TestServer, render_pool};
+pub use smtp::{Received, SmtpSink};
 
 /// Every file under `dir`, at any depth (none if `dir` does not exist): what an artifact
 /// folder holds.

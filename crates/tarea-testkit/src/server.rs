@@ -42,6 +42,7 @@ impl TestServer {
         tarea_docs::register(&mut registry, Arc::clone(&pool), Arc::clone(&store.store));
         extra(&mut registry, &store.store);
         let kinds = registry.kinds();
+        let handlers = registry.clone();
         let dir = Arc::new(tempfile::tempdir().expect("artifact folder"));
         let ttl = config.artifacts.as_ref().map_or(Some(86_400_000), |a| a.default_ttl_ms);
         let bytes = tarea_artifacts::ObjectArtifacts::open(dir.path().to_str().expect("utf-8 path"), 1 << 30)
@@ -64,7 +65,9 @@ impl TestServer {
         )
         .with_artifacts(artifacts, b"test-link-key".to_vec())
         .with_template_versions(tarea_render::builtin::version_labels())
-        .with_template_checker(Arc::new(tarea_docs::TemplateCheck::new(pool)));
+        .with_template_checker(Arc::new(tarea_docs::TemplateCheck::new(pool)))
+        .with_handlers(handlers)
+        .with_settings(Arc::new(tarea_docs::DocsSettings));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
         let app = tarea_server::app(state.clone());

@@ -69,6 +69,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     tarea_docs::register(&mut registry, Arc::clone(&render_pool), Arc::clone(&store));
     let kinds = registry.kinds();
+    let handlers = registry.clone();
     store.builtin_kinds_register(&kinds).await.context("registering the built-in kinds")?;
     let runtime =
         Runtime::start(Arc::clone(&store), registry, Arc::clone(&hub), Arc::clone(&metrics), config.runtime.clone());
@@ -76,7 +77,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_artifacts(artifacts, link_key)
         .with_public_url(config.public_url.clone())
         .with_template_versions(tarea_render::builtin::version_labels())
-        .with_template_checker(Arc::new(tarea_docs::TemplateCheck::new(render_pool)));
+        .with_template_checker(Arc::new(tarea_docs::TemplateCheck::new(render_pool)))
+        .with_handlers(handlers)
+        .with_settings(Arc::new(tarea_docs::DocsSettings));
     state.metrics_token = config.metrics_token.as_deref().map(Arc::from);
 
     let app =

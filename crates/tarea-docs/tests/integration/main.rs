@@ -2,6 +2,7 @@
 mod cache;
 mod common;
 mod csv_export;
+mod email;
 mod pdf_render;
 mod render_pool;
 mod templates;

@@ -117,11 +117,13 @@ pub(crate) async fn create(
     for (i, r) in req.jobs.into_iter().enumerate() {
         let prefix = format!("jobs[{i}]");
         let mut spec = r.into_spec(&state, &prefix, now)?;
+        crate::payload_check::check(&state, &auth.tenant, &spec, &prefix).await?;
         crate::cache_scope::bind(&state, &auth.tenant, &mut spec, &prefix).await?;
         items.push(spec);
     }
     let on_complete = req.on_complete.map(|r| r.into_follow_up(&state, "on_complete", now, 1)).transpose()?;
     if let Some(spec) = &on_complete {
+        crate::payload_check::check(&state, &auth.tenant, spec, "on_complete").await?;
         crate::cache_scope::bind(&state, &auth.tenant, &mut spec.clone(), "on_complete").await?;
     }
     let (batch, made) = state.store.batch_create(&auth.tenant, BatchId::new(), items, on_complete, now).await?;

@@ -32,6 +32,7 @@ pub(crate) async fn enqueue(
 ) -> Result<(StatusCode, axum::Json<JobView>), ApiError> {
     let now = now_ms();
     let mut spec = req.into_spec(&state, "", now)?;
+    crate::payload_check::check(&state, &auth.tenant, &spec, "").await?;
     crate::cache_scope::bind(&state, &auth.tenant, &mut spec, "").await?;
     let mut done = state.store.job_enqueue(&auth.tenant, vec![spec], now).await?;
     count_created(&state, &done);
@@ -73,7 +74,9 @@ pub(crate) async fn enqueue_batch(
         .map(|(i, r)| r.into_spec(&state, &format!("jobs[{i}]"), now))
         .collect::<Result<Vec<_>, _>>()?;
     for (i, spec) in specs.iter_mut().enumerate() {
-        crate::cache_scope::bind(&state, &auth.tenant, spec, &format!("jobs[{i}]")).await?;
+        let prefix = format!("jobs[{i}]");
+        crate::payload_check::check(&state, &auth.tenant, spec, &prefix).await?;
+        crate::cache_scope::bind(&state, &auth.tenant, spec, &prefix).await?;
     }
     let done = state.store.job_enqueue(&auth.tenant, specs, now).await?;
     count_created(&state, &done);

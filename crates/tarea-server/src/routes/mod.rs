@@ -6,6 +6,7 @@ pub(crate) mod keys;
 pub(crate) mod ops;
 pub(crate) mod queues;
 pub(crate) mod schedules;
+pub(crate) mod settings;
 pub(crate) mod stream;
 pub(crate) mod templates;
 pub(crate) mod worker;
@@ -83,6 +84,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/schedules/{name}/pause", post(schedules::pause))
         .route("/v1/schedules/{name}/resume", post(schedules::resume))
         .route("/v1/schedules/{name}/run", post(schedules::run))
+        .route("/v1/settings/{name}", put(settings::put).get(settings::get).delete(settings::delete))
         .route("/v1/queues", get(queues::list))
         .route("/v1/queues/{name}", put(queues::update))
         .route("/v1/queues/{name}/pause", post(queues::pause))

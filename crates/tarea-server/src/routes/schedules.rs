@@ -189,6 +189,7 @@ async fn spec_of(state: &AppState, tenant: &str, name: &str, req: SchedulePut) -
     let job = req.job.into_spec(state, "job", now_ms())?;
     // The template must exist now; the stored job keeps no version, so each tick renders the
     // newest one.
+    crate::payload_check::check(state, tenant, &job, "job").await?;
     crate::cache_scope::bind(state, tenant, &mut job.clone(), "job").await?;
     let paused = match req.paused {
         Some(p) => p,

@@ -316,6 +316,16 @@ CREATE TABLE batches (
 );
 CREATE INDEX batches_open ON batches (created_at) WHERE finished_at IS NULL;
 "#,
+    r#"
+-- A tenant's settings, by name (e-mail: its SMTP server and sender), as JSON text.
+CREATE TABLE tenant_settings (
+    tenant      text NOT NULL,
+    name        text NOT NULL,
+    value       text NOT NULL,
+    updated_at  bigint NOT NULL,
+    PRIMARY KEY (tenant, name)
+);
+"#,
 ];
 
 /// The channel on which this schema's nodes hear of each other's changes.

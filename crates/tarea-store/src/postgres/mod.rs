@@ -653,6 +653,14 @@ impl Store for PgStore {
         self.write(&|tx, ev, _| Box::pin(batches::follow_up(tx, ev, now, limit))).await
     }
 
+    async fn setting_get(&self, tenant: &str, name: &str) -> StoreResult<Option<String>> {
+        self.read(&|tx, _, _| Box::pin(tenants::setting_get(tx, tenant, name))).await
+    }
+
+    async fn setting_set(&self, tenant: &str, name: &str, value: Option<String>, now: i64) -> StoreResult<bool> {
+        self.write(&|tx, _, _| Box::pin(tenants::setting_set(tx, tenant, name, value.as_deref(), now))).await
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         // No retries: readiness must show an outage while it lasts.
         let client = self.pool.get().await.map_err(pool_err)?;

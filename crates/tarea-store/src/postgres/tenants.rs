@@ -45,3 +45,43 @@ pub(crate) async fn key_create_first(tx: &Tx<'_>, key: ApiKey, hash: KeyHash) ->
     key_create(tx, key, hash).await?;
     Ok(true)
 }
+
+/// A tenant's setting `name` (JSON text).
+pub(crate) async fn setting_get(tx: &Tx<'_>, tenant: &str, name: &str) -> StoreResult<Option<String>> {
+    let stmt = tx
+        .prepare_cached("SELECT value FROM tenant_settings WHERE tenant = $1 AND name = $2")
+        .await
+        .map_err(map_err)?;
+    Ok(tx.query_opt(&stmt, &[&tenant, &name]).await.map_err(map_err)?.map(|r| r.get(0)))
+}
+
+/// Stores (`Some`) or removes (`None`) a tenant's setting; answers whether one existed.
+pub(crate) async fn setting_set(
+    tx: &Tx<'_>,
+    tenant: &str,
+    name: &str,
+    value: Option<&str>,
+    now: i64,
+) -> StoreResult<bool> {
+    let existed = setting_get(tx, tenant, name).await?.is_some();
+    match value {
+        Some(v) => {
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO tenant_settings (tenant, name, value, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (tenant, name) DO UPDATE SET value = $3, updated_at = $4",
+                )
+                .await
+                .map_err(map_err)?;
+            tx.execute(&stmt, &[&tenant, &name, &v, &now]).await.map_err(map_err)?;
+        }
+        None => {
+            let stmt = tx
+                .prepare_cached("DELETE FROM tenant_settings WHERE tenant = $1 AND name = $2")
+                .await
+                .map_err(map_err)?;
+            tx.execute(&stmt, &[&tenant, &name]).await.map_err(map_err)?;
+        }
+    }
+    Ok(existed)
+}

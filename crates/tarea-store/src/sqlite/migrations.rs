@@ -217,6 +217,16 @@ CREATE TABLE batches (
 );
 CREATE INDEX batches_open ON batches (created_at) WHERE finished_at IS NULL;
 "#,
+    r#"
+-- A tenant's settings, by name (e-mail: its SMTP server and sender), as JSON text.
+CREATE TABLE tenant_settings (
+    tenant      TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (tenant, name)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Applies the migrations this database has not seen yet.

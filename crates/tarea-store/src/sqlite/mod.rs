@@ -453,6 +453,16 @@ impl Store for SqliteStore {
         self.writer.write(move |b| batches::follow_up(b, now, limit)).await
     }
 
+    async fn setting_get(&self, tenant: &str, name: &str) -> StoreResult<Option<String>> {
+        let (tenant, name) = (tenant.to_owned(), name.to_owned());
+        self.readers.read(move |c| tenants::setting_get(c, &tenant, &name)).await
+    }
+
+    async fn setting_set(&self, tenant: &str, name: &str, value: Option<String>, now: i64) -> StoreResult<bool> {
+        let (tenant, name) = (tenant.to_owned(), name.to_owned());
+        self.writer.write(move |b| tenants::setting_set(b.conn, &tenant, &name, value.as_deref(), now)).await
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.readers.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err)).await?;
         // The writer too: a store whose writer is stuck or gone is not ready.

@@ -41,3 +41,34 @@ pub(crate) fn key_create_first(conn: &Connection, key: ApiKey, hash: KeyHash) ->
     key_create(conn, key, hash)?;
     Ok(true)
 }
+
+/// A tenant's setting `name` (JSON text).
+pub(crate) fn setting_get(conn: &Connection, tenant: &str, name: &str) -> StoreResult<Option<String>> {
+    conn.prepare_cached("SELECT value FROM tenant_settings WHERE tenant = ?1 AND name = ?2")
+        .and_then(|mut s| s.query_row(params![tenant, name], |r| r.get(0)).optional())
+        .map_err(map_err)
+}
+
+/// Stores (`Some`) or removes (`None`) a tenant's setting; answers whether one existed.
+pub(crate) fn setting_set(
+    conn: &Connection,
+    tenant: &str,
+    name: &str,
+    value: Option<&str>,
+    now: i64,
+) -> StoreResult<bool> {
+    let existed = setting_get(conn, tenant, name)?.is_some();
+    match value {
+        Some(v) => conn
+            .prepare_cached(
+                "INSERT INTO tenant_settings (tenant, name, value, updated_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (tenant, name) DO UPDATE SET value = ?3, updated_at = ?4",
+            )
+            .and_then(|mut s| s.execute(params![tenant, name, v, now])),
+        None => conn
+            .prepare_cached("DELETE FROM tenant_settings WHERE tenant = ?1 AND name = ?2")
+            .and_then(|mut s| s.execute(params![tenant, name])),
+    }
+    .map_err(map_err)?;
+    Ok(existed)
+}

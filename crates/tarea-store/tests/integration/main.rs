@@ -7,6 +7,7 @@ mod jobs;
 mod maintenance;
 mod queues;
 mod schedules;
+mod settings;
 mod templates;
 
 use std::sync::Arc;
