@@ -137,8 +137,14 @@ impl PayloadError {
 pub trait SettingCheck: Send + Sync {
     /// The settings it knows.
     fn names(&self) -> &'static [&'static str];
-    /// Checks `value` for setting `name` (errors name the field) and answers what to store.
-    fn check(&self, name: &str, value: &serde_json::Value) -> Result<serde_json::Value, PayloadError>;
+    /// Checks `value` for setting `name` (errors name the field) and answers what to store;
+    /// `previous` is the value stored before, if any (a secret it generated is kept).
+    fn check(
+        &self,
+        name: &str,
+        value: &serde_json::Value,
+        previous: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, PayloadError>;
     /// A stored value as `GET` shows it (secrets hidden).
     fn redact(&self, name: &str, stored: &serde_json::Value) -> serde_json::Value;
 }

@@ -1,4 +1,4 @@
-//! A tenant's e-mail setting (`PUT /v1/settings/email`): the SMTP server it sends through and
+//! A tenant's e-mail setting (`PUT /v1/settings/email`), and the settings this crate checks: the SMTP server it sends through and
 //! the sender it sends as. Stored as JSON in the job store; checked here, where it is used.
 use std::str::FromStr;
 use std::time::Duration;
@@ -9,6 +9,8 @@ use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tarea_core::{PayloadError, SettingCheck};
+
+use crate::http_policy::{HTTP_SETTING, HttpSettings};
 
 /// The name the setting is stored under.
 pub const EMAIL_SETTING: &str = "email";
@@ -122,19 +124,23 @@ pub struct DocsSettings;
 
 impl SettingCheck for DocsSettings {
     fn names(&self) -> &'static [&'static str] {
-        &[EMAIL_SETTING]
+        &[EMAIL_SETTING, HTTP_SETTING]
     }
 
-    fn check(&self, name: &str, value: &Value) -> Result<Value, PayloadError> {
+    fn check(&self, name: &str, value: &Value, previous: Option<&Value>) -> Result<Value, PayloadError> {
         match name {
             EMAIL_SETTING => Ok(serde_json::to_value(EmailSettings::parse(value)?).unwrap_or(Value::Null)),
-            _ => Err(PayloadError::new("", format!("no setting {name:?}; the settings are: {EMAIL_SETTING}"))),
+            HTTP_SETTING => Ok(serde_json::to_value(HttpSettings::parse(value, previous)?).unwrap_or(Value::Null)),
+            _ => Err(PayloadError::new("", format!("no setting {name:?}; the settings are: email, http"))),
         }
     }
 
+    /// E-mail's password is hidden; the `http` signing secret is shown: the tenant's app
+    /// needs it to check signatures.
     fn redact(&self, name: &str, stored: &Value) -> Value {
-        match (name, EmailSettings::parse(stored)) {
-            (EMAIL_SETTING, Ok(s)) => s.redacted(),
+        match name {
+            EMAIL_SETTING => EmailSettings::parse(stored).map(|s| s.redacted()).unwrap_or(Value::Null),
+            HTTP_SETTING => stored.clone(),
             _ => Value::Null,
         }
     }

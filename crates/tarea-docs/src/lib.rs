@@ -6,6 +6,8 @@
 mod csv_export;
 mod email_send;
 mod email_settings;
+mod http_policy;
+mod http_request;
 mod pdf_render;
 pub mod render_pool;
 mod templates;
@@ -16,6 +18,8 @@ use std::sync::Arc;
 pub use csv_export::CsvExport;
 pub use email_send::EmailSend;
 pub use email_settings::{DocsSettings, EMAIL_SETTING, EmailSettings, SmtpTls};
+pub use http_policy::{HTTP_SETTING, HttpSettings, is_public};
+pub use http_request::{HttpRequest, sign};
 pub use pdf_render::{LabelRender, PdfRender, RENDER_KILLED};
 pub use render_pool::{RenderConfig, RenderFailure, RenderPool};
 pub use templates::TemplateCheck;
@@ -47,6 +51,7 @@ pub fn register(registry: &mut tarea_runtime::Registry, pool: Arc<RenderPool>, s
         .register("csv.export", CsvExport)
         .register("xlsx.build", XlsxBuild)
         .register("email.send", EmailSend::new(Arc::clone(&store)))
+        .register("http.request", HttpRequest::new(Arc::clone(&store)))
         .register("pdf.render", PdfRender::new(Arc::clone(&pool), Arc::clone(&store)))
         .register("label.render", LabelRender::new(pool, store));
 }

@@ -4,6 +4,7 @@
 #![allow(missing_docs)]
 
 mod binary;
+mod http_sink;
 mod postgres;
 mod proxy;
 mod s3;
@@ -20,6 +21,7 @@ use tarea_store::{SqliteOptions, SqliteStore};
 use tempfile::TempDir;
 
 pub use binary::{TareaProcess, free_port, tarea_binary};
+pub use http_sink::{AppRequest, HttpSink};
 pub use postgres::{PgSchema, pg_url};
 pub use proxy::Proxy;
 pub use s3::S3Server;

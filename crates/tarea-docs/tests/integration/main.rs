@@ -3,6 +3,7 @@ mod cache;
 mod common;
 mod csv_export;
 mod email;
+mod http_request;
 mod pdf_render;
 mod render_pool;
 mod templates;

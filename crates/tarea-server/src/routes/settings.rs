@@ -39,7 +39,9 @@ pub(crate) async fn put(
     Json(value): Json<Value>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let check = checker(&state, &name)?;
-    let stored = check.check(&name, &value).map_err(|e| {
+    let previous = state.store.setting_get(&auth.tenant, &name).await?;
+    let previous: Option<Value> = previous.and_then(|p| serde_json::from_str(&p).ok());
+    let stored = check.check(&name, &value, previous.as_ref()).map_err(|e| {
         let field = if e.field.is_empty() { name.clone() } else { e.field.clone() };
         ApiError::field(&field, e.message)
     })?;
