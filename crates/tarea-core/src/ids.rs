@@ -63,3 +63,7 @@ uuid_id!(
     /// The id of a batch of jobs: a time-ordered UUIDv7.
     BatchId
 );
+uuid_id!(
+    /// The id of a webhook subscription: a time-ordered UUIDv7.
+    WebhookId
+);

@@ -22,6 +22,7 @@ mod store;
 mod template;
 mod tenant;
 mod time_fmt;
+mod webhook;
 
 pub use artifact::{
     Artifact, ArtifactBytes, ArtifactRetention, ByteStream, BytesError, FILENAME_MAX, StoredBytes, sanitize_filename,
@@ -32,7 +33,7 @@ pub use event::{EventKind, JobEvent};
 pub use handler::{
     ArtifactSink, Handler, HandlerError, JobContext, NewArtifact, PayloadError, ProgressSink, SettingCheck,
 };
-pub use ids::{ArtifactId, BatchId, JobId};
+pub use ids::{ArtifactId, BatchId, JobId, WebhookId};
 pub use job::{Job, JobSpec, Progress, ProgressUpdate};
 pub use names::{NameError, validate_name};
 pub use node::{ExternalWorker, NodeInfo, NodeRole};
@@ -53,6 +54,10 @@ pub use template::{
 };
 pub use tenant::{ApiKey, KeyHash};
 pub use time_fmt::{format_ms, parse_rfc3339_ms};
+pub use webhook::{
+    WEBHOOK_ATTEMPTS, WEBHOOK_KIND, WEBHOOK_QUEUE, Webhook, WebhookEvent, WebhookSpec, batch_event_data, event_body,
+    job_event_data, job_event_of_state,
+};
 
 /// Limits shared by every layer, so validation and storage agree.
 pub mod limits {

@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use crate::{
     ApiKey, Artifact, ArtifactId, ArtifactRetention, Batch, BatchId, ExternalWorker, IllegalTransition, Job, JobError,
     JobEvent, JobId, JobSpec, JobState, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings, Schedule,
-    ScheduleSpec, SchedulesFired, TemplateSummary, TemplateVersion,
+    ScheduleSpec, SchedulesFired, TemplateSummary, TemplateVersion, Webhook, WebhookId, WebhookSpec,
 };
 
 /// Portable store errors. Backends map their driver codes onto these; nothing above the store
@@ -151,6 +151,8 @@ pub struct FollowUps {
     pub chained: u64,
     /// Batches found finished (their `on_complete` job made, if they have one).
     pub batches: u64,
+    /// Webhook events turned into deliveries.
+    pub events: u64,
     /// More were waiting than one call handles.
     pub more: bool,
 }
@@ -367,9 +369,18 @@ pub trait Store: Send + Sync + 'static {
     /// the batch again: its `on_complete` job is made again when they end. Answers how many.
     async fn batch_retry_failed(&self, tenant: &str, id: BatchId, now: i64) -> StoreResult<u64>;
     /// Makes up to `limit` follow-up jobs, each in the same transaction that marks its cause:
-    /// the `then` job of each succeeded job that has one, and the `on_complete` job of each
-    /// batch whose items have all ended (which is marked finished).
+    /// the `then` job of each succeeded job that has one, the `on_complete` job of each batch
+    /// whose items have all ended (which is marked finished), and a delivery job per matching
+    /// webhook for each event in the outbox (which is emptied).
     async fn job_follow_up(&self, now: i64, limit: u32) -> StoreResult<FollowUps>;
+    /// Stores a webhook subscription.
+    async fn webhook_create(&self, tenant: &str, spec: WebhookSpec, now: i64) -> StoreResult<Webhook>;
+    /// A tenant's subscriptions, oldest first.
+    async fn webhook_list(&self, tenant: &str) -> StoreResult<Vec<Webhook>>;
+    /// One subscription.
+    async fn webhook_get(&self, tenant: &str, id: WebhookId) -> StoreResult<Option<Webhook>>;
+    /// Deletes a subscription (its deliveries stay); false when there was none.
+    async fn webhook_delete(&self, tenant: &str, id: WebhookId) -> StoreResult<bool>;
     /// A tenant's setting (JSON text), e.g. `email`.
     async fn setting_get(&self, tenant: &str, name: &str) -> StoreResult<Option<String>>;
     /// Stores (`Some`) or removes (`None`) a tenant's setting; answers whether one existed.

@@ -44,20 +44,20 @@ const RESERVED: [&str; 7] = [
     "idempotency-key",
 ];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
-struct HttpPayload {
-    url: String,
+pub(crate) struct HttpPayload {
+    pub(crate) url: String,
     #[serde(default = "post")]
-    method: String,
+    pub(crate) method: String,
     #[serde(default)]
-    headers: HashMap<String, String>,
-    json: Option<Value>,
-    body: Option<String>,
-    timeout_ms: Option<u64>,
+    pub(crate) headers: HashMap<String, String>,
+    pub(crate) json: Option<Value>,
+    pub(crate) body: Option<String>,
+    pub(crate) timeout_ms: Option<u64>,
     /// Added by a chain: the job before this one; sent as `parent` in a JSON object body (the
     /// app learns, say, the artifact id of the PDF it asked for).
-    parent: Option<Value>,
+    pub(crate) parent: Option<Value>,
 }
 
 fn post() -> String {
@@ -185,8 +185,22 @@ impl Handler for HttpRequest {
     }
 
     async fn run(&self, ctx: JobContext) -> Result<Box<RawValue>, HandlerError> {
+        let p = payload_of(&ctx.payload)
+            .map_err(|e| HandlerError::fatal("invalid_payload", format!("{}: {}", e.field, e.message)))?;
+        self.perform(&ctx, p, false).await
+    }
+}
+
+impl HttpRequest {
+    /// Makes the call `p` for job `ctx`; with `retry_client_errors`, any answer but 2xx is
+    /// retried (a webhook's receiver may be down or misconfigured for a while).
+    pub(crate) async fn perform(
+        &self,
+        ctx: &JobContext,
+        p: HttpPayload,
+        retry_client_errors: bool,
+    ) -> Result<Box<RawValue>, HandlerError> {
         let fatal = |e: PayloadError| HandlerError::fatal("invalid_payload", format!("{}: {}", e.field, e.message));
-        let p = payload_of(&ctx.payload).map_err(fatal)?;
         let settings = self
             .settings(&ctx.tenant)
             .await
@@ -226,7 +240,7 @@ impl Handler for HttpRequest {
         if !body.is_empty() {
             req = req.body(body);
         }
-        crate::step(&ctx, "Llamando", 1, Some(2))?;
+        crate::step(ctx, "Llamando", 1, Some(2))?;
         let res = tokio::select! {
             r = req.send() => r.map_err(|e| request_error(&url, e))?,
             _ = ctx.cancel.cancelled() => return Err(HandlerError::Cancelled),
@@ -248,7 +262,7 @@ impl Handler for HttpRequest {
                 break;
             }
         }
-        crate::step(&ctx, "Respuesta recibida", 2, Some(2))?;
+        crate::step(ctx, "Respuesta recibida", 2, Some(2))?;
         let text = String::from_utf8_lossy(&kept).into_owned();
         let code = status.as_u16();
         if status.is_success() {
@@ -259,7 +273,7 @@ impl Handler for HttpRequest {
         }
         let excerpt: String = text.chars().take(500).collect();
         let message = format!("{url} answered {status}: {excerpt}");
-        if matches!(code, 408 | 425 | 429) || status.is_server_error() {
+        if matches!(code, 408 | 425 | 429) || status.is_server_error() || retry_client_errors {
             Err(HandlerError::retryable(&format!("http_{code}"), message))
         } else if status.is_redirection() {
             Err(HandlerError::fatal(

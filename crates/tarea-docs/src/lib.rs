@@ -11,6 +11,7 @@ mod http_request;
 mod pdf_render;
 pub mod render_pool;
 mod templates;
+mod webhook_deliver;
 mod xlsx_build;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub use http_request::{HttpRequest, sign};
 pub use pdf_render::{LabelRender, PdfRender, RENDER_KILLED};
 pub use render_pool::{RenderConfig, RenderFailure, RenderPool};
 pub use templates::TemplateCheck;
+pub use webhook_deliver::WebhookDeliver;
 pub use xlsx_build::XlsxBuild;
 
 /// Reports a named step, unless the job was cancelled (then the handler stops).
@@ -47,11 +49,13 @@ pub(crate) fn step(
 /// Adds the document kinds to a registry; the PDF kinds render in `pool`'s processes, with the
 /// tenants' own templates read from `store`.
 pub fn register(registry: &mut tarea_runtime::Registry, pool: Arc<RenderPool>, store: Arc<dyn tarea_core::Store>) {
+    let http = Arc::new(HttpRequest::new(Arc::clone(&store)));
     registry
         .register("csv.export", CsvExport)
         .register("xlsx.build", XlsxBuild)
         .register("email.send", EmailSend::new(Arc::clone(&store)))
-        .register("http.request", HttpRequest::new(Arc::clone(&store)))
+        .register_shared("http.request", Arc::clone(&http) as Arc<dyn tarea_core::Handler>)
+        .register(tarea_core::WEBHOOK_KIND, WebhookDeliver::new(http))
         .register("pdf.render", PdfRender::new(Arc::clone(&pool), Arc::clone(&store)))
         .register("label.render", LabelRender::new(pool, store));
 }

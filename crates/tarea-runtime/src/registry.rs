@@ -23,6 +23,12 @@ impl Registry {
         self
     }
 
+    /// Registers a handler shared with other kinds (or with the caller).
+    pub fn register_shared(&mut self, kind: &str, handler: Arc<dyn Handler>) -> &mut Self {
+        self.handlers.insert(kind.to_owned(), handler);
+        self
+    }
+
     /// The handler of `kind`.
     pub fn get(&self, kind: &str) -> Option<Arc<dyn Handler>> {
         self.handlers.get(kind).cloned()

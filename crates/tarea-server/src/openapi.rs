@@ -4,7 +4,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
 use crate::routes::{
-    artifacts, batches, jobs, keys, ops, queues, schedules, settings, stream, templates, worker, workers,
+    artifacts, batches, jobs, keys, ops, queues, schedules, settings, stream, templates, webhooks, worker, workers,
 };
 
 #[derive(OpenApi)]
@@ -24,6 +24,7 @@ use crate::routes::{
         schedules::run,
         batches::create, batches::get, batches::cancel, batches::retry,
         settings::put, settings::get, settings::delete,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::delete, webhooks::deliveries,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&Bearer),

@@ -7,4 +7,5 @@ mod http_request;
 mod pdf_render;
 mod render_pool;
 mod templates;
+mod webhooks;
 mod xlsx_build;

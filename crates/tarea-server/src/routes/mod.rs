@@ -9,6 +9,7 @@ pub(crate) mod schedules;
 pub(crate) mod settings;
 pub(crate) mod stream;
 pub(crate) mod templates;
+pub(crate) mod webhooks;
 pub(crate) mod worker;
 pub(crate) mod workers;
 
@@ -84,6 +85,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/schedules/{name}/pause", post(schedules::pause))
         .route("/v1/schedules/{name}/resume", post(schedules::resume))
         .route("/v1/schedules/{name}/run", post(schedules::run))
+        .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route("/v1/webhooks/{id}", get(webhooks::get).delete(webhooks::delete))
+        .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/v1/settings/{name}", put(settings::put).get(settings::get).delete(settings::delete))
         .route("/v1/queues", get(queues::list))
         .route("/v1/queues/{name}", put(queues::update))

@@ -177,7 +177,9 @@ pub(crate) async fn follow_up(tx: &Tx<'_>, events: &mut Vec<JobEvent>, now: i64,
         finish(tx, events, &tenant, BatchId(row.get(0)), now).await?;
         done.batches += 1;
     }
-    done.more = parents.len() as u32 == limit || (room > 0 && open.len() as u32 == room);
+    let room = room.saturating_sub(open.len() as u32);
+    done.events = if room > 0 { super::webhooks::drain(tx, events, now, room).await? } else { 0 };
+    done.more = parents.len() as u32 == limit || room == 0 || done.events == u64::from(room);
     Ok(done)
 }
 
@@ -205,7 +207,7 @@ async fn finish(tx: &Tx<'_>, events: &mut Vec<JobEvent>, tenant: &str, id: Batch
         .await
         .map_err(map_err)?;
     tx.execute(&stmt, &[&id.0, &now, &callback]).await.map_err(map_err)?;
-    Ok(())
+    super::webhooks::batch_done(tx, tenant, id, now).await
 }
 
 async fn summary(tx: &Tx<'_>, batch: &Batch) -> StoreResult<BatchSummary> {

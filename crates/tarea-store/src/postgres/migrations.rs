@@ -326,6 +326,41 @@ CREATE TABLE tenant_settings (
     PRIMARY KEY (tenant, name)
 );
 "#,
+    r#"
+-- Webhooks (see the SQLite migration of the same number).
+CREATE TABLE webhooks (
+    id          uuid PRIMARY KEY,
+    tenant      text NOT NULL,
+    url         text NOT NULL,
+    events      text[] NOT NULL,
+    kinds       text[] NOT NULL,
+    queues      text[] NOT NULL,
+    created_at  bigint NOT NULL
+);
+CREATE INDEX webhooks_tenant ON webhooks (tenant);
+CREATE TABLE webhook_outbox (
+    seq       bigserial PRIMARY KEY,
+    tenant    text NOT NULL,
+    job_id    uuid,
+    batch_id  uuid,
+    event     text NOT NULL,
+    at        bigint NOT NULL
+);
+CREATE FUNCTION webhook_outbox_job() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+BEGIN
+    IF NEW.kind <> 'webhook.deliver' AND EXISTS (SELECT 1 FROM webhooks w WHERE w.tenant = NEW.tenant) THEN
+        INSERT INTO webhook_outbox (tenant, job_id, event, at) VALUES (NEW.tenant, NEW.id,
+            CASE NEW.state WHEN 3 THEN 'job.succeeded' WHEN 4 THEN 'job.failed' WHEN 5 THEN 'job.dead'
+            ELSE 'job.cancelled' END, COALESCE(NEW.finished_at, 0));
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER jobs_webhook_outbox AFTER UPDATE OF state ON jobs FOR EACH ROW
+WHEN (NEW.state IN (3, 4, 5, 6) AND NEW.state IS DISTINCT FROM OLD.state)
+EXECUTE FUNCTION webhook_outbox_job();
+"#,
 ];
 
 /// The channel on which this schema's nodes hear of each other's changes.

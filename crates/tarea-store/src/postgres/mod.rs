@@ -19,6 +19,7 @@ mod rows;
 mod schedules;
 mod templates;
 mod tenants;
+mod webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -31,7 +32,7 @@ use tarea_core::{
     ApiKey, Artifact, ArtifactId, ArtifactRetention, Batch, BatchId, ClaimParams, CompleteParams, Enqueued, EventSink,
     ExternalWorker, FollowUps, Job, JobEvent, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo, ProgressUpdate,
     QueueInfo, QueueSettings, Retention, Schedule, ScheduleSpec, SchedulesFired, Store, StoreError, StoreResult,
-    TemplateSummary, TemplateVersion,
+    TemplateSummary, TemplateVersion, Webhook, WebhookId, WebhookSpec,
 };
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
@@ -651,6 +652,22 @@ impl Store for PgStore {
 
     async fn job_follow_up(&self, now: i64, limit: u32) -> StoreResult<FollowUps> {
         self.write(&|tx, ev, _| Box::pin(batches::follow_up(tx, ev, now, limit))).await
+    }
+
+    async fn webhook_create(&self, tenant: &str, spec: WebhookSpec, now: i64) -> StoreResult<Webhook> {
+        self.write(&|tx, _, _| Box::pin(webhooks::create(tx, tenant, spec.clone(), now))).await
+    }
+
+    async fn webhook_list(&self, tenant: &str) -> StoreResult<Vec<Webhook>> {
+        self.read(&|tx, _, _| Box::pin(webhooks::list(tx, tenant))).await
+    }
+
+    async fn webhook_get(&self, tenant: &str, id: WebhookId) -> StoreResult<Option<Webhook>> {
+        self.read(&|tx, _, _| Box::pin(webhooks::get(tx, tenant, id))).await
+    }
+
+    async fn webhook_delete(&self, tenant: &str, id: WebhookId) -> StoreResult<bool> {
+        self.write(&|tx, _, _| Box::pin(webhooks::delete(tx, tenant, id))).await
     }
 
     async fn setting_get(&self, tenant: &str, name: &str) -> StoreResult<Option<String>> {

@@ -182,7 +182,9 @@ pub(crate) fn follow_up(b: &mut Batch<'_>, now: i64, limit: u32) -> StoreResult<
         finish(b, tenant, BatchId::from_bytes(*id), now)?;
         done.batches += 1;
     }
-    done.more = parents.len() as u32 == limit || (room > 0 && open.len() as u32 == room);
+    let room = room.saturating_sub(open.len() as u32);
+    done.events = if room > 0 { super::webhooks::drain(b, now, room)? } else { 0 };
+    done.more = parents.len() as u32 == limit || room == 0 || done.events == u64::from(room);
     Ok(done)
 }
 
@@ -208,7 +210,7 @@ fn finish(b: &mut Batch<'_>, tenant: &str, id: BatchId, now: i64) -> StoreResult
         .prepare_cached("UPDATE batches SET finished_at = ?2, callback_id = ?3 WHERE id = ?1")
         .and_then(|mut s| s.execute(params![id.as_bytes(), now, callback]))
         .map_err(map_err)?;
-    Ok(())
+    super::webhooks::batch_done(b.conn, tenant, id, now)
 }
 
 fn summary(conn: &Connection, batch: &BatchRow) -> StoreResult<BatchSummary> {

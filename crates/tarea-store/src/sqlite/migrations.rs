@@ -227,6 +227,36 @@ CREATE TABLE tenant_settings (
     PRIMARY KEY (tenant, name)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Webhooks: subscriptions, and an outbox written in the transaction that makes each event (a
+-- trigger on a job's state; batches write their own). The follow-up service empties it.
+CREATE TABLE webhooks (
+    id          BLOB PRIMARY KEY,
+    tenant      TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    events      TEXT NOT NULL,
+    kinds       TEXT NOT NULL,
+    queues      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX webhooks_tenant ON webhooks (tenant);
+CREATE TABLE webhook_outbox (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant    TEXT NOT NULL,
+    job_id    BLOB,
+    batch_id  BLOB,
+    event     TEXT NOT NULL,
+    at        INTEGER NOT NULL
+);
+CREATE TRIGGER jobs_webhook_outbox AFTER UPDATE OF state ON jobs
+WHEN NEW.state IN (3, 4, 5, 6) AND NEW.state <> OLD.state AND NEW.kind <> 'webhook.deliver'
+    AND EXISTS (SELECT 1 FROM webhooks WHERE webhooks.tenant = NEW.tenant)
+BEGIN
+    INSERT INTO webhook_outbox (tenant, job_id, event, at) VALUES (NEW.tenant, NEW.id,
+        CASE NEW.state WHEN 3 THEN 'job.succeeded' WHEN 4 THEN 'job.failed' WHEN 5 THEN 'job.dead'
+        ELSE 'job.cancelled' END, COALESCE(NEW.finished_at, 0));
+END;
+"#,
 ];
 
 /// Applies the migrations this database has not seen yet.

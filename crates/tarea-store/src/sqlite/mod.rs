@@ -15,6 +15,7 @@ mod rows;
 mod schedules;
 mod templates;
 mod tenants;
+mod webhooks;
 mod writer;
 
 #[cfg(test)]
@@ -31,7 +32,7 @@ use tarea_core::{
     ApiKey, Artifact, ArtifactId, ArtifactRetention, Batch, BatchId, ClaimParams, CompleteParams, Enqueued, EventSink,
     ExternalWorker, FollowUps, Job, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo, ProgressUpdate, QueueInfo,
     QueueSettings, Retention, Schedule, ScheduleSpec, SchedulesFired, Store, StoreError, StoreResult, TemplateSummary,
-    TemplateVersion,
+    TemplateVersion, Webhook, WebhookId, WebhookSpec,
 };
 
 use readers::Readers;
@@ -451,6 +452,26 @@ impl Store for SqliteStore {
 
     async fn job_follow_up(&self, now: i64, limit: u32) -> StoreResult<FollowUps> {
         self.writer.write(move |b| batches::follow_up(b, now, limit)).await
+    }
+
+    async fn webhook_create(&self, tenant: &str, spec: WebhookSpec, now: i64) -> StoreResult<Webhook> {
+        let tenant = tenant.to_owned();
+        self.writer.write(move |b| webhooks::create(b.conn, &tenant, spec, now)).await
+    }
+
+    async fn webhook_list(&self, tenant: &str) -> StoreResult<Vec<Webhook>> {
+        let tenant = tenant.to_owned();
+        self.readers.read(move |c| webhooks::list(c, &tenant)).await
+    }
+
+    async fn webhook_get(&self, tenant: &str, id: WebhookId) -> StoreResult<Option<Webhook>> {
+        let tenant = tenant.to_owned();
+        self.readers.read(move |c| webhooks::get(c, &tenant, id)).await
+    }
+
+    async fn webhook_delete(&self, tenant: &str, id: WebhookId) -> StoreResult<bool> {
+        let tenant = tenant.to_owned();
+        self.writer.write(move |b| webhooks::delete(b.conn, &tenant, id)).await
     }
 
     async fn setting_get(&self, tenant: &str, name: &str) -> StoreResult<Option<String>> {

@@ -9,6 +9,7 @@ mod queues;
 mod schedules;
 mod settings;
 mod templates;
+mod webhooks;
 
 use std::sync::Arc;
 
