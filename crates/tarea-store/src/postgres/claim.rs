@@ -22,17 +22,20 @@ struct Lane {
     rate: Option<(f64, f64)>,
 }
 
-/// The claim: candidates per lane from `jobs_claim`, merged by priority then age, locked with
-/// `SKIP LOCKED`, and moved to `running`. Parameters: tenants, queues, allowances (one per
+/// The claim: candidates per lane from `jobs_claim`, locked with `SKIP LOCKED`, merged fairly
+/// between tenants (see `sqlite/claim.rs`: each tenant's first before any tenant's second,
+/// then priority and age), and moved to `running`. Parameters: tenants, queues, allowances (one per
 /// lane), builtin, kinds, max, worker, lease end, now.
 pub(crate) static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH lanes AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) AS l(tenant, queue, allowance)), \
-         cand AS (SELECT c.id, c.priority, c.run_at FROM lanes l CROSS JOIN LATERAL \
+         locked AS (SELECT l.tenant, c.id, c.priority, c.run_at FROM lanes l CROSS JOIN LATERAL \
             (SELECT j.id, j.priority, j.run_at FROM jobs j WHERE j.tenant = l.tenant AND j.queue = l.queue \
              AND j.builtin = $4 AND j.state = 1 AND ($5::text[] IS NULL OR j.kind = ANY($5)) \
-             ORDER BY j.priority DESC, j.run_at, j.id LIMIT l.allowance FOR UPDATE SKIP LOCKED) AS c \
-          ORDER BY c.priority DESC, c.run_at, c.id LIMIT $6) \
+             ORDER BY j.priority DESC, j.run_at, j.id LIMIT l.allowance FOR UPDATE SKIP LOCKED) AS c), \
+         cand AS (SELECT id FROM (SELECT id, priority, run_at, row_number() OVER \
+            (PARTITION BY tenant ORDER BY priority DESC, run_at, id) AS rank FROM locked) AS r \
+          ORDER BY rank, priority DESC, run_at, id LIMIT $6) \
          UPDATE jobs SET state = 2, attempt = attempt + 1, locked_by = $7, locked_until = $8, started_at = $9, \
          finished_at = NULL, progress = NULL WHERE jobs.id = ANY (ARRAY(SELECT id FROM cand)) \
          RETURNING {JOB_COLUMNS}"

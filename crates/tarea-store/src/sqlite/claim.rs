@@ -1,7 +1,12 @@
 //! Claims. For each unpaused (tenant, queue) with queued work, one seek into `jobs_claim` takes
 //! at most what the queue's concurrency and rate limit allow; the candidates of all queues are
-//! merged by priority, then age, and the winners move to `running` with their attempt + 1.
-//! The cost depends on the number of jobs claimed and queues served, never on the backlog.
+//! merged, and the winners move to `running` with their attempt + 1. The cost depends on the
+//! number of jobs claimed and queues served, never on the backlog.
+//!
+//! The merge is fair between tenants: each tenant's candidates are ranked by priority, then
+//! age, and the claim takes every tenant's first before any tenant's second. One tenant's
+//! 100,000 queued jobs (or its priority 100) do not make another tenant's single job wait for
+//! more than the jobs already running; within a tenant, priority and age order as before.
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use tarea_core::{ClaimParams, Job, JobState, StoreResult};
@@ -43,7 +48,7 @@ pub(crate) fn claim(b: &mut Batch<'_>, p: &ClaimParams) -> StoreResult<Vec<Job>>
         for (i, lane) in lanes.iter().enumerate() {
             candidates.extend(candidates_of(b.conn, p, lane, i)?);
         }
-        candidates.sort_by(|a, c| c.priority.cmp(&a.priority).then(a.run_at.cmp(&c.run_at)).then(a.id.cmp(&c.id)));
+        let mut candidates = fair_order(&lanes, candidates);
         candidates.truncate(p.max as usize);
         let sql = format!(
             "UPDATE jobs SET state = 2, attempt = attempt + 1, locked_by = ?2, locked_until = ?3, \
@@ -72,6 +77,23 @@ pub(crate) fn claim(b: &mut Batch<'_>, p: &ClaimParams) -> StoreResult<Vec<Job>>
         }
     }
     Ok(claimed)
+}
+
+/// Orders candidates fairly: by their rank within their tenant, then priority, then age.
+fn fair_order(lanes: &[Lane], mut candidates: Vec<Candidate>) -> Vec<Candidate> {
+    candidates.sort_by(|a, c| c.priority.cmp(&a.priority).then(a.run_at.cmp(&c.run_at)).then(a.id.cmp(&c.id)));
+    let mut seen: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let mut ranked: Vec<(u32, Candidate)> = candidates
+        .into_iter()
+        .map(|c| {
+            let n = seen.entry(lanes[c.lane].tenant.as_str()).or_default();
+            *n += 1;
+            (*n, c)
+        })
+        .collect();
+    // Stable: equal ranks keep the priority-then-age order of the sort above.
+    ranked.sort_by_key(|(rank, _)| *rank);
+    ranked.into_iter().map(|(_, c)| c).collect()
 }
 
 /// The queues that may give work now, each with how many jobs it may give.
@@ -180,4 +202,27 @@ fn candidates_of(conn: &Connection, p: &ClaimParams, lane: &Lane, index: usize) 
             .collect::<Result<Vec<_>, _>>()
         })
         .map_err(map_err)
+}
+
+#[cfg(test)]
+mod fairness_tests {
+    use super::*;
+
+    #[test]
+    fn every_tenants_first_comes_before_any_tenants_second() {
+        let lane = |t: &str| Lane { tenant: t.into(), queue: "q".into(), allowance: 10, rate: None };
+        let lanes = [lane("grande"), lane("chico"), lane("medio")];
+        let cand = |id: u8, lane: usize, priority: i64, run_at: i64| Candidate { id: vec![id], priority, run_at, lane };
+        let c = vec![
+            cand(1, 0, 100, 1),
+            cand(2, 0, 100, 2),
+            cand(3, 0, 0, 3),
+            cand(4, 1, 0, 50),
+            cand(5, 2, 5, 40),
+            cand(6, 2, 0, 4),
+        ];
+        let c = fair_order(&lanes, c);
+        let ids: Vec<u8> = c.iter().map(|c| c.id[0]).collect();
+        assert_eq!(ids, [1, 5, 4, 2, 6, 3]);
+    }
 }

@@ -135,3 +135,17 @@ store_test!(a_queue_named_twice_is_served_once, |s: S| async move {
     let q = s.queue_list(Some(T)).await.unwrap();
     assert!(q.iter().all(|q| q.counts.queued == 0 && q.counts.running as usize == if q.name == "a" { 3 } else { 1 }));
 });
+
+store_test!(one_tenants_backlog_does_not_hold_back_another_tenants_job, |s: S| async move {
+    let backlog: Vec<JobSpec> = (0..300).map(|_| spec("informe", "default")).collect();
+    s.job_enqueue("grande", backlog, NOW).await.unwrap();
+    let mut urgent = spec("informe", "default");
+    urgent.priority = 100;
+    let urgent = s.job_enqueue("grande", vec![urgent], NOW).await.unwrap().pop().unwrap().job.id;
+    let small =
+        s.job_enqueue("chico", vec![spec("informe", "default")], NOW + 1_000).await.unwrap().pop().unwrap().job.id;
+    let claimed = s.job_claim(claim_params(&["default"], 2, NOW + 2_000)).await.unwrap();
+    let ids: Vec<JobId> = claimed.iter().map(|j| j.id).collect();
+    assert!(ids.contains(&small), "the small tenant's only job is in the first claim");
+    assert!(ids.contains(&urgent), "within a tenant, priority still comes first");
+});
