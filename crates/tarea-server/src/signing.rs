@@ -1,32 +1,49 @@
-//! Signed artifact links: `HMAC-SHA256(key, "<artifact id>:<expires>")` in hex. The key lives in
-//! the store (`secrets`), so every node of a cluster signs and verifies alike; changing the id,
-//! the expiry or the signature makes a link invalid.
+//! Signed links: `HMAC-SHA256(key, "<subject>:<expires>")` in hex, the subject an artifact id
+//! (a download link) or `job/<job id>` (a browser's link to follow one job). The key lives in
+//! the store (`secrets`), so every node of a cluster signs and verifies alike; changing the
+//! subject, the expiry or the signature makes a link invalid.
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tarea_core::{ArtifactId, ErrorCode};
 
 use crate::ApiError;
 
-fn mac(key: &[u8], id: ArtifactId, expires: u64) -> Hmac<Sha256> {
+fn mac(key: &[u8], subject: &str, expires: u64) -> Hmac<Sha256> {
     let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    m.update(format!("{id}:{expires}").as_bytes());
+    m.update(format!("{subject}:{expires}").as_bytes());
     m
 }
 
-/// The signature of a link to `id` that works until `expires` (Unix seconds).
+/// The signature of a link to artifact `id` that works until `expires` (Unix seconds).
 pub(crate) fn sign(key: &[u8], id: ArtifactId, expires: u64) -> String {
-    hex::encode(mac(key, id, expires).finalize().into_bytes())
+    sign_subject(key, &id.to_string(), expires)
 }
 
-/// Checks a link's signature (in constant time) and expiry at `now_ms`.
+/// The signature of a link to `subject` that works until `expires` (Unix seconds).
+pub(crate) fn sign_subject(key: &[u8], subject: &str, expires: u64) -> String {
+    hex::encode(mac(key, subject, expires).finalize().into_bytes())
+}
+
+/// Checks an artifact link's signature (in constant time) and expiry at `now_ms`.
 pub(crate) fn verify(key: &[u8], id: ArtifactId, expires: u64, signature: &str, now_ms: i64) -> Result<(), ApiError> {
+    verify_subject(key, &id.to_string(), expires, signature, now_ms)
+}
+
+/// Checks a link to `subject`.
+pub(crate) fn verify_subject(
+    key: &[u8],
+    subject: &str,
+    expires: u64,
+    signature: &str,
+    now_ms: i64,
+) -> Result<(), ApiError> {
     let invalid =
         || ApiError::new(ErrorCode::Forbidden, "this link is not valid (it was changed or cut); ask for a new one");
     if key.is_empty() {
         return Err(invalid());
     }
     let given = hex::decode(signature).map_err(|_| invalid())?;
-    mac(key, id, expires).verify_slice(&given).map_err(|_| invalid())?;
+    mac(key, subject, expires).verify_slice(&given).map_err(|_| invalid())?;
     if (expires as i64).saturating_mul(1000) <= now_ms {
         return Err(ApiError::new(ErrorCode::Forbidden, "this link has expired; ask for a new one"));
     }

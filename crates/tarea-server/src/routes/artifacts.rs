@@ -115,6 +115,11 @@ pub(crate) async fn content(
     // Content comes from workers and apps: a browser must never run it as part of this origin.
     res_headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     res_headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
+    if q.signature.is_some() {
+        // A signed link is its own credential (no cookie is involved): a page of the app, on
+        // another origin, may fetch it, as `clients/js` does.
+        res_headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    }
     if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
         && inm.split(',').any(|t| t.trim() == etag || t.trim() == "*" || t.trim().trim_start_matches("W/") == etag)
     {
@@ -232,18 +237,23 @@ pub(crate) async fn link(
             return Err(gone(&a));
         }
     }
-    let base = match &state.public_url {
-        Some(u) => u.to_string(),
-        None => {
-            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-            format!("http://{host}")
-        }
-    };
+    let base = base_url(&state, &headers);
     let signature = signing::sign(&state.link_key, a.id, expires);
     Ok(axum::Json(LinkView {
         url: format!("{base}/v1/artifacts/{}/content?expires={expires}&signature={signature}", a.id),
         expires_at: tarea_core::format_ms(expires as i64 * 1000),
     }))
+}
+
+/// Where apps reach this server: `--public-url`, else the request's `Host`.
+pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    match &state.public_url {
+        Some(u) => u.to_string(),
+        None => {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    }
 }
 
 /// Query of an upload by an external worker.

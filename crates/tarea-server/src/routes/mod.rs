@@ -4,6 +4,7 @@ pub(crate) mod batches;
 pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod ops;
+pub(crate) mod public;
 pub(crate) mod queues;
 pub(crate) mod schedules;
 pub(crate) mod settings;
@@ -56,6 +57,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/jobs/{id}/cancel", post(jobs::cancel))
         .route("/v1/jobs/{id}/retry", post(jobs::retry))
         .route("/v1/jobs/{id}/events", get(stream::events))
+        .route("/v1/jobs/{id}/link", post(public::link))
+        .route("/v1/public/jobs/{id}", get(public::job))
+        .route("/v1/public/jobs/{id}/events", get(public::events))
         .route("/v1/jobs/{id}/heartbeat", post(worker::heartbeat))
         .route("/v1/jobs/{id}/progress", post(worker::progress))
         .route("/v1/jobs/{id}/complete", post(worker::complete))

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use tarea_core::{EventKind, Job};
+use tarea_core::{EventKind, Job, JobId};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -15,11 +15,6 @@ use super::job_id;
 use crate::auth::Auth;
 use crate::views::JobView;
 use crate::{ApiError, AppState};
-
-fn event(name: &str, view: JobView) -> Result<Event, Infallible> {
-    let data = serde_json::to_string(&view).unwrap_or_default();
-    Ok(Event::default().event(name).data(data))
-}
 
 /// The view of `job`; state events list its artifacts (a finished job's files are what a
 /// watching page waits for), progress events skip that read.
@@ -43,14 +38,35 @@ pub(crate) async fn events(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let id = job_id(&id)?;
+    stream(state, auth.tenant, job_id(&id)?, None).await
+}
+
+/// How a stream shows each view: as the API does, or through a browser link (see
+/// `public.rs`), which rewrites it.
+pub(crate) type Shape = fn(&AppState, JobView, u64) -> serde_json::Value;
+
+/// The stream of job `id` of `tenant`; with `shape`, each view is passed through it with
+/// the link's expiry.
+pub(crate) async fn stream(
+    state: AppState,
+    tenant: String,
+    id: JobId,
+    shape: Option<(Shape, u64)>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let mut rx = state.hub.subscribe();
-    let job = state.store.job_get(Some(&auth.tenant), id).await?.ok_or_else(|| ApiError::not_found("job"))?;
+    let job = state.store.job_get(Some(&tenant), id).await?.ok_or_else(|| ApiError::not_found("job"))?;
     let (tx, out) = mpsc::channel(32);
+    let event = move |state: &AppState, name: &str, view: JobView| -> Result<Event, Infallible> {
+        let data = match shape {
+            Some((f, expires)) => serde_json::to_string(&f(state, view, expires)),
+            None => serde_json::to_string(&view),
+        };
+        Ok(Event::default().event(name).data(data.unwrap_or_default()))
+    };
     tokio::spawn(async move {
         let terminal = job.state.is_terminal();
-        let first = view(&state, &auth.tenant, job, "state").await;
-        if tx.send(event("state", first)).await.is_err() || terminal {
+        let first = view(&state, &tenant, job, "state").await;
+        if tx.send(event(&state, "state", first)).await.is_err() || terminal {
             return;
         }
         loop {
@@ -64,10 +80,10 @@ pub(crate) async fn events(
                     Err(RecvError::Closed) => return,
                 },
             };
-            let Ok(Some(job)) = state.store.job_get(Some(&auth.tenant), id).await else { return };
+            let Ok(Some(job)) = state.store.job_get(Some(&tenant), id).await else { return };
             let terminal = job.state.is_terminal();
-            let v = view(&state, &auth.tenant, job, name).await;
-            if tx.send(event(name, v)).await.is_err() || terminal {
+            let v = view(&state, &tenant, job, name).await;
+            if tx.send(event(&state, name, v)).await.is_err() || terminal {
                 return;
             }
         }

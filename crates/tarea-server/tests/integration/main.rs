@@ -6,6 +6,7 @@ mod errors;
 mod jobs;
 mod live;
 mod openapi;
+mod public_links;
 mod schedules;
 mod tenants;
 mod workers;
