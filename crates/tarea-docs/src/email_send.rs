@@ -53,6 +53,8 @@ struct EmailPayload {
     attachments: Vec<AttachmentSpec>,
     /// Added by a chain: the job before this one.
     parent: Option<Parent>,
+    /// Added to a batch's `on_complete` job: how the batch ended (templates read `batch`).
+    batch: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -257,6 +259,9 @@ impl Handler for EmailSend {
         };
         if let Some(parent) = &p.parent {
             data.insert("parent".into(), serde_json::to_value(parent).unwrap_or(Value::Null));
+        }
+        if let Some(batch) = &p.batch {
+            data.insert("batch".into(), batch.clone());
         }
         let data = Value::Object(data);
         let subject = render(&env, "subject", &p.subject, &data)?;

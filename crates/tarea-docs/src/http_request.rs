@@ -58,6 +58,10 @@ pub(crate) struct HttpPayload {
     /// Added by a chain: the job before this one; sent as `parent` in a JSON object body (the
     /// app learns, say, the artifact id of the PDF it asked for).
     pub(crate) parent: Option<Value>,
+    /// Added to a batch's `on_complete` job: how the batch ended; sent as `batch` in a JSON
+    /// object body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) batch: Option<Value>,
 }
 
 fn post() -> String {
@@ -209,12 +213,18 @@ impl HttpRequest {
         let policy = settings.policy().map_err(fatal)?;
         let (url, method, _) =
             check_payload(&p, &policy).map_err(|e| HandlerError::fatal("destination_refused", e.message))?;
-        let json = match (p.json.clone(), &p.parent) {
-            (Some(Value::Object(mut m)), Some(parent)) if !m.contains_key("parent") => {
-                m.insert("parent".into(), parent.clone());
+        let json = match p.json.clone() {
+            Some(Value::Object(mut m)) => {
+                for (key, value) in [("parent", &p.parent), ("batch", &p.batch)] {
+                    if let Some(v) = value
+                        && !m.contains_key(key)
+                    {
+                        m.insert(key.into(), v.clone());
+                    }
+                }
                 Some(Value::Object(m))
             }
-            (json, _) => json,
+            json => json,
         };
         let body: Vec<u8> = match (&json, &p.body) {
             (Some(j), _) => serde_json::to_vec(j).unwrap_or_default(),

@@ -46,6 +46,7 @@ impl WebhookDeliver {
             body: None,
             timeout_ms: Some(DELIVERY_TIMEOUT_MS),
             parent: None,
+            batch: None,
         }
     }
 }
