@@ -6,11 +6,12 @@
 //! Knobs (environment): BENCH_LATENCY_N (5000), BENCH_BATCHES (100), BENCH_WORK_JOBS (50000),
 //! BENCH_E2S_N (1000), BENCH_BACKLOG (1000000; 0 skips the memory-at-backlog figure).
 //! `BENCH_ONLY=renders` runs the PDF and label part (renders.rs), `BENCH_ONLY=documents` the
-//! CSV/XLSX part. `BENCH_ONLY=cluster` runs the PostgreSQL cluster part alone (see cluster.rs for its knobs);
+//! CSV/XLSX part, `BENCH_ONLY=flows` the app flows (flows.rs: http.request, e-mail, fairness). `BENCH_ONLY=cluster` runs the PostgreSQL cluster part alone (see cluster.rs for its knobs);
 //! it is not part of the default run, which needs no database server.
 mod client;
 mod cluster;
 mod documents;
+mod flows;
 mod renders;
 mod server;
 mod stats;
@@ -268,6 +269,12 @@ async fn main() -> Result<()> {
     }
     if wanted("documents") {
         documents::run().await?;
+        if std::env::var("BENCH_ONLY").is_ok_and(|o| !o.split(',').any(|x| x == "flows")) {
+            return Ok(());
+        }
+    }
+    if wanted("flows") {
+        flows::run().await?;
         if std::env::var("BENCH_ONLY").is_ok() {
             return Ok(());
         }

@@ -135,16 +135,7 @@ pub(crate) async fn list(
             validate_name(v).map_err(|e| ApiError::field(field, e.to_string()))?;
         }
     }
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field("limit", "limit must be between 1 and 1000"));
-    }
-    let cursor = q
-        .cursor
-        .map(|c| {
-            c.parse().map_err(|_| ApiError::field("cursor", "cursor must be a next_cursor value from an earlier page"))
-        })
-        .transpose()?;
+    let (limit, cursor) = super::page_of(q.limit, q.cursor)?;
     let batch = q
         .batch
         .map(|b| {
@@ -152,11 +143,7 @@ pub(crate) async fn list(
         })
         .transpose()?;
     let filter = JobFilter { state: state_filter, queue: q.queue, kind: q.kind, tag: q.tag, batch, limit, cursor };
-    let page = state.store.job_list(&auth.tenant, filter).await?;
-    Ok(axum::Json(JobList {
-        jobs: super::job_views(&state, &auth.tenant, page.jobs).await?,
-        next_cursor: page.next_cursor.map(|c| c.to_string()),
-    }))
+    Ok(axum::Json(super::job_page(&state, &auth.tenant, filter).await?))
 }
 
 /// Cancels a job that has not finished.

@@ -104,6 +104,39 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/openapi.json", get(ops::openapi))
 }
 
+/// A name from the path (a template's, a schedule's): `400` naming `name` if it is not one.
+pub(crate) fn path_name(name: &str) -> Result<(), ApiError> {
+    tarea_core::validate_name(name).map_err(|e| ApiError::field("name", e.to_string()))
+}
+
+/// The page size and cursor of a listing: `limit` 1..1000 (default 50), `cursor` a
+/// `next_cursor` of an earlier page.
+pub(crate) fn page_of(limit: Option<u32>, cursor: Option<String>) -> Result<(u32, Option<JobId>), ApiError> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field("limit", "limit must be between 1 and 1000"));
+    }
+    let cursor = cursor
+        .map(|c| {
+            c.parse().map_err(|_| ApiError::field("cursor", "cursor must be a next_cursor value from an earlier page"))
+        })
+        .transpose()?;
+    Ok((limit, cursor))
+}
+
+/// One page of a tenant's jobs, as the listings answer it.
+pub(crate) async fn job_page(
+    state: &AppState,
+    tenant: &str,
+    filter: tarea_core::JobFilter,
+) -> Result<crate::views::JobList, ApiError> {
+    let page = state.store.job_list(tenant, filter).await?;
+    Ok(crate::views::JobList {
+        jobs: job_views(state, tenant, page.jobs).await?,
+        next_cursor: page.next_cursor.map(|c| c.to_string()),
+    })
+}
+
 /// A job id from the path; a malformed id is answered like an unknown one.
 pub(crate) fn job_id(raw: &str) -> Result<JobId, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found("job"))

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tarea_core::{
     CronSchedule, ErrorCode, JobSpec, MissedPolicy, RetryPolicy, Schedule, ScheduleError, ScheduleSpec, limits,
-    validate_name,
 };
 use tarea_runtime::now_ms;
 use utoipa::ToSchema;
@@ -144,10 +143,6 @@ pub(crate) struct ScheduleList {
     schedules: Vec<ScheduleView>,
 }
 
-fn schedule_name(name: &str) -> Result<(), ApiError> {
-    validate_name(name).map_err(|e| ApiError::field("name", e.to_string()))
-}
-
 fn not_found(name: &str) -> ApiError {
     ApiError::new(ErrorCode::NotFound, format!("no schedule {name:?} in this tenant"))
 }
@@ -211,7 +206,7 @@ pub(crate) async fn put(
     Path(name): Path<String>,
     Json(req): Json<SchedulePut>,
 ) -> Result<(StatusCode, axum::Json<ScheduleView>), ApiError> {
-    schedule_name(&name)?;
+    super::path_name(&name)?;
     let spec = spec_of(&state, &auth.tenant, &name, req).await?;
     let (stored, created) = state.store.schedule_put(&auth.tenant, spec, now_ms()).await?;
     tracing::info!(tenant = %auth.tenant, schedule = %name, created, "schedule stored");

@@ -7,9 +7,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tarea_core::{
-    ErrorCode, JobId, JobSpec, TemplateAsset, TemplateCheckError, TemplateUpload, TemplateVersion, validate_name,
-};
+use tarea_core::{ErrorCode, JobId, JobSpec, TemplateAsset, TemplateCheckError, TemplateUpload, TemplateVersion};
 use tarea_runtime::now_ms;
 use utoipa::{IntoParams, ToSchema};
 
@@ -109,10 +107,6 @@ pub(crate) struct TemplateList {
     builtin: Vec<String>,
 }
 
-fn template_name(name: &str) -> Result<(), ApiError> {
-    validate_name(name).map_err(|e| ApiError::field("name", e.to_string()))
-}
-
 fn stored_assets(t: &TemplateVersion, with_content: bool) -> Result<Vec<AssetView>, ApiError> {
     let assets = tarea_core::decode_assets(&t.assets).map_err(ApiError::internal)?;
     Ok(assets
@@ -151,7 +145,7 @@ pub(crate) async fn put(
     Path(name): Path<String>,
     Json(req): Json<TemplatePut>,
 ) -> Result<(StatusCode, axum::Json<TemplateStored>), ApiError> {
-    template_name(&name)?;
+    super::path_name(&name)?;
     if req.source.trim().is_empty() {
         return Err(ApiError::field("source", "source is empty; send the template's Typst source"));
     }

@@ -166,21 +166,8 @@ pub(crate) async fn deliveries(
     Query(q): Query<DeliveryQuery>,
 ) -> Result<axum::Json<JobList>, ApiError> {
     let id = webhook_id(&id)?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field("limit", "limit must be between 1 and 1000"));
-    }
-    let cursor = q
-        .cursor
-        .map(|c| {
-            c.parse().map_err(|_| ApiError::field("cursor", "cursor must be a next_cursor value from an earlier page"))
-        })
-        .transpose()?;
+    let (limit, cursor) = super::page_of(q.limit, q.cursor)?;
     // A deleted subscription's log is still readable by its id.
     let filter = JobFilter { tag: Some(format!("webhook:{id}")), limit, cursor, ..Default::default() };
-    let page = state.store.job_list(&auth.tenant, filter).await?;
-    Ok(axum::Json(JobList {
-        jobs: super::job_views(&state, &auth.tenant, page.jobs).await?,
-        next_cursor: page.next_cursor.map(|c| c.to_string()),
-    }))
+    Ok(axum::Json(super::job_page(&state, &auth.tenant, filter).await?))
 }

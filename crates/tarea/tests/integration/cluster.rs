@@ -355,3 +355,36 @@ async fn a_schedule_fires_once_per_tick_across_nodes_and_a_chain_crosses_them() 
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queues_rate_limit_holds_across_nodes() {
+    let schema = PgSchema::new();
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node(&schema, &d1, &[]);
+    let key = a.first_key.clone();
+    let b = node(&schema, &d2, &[]);
+    let http = http();
+    // 4 starts a second (a burst of 4), whichever node claims: 12 jobs take at least 2 s to start.
+    let res =
+        http.put(a.url("/v1/queues/correo")).bearer_auth(&key).json(&json!({"rate_limit": 4})).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let jobs: Vec<Value> =
+        (0..12).map(|i| json!({"kind": "tarea.noop", "queue": "correo", "payload": {"i": i}})).collect();
+    let (status, made) = post_json(&http, &b.url("/v1/jobs/batch"), &key, json!({"jobs": jobs})).await;
+    assert_eq!(status, 201, "{made}");
+    let list = a.url("/v1/jobs?queue=correo&state=succeeded&limit=100");
+    wait_for("every job to run", Duration::from_secs(30), || async {
+        get_json(&http, &list, &key).await["jobs"].as_array().is_some_and(|j| j.len() == 12)
+    })
+    .await;
+    let done = get_json(&http, &list, &key).await;
+    let mut starts: Vec<i64> = done["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| tarea_core::parse_rfc3339_ms(j["started_at"].as_str().unwrap()).unwrap())
+        .collect();
+    starts.sort();
+    let span = starts[11] - starts[0];
+    assert!(span >= 1_500, "12 starts at 4/s across two nodes took {span} ms: the limit did not hold");
+}
