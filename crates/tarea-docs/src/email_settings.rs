@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -49,6 +50,10 @@ pub struct EmailSettings {
     /// Where replies go, unless a message says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    /// A certificate authority (PEM) to trust besides the bundled Mozilla roots: for a relay
+    /// with a certificate of the organisation's own CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
 }
 
 /// Seconds an SMTP conversation may take before it counts as a transient failure.
@@ -80,6 +85,19 @@ impl EmailSettings {
         if let Some(r) = &s.reply_to {
             mailbox("reply_to", r)?;
         }
+        if let Some(pem) = &s.ca_pem {
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(PayloadError::new(
+                    "ca_pem",
+                    "ca_pem must hold a PEM certificate (-----BEGIN CERTIFICATE-----)",
+                ));
+            }
+            Certificate::from_pem(pem.as_bytes())
+                .map_err(|e| PayloadError::new("ca_pem", format!("ca_pem is not a PEM certificate: {e}")))?;
+            if s.tls == SmtpTls::None {
+                return Err(PayloadError::new("ca_pem", "ca_pem needs tls starttls or tls"));
+            }
+        }
         Ok(s)
     }
 
@@ -108,6 +126,15 @@ impl EmailSettings {
             SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?,
             SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(25),
         };
+        if let Some(pem) = &self.ca_pem {
+            let params = TlsParameters::builder(host.to_owned())
+                .add_root_certificate(Certificate::from_pem(pem.as_bytes())?)
+                .build_rustls()?;
+            builder = builder.tls(match self.tls {
+                SmtpTls::Tls => Tls::Wrapper(params),
+                _ => Tls::Required(params),
+            });
+        }
         if let Some(port) = self.port {
             builder = builder.port(port);
         }
@@ -164,6 +191,7 @@ mod tests {
             (json!({"host": "h", "tls": "none", "from": "a@b.c", "username": "u"}), "password"),
             (json!({"host": "h", "tls": "none", "from": "a@b.c", "reply_to": "x@"}), "reply_to"),
             (json!({"host": "h", "tls": "ssl", "from": "a@b.c"}), ""),
+            (json!({"host": "h", "tls": "starttls", "from": "a@b.c", "ca_pem": "no es un certificado"}), "ca_pem"),
         ];
         for (v, field) in bad {
             assert_eq!(EmailSettings::parse(&v).unwrap_err().field, field, "{v}");
