@@ -130,5 +130,20 @@ pub(crate) async fn delete_expired(tx: &Tx<'_>, now: i64, defaults: Retention, l
             left -= n as i64;
         }
     }
+    delete_empty_batches(tx, limit).await?;
     Ok(count)
+}
+
+/// Deletes finished batches whose items retention has deleted (see `sqlite/maintenance.rs`).
+async fn delete_empty_batches(tx: &Tx<'_>, limit: u32) -> StoreResult<()> {
+    let stmt = tx
+        .prepare_cached(
+            "DELETE FROM batches WHERE id = ANY (ARRAY(SELECT id FROM batches WHERE finished_at IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.batch_id = batches.id) ORDER BY finished_at LIMIT $1 \
+             FOR UPDATE SKIP LOCKED))",
+        )
+        .await
+        .map_err(map_err)?;
+    tx.execute(&stmt, &[&i64::from(limit)]).await.map_err(map_err)?;
+    Ok(())
 }

@@ -315,6 +315,7 @@ CREATE TABLE batches (
     finished_at  bigint
 );
 CREATE INDEX batches_open ON batches (created_at) WHERE finished_at IS NULL;
+CREATE INDEX batches_finished ON batches (finished_at) WHERE finished_at IS NOT NULL;
 "#,
     r#"
 -- A tenant's settings, by name (e-mail: its SMTP server and sender), as JSON text.

@@ -170,5 +170,19 @@ pub(crate) fn delete_expired(b: &mut Batch<'_>, now: i64, defaults: Retention, l
             left -= n as i64;
         }
     }
+    delete_empty_batches(b, limit)?;
     Ok(count)
+}
+
+/// Deletes finished batches whose items retention has deleted: a batch lives as long as its
+/// last item, so its view and counts never outlive them, and the table does not grow forever.
+fn delete_empty_batches(b: &mut Batch<'_>, limit: u32) -> StoreResult<()> {
+    b.conn
+        .prepare_cached(
+            "DELETE FROM batches WHERE id IN (SELECT id FROM batches WHERE finished_at IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.batch_id = batches.id) ORDER BY finished_at LIMIT ?1)",
+        )
+        .and_then(|mut s| s.execute(params![limit]))
+        .map_err(map_err)?;
+    Ok(())
 }

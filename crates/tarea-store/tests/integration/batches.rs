@@ -115,3 +115,17 @@ store_test!(a_chain_makes_its_next_job_with_the_parent_result_once, |s: S| async
     let third = claim_one(&s, "app", NOW + 9).await;
     assert_eq!((third.kind.as_str(), third.parent_id), ("protocolo.marcar", Some(child.id)));
 });
+
+store_test!(a_finished_batch_goes_with_its_last_item, |s: S| async move {
+    let (batch, _) =
+        s.batch_create(T, BatchId::new(), vec![spec("estado.actualizar", "lote")], None, NOW).await.unwrap();
+    let (open, _) =
+        s.batch_create(T, BatchId::new(), vec![spec("estado.actualizar", "otro")], None, NOW).await.unwrap();
+    run(&s, "lote", succeeded(), NOW + 1).await;
+    s.job_follow_up(NOW + 2, 100).await.unwrap();
+    let later = NOW + 400 * 86_400_000;
+    let retention = Retention { succeeded_ms: 86_400_000, dead_ms: 86_400_000 };
+    assert_eq!(s.job_delete_expired(later, retention, 1000).await.unwrap(), 1, "the finished item");
+    assert!(s.batch_get(T, batch.id).await.unwrap().is_none(), "the finished batch went with it");
+    assert!(s.batch_get(T, open.id).await.unwrap().is_some(), "a running batch stays");
+});
