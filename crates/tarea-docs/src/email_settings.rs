@@ -15,6 +15,8 @@ use crate::http_policy::{HTTP_SETTING, HttpSettings};
 
 /// The name the setting is stored under.
 pub const EMAIL_SETTING: &str = "email";
+/// The tenant's upload limit (`{"max_bytes"}`), read by `POST /v1/uploads`.
+pub const UPLOADS_SETTING: &str = "uploads";
 
 /// How the connection to the SMTP server is protected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,14 +153,21 @@ pub struct DocsSettings;
 
 impl SettingCheck for DocsSettings {
     fn names(&self) -> &'static [&'static str] {
-        &[EMAIL_SETTING, HTTP_SETTING]
+        &[EMAIL_SETTING, HTTP_SETTING, UPLOADS_SETTING]
     }
 
     fn check(&self, name: &str, value: &Value, previous: Option<&Value>) -> Result<Value, PayloadError> {
         match name {
             EMAIL_SETTING => Ok(serde_json::to_value(EmailSettings::parse(value)?).unwrap_or(Value::Null)),
             HTTP_SETTING => Ok(serde_json::to_value(HttpSettings::parse(value, previous)?).unwrap_or(Value::Null)),
-            _ => Err(PayloadError::new("", format!("no setting {name:?}; the settings are: email, http"))),
+            UPLOADS_SETTING => {
+                let max = value.get("max_bytes").and_then(Value::as_u64).filter(|n| *n > 0);
+                match (max, value.as_object().map(|o| o.len())) {
+                    (Some(max), Some(1)) => Ok(serde_json::json!({ "max_bytes": max })),
+                    _ => Err(PayloadError::new("max_bytes", "uploads takes {\"max_bytes\": N}, N above 0")),
+                }
+            }
+            _ => Err(PayloadError::new("", format!("no setting {name:?}; the settings are: email, http, uploads"))),
         }
     }
 
@@ -167,7 +176,7 @@ impl SettingCheck for DocsSettings {
     fn redact(&self, name: &str, stored: &Value) -> Value {
         match name {
             EMAIL_SETTING => EmailSettings::parse(stored).map(|s| s.redacted()).unwrap_or(Value::Null),
-            HTTP_SETTING => stored.clone(),
+            HTTP_SETTING | UPLOADS_SETTING => stored.clone(),
             _ => Value::Null,
         }
     }

@@ -4,8 +4,8 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
 use crate::routes::{
-    artifacts, batches, jobs, keys, ops, public, queues, schedules, settings, stream, templates, webhooks, worker,
-    workers,
+    artifacts, batches, jobs, keys, ops, public, queues, schedules, settings, stream, templates, uploads, webhooks,
+    worker, workers,
 };
 
 #[derive(OpenApi)]
@@ -19,7 +19,7 @@ use crate::routes::{
         keys::create,
         workers::list,
         artifacts::get, artifacts::content, artifacts::link, artifacts::upload, artifacts::retention_get,
-        artifacts::retention_put,
+        artifacts::retention_put, uploads::create,
         templates::put, templates::get, templates::list, templates::delete, templates::rerender,
         schedules::put, schedules::get, schedules::list, schedules::delete, schedules::pause, schedules::resume,
         schedules::run,

@@ -10,6 +10,7 @@ pub(crate) mod schedules;
 pub(crate) mod settings;
 pub(crate) mod stream;
 pub(crate) mod templates;
+pub(crate) mod uploads;
 pub(crate) mod webhooks;
 pub(crate) mod worker;
 pub(crate) mod workers;
@@ -65,6 +66,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/jobs/{id}/complete", post(worker::complete))
         .route("/v1/jobs/{id}/fail", post(worker::fail))
         .route("/v1/jobs/{id}/artifacts", post(artifacts::upload))
+        // Uploads keep their own limit (the tenant's, counted while streaming), not the JSON one.
+        .route("/v1/uploads", post(uploads::create).layer(DefaultBodyLimit::disable()))
         .route("/v1/artifacts/retention", get(artifacts::retention_get).put(artifacts::retention_put))
         .route("/v1/artifacts/{id}", get(artifacts::get))
         .route("/v1/artifacts/{id}/content", get(artifacts::content))

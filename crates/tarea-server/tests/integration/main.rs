@@ -9,6 +9,7 @@ mod openapi;
 mod public_links;
 mod schedules;
 mod tenants;
+mod uploads;
 mod workers;
 
 use std::sync::Arc;

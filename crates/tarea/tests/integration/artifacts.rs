@@ -106,3 +106,28 @@ async fn cluster_nodes_share_artifacts_in_an_s3_bucket() {
     a.signal_and_wait("TERM");
     b.signal_and_wait("TERM");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_upload_streams_through_the_real_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TareaProcess::start(dir.path(), &[]);
+    let key = node.first_key.clone();
+    let http = long_http();
+    // 30 MiB of CSV-like text, far over the 1 MiB limit of JSON bodies.
+    let line = b"A-0001;Alimento balanceado adulto 15 kg;12;4500,00\n";
+    let body: Vec<u8> = line.iter().copied().cycle().take(30 << 20).collect();
+    let res = http
+        .post(node.url("/v1/uploads?filename=inventario.csv"))
+        .bearer_auth(&key)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let a: Value = res.json().await.unwrap();
+    assert_eq!(a["size"], body.len());
+    assert_eq!(a["content_type"], "text/plain");
+    let got = http.get(node.url(a["content_url"].as_str().unwrap())).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(got.bytes().await.unwrap().len(), body.len());
+    node.signal_and_wait("TERM");
+}
