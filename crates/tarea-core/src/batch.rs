@@ -107,7 +107,7 @@ fn raw(v: Map<String, Value>) -> Box<RawValue> {
 
 /// The payload of the job a chain makes after `parent` succeeded: the `then` payload with
 /// `parent: {"id", "kind", "result", "artifacts": [ids]}` added (replacing any `parent` key).
-pub fn chained_payload(then_payload: &RawValue, parent: &Job, artifacts: &[ArtifactId]) -> Box<RawValue> {
+fn chained_payload(then_payload: &RawValue, parent: &Job, artifacts: &[ArtifactId]) -> Box<RawValue> {
     let mut m = object_of(then_payload);
     let result =
         parent.result.as_ref().and_then(|r| serde_json::from_str::<Value>(r.get()).ok()).unwrap_or(Value::Null);

@@ -27,7 +27,7 @@ mod webhook;
 pub use artifact::{
     Artifact, ArtifactBytes, ArtifactRetention, ByteStream, BytesError, FILENAME_MAX, StoredBytes, sanitize_filename,
 };
-pub use batch::{Batch, BatchFailure, BatchState, BatchSummary, callback_payload, chained_payload, chained_spec};
+pub use batch::{Batch, BatchFailure, BatchState, BatchSummary, callback_payload, chained_spec};
 pub use error::{ErrorCode, JobError};
 pub use event::{EventKind, JobEvent};
 pub use handler::{

@@ -1,4 +1,4 @@
-//! A tenant's e-mail setting (`PUT /v1/settings/email`), and the settings this crate checks: the SMTP server it sends through and
+//! A tenant's e-mail setting (`PUT /v1/settings/email`): the SMTP server it sends through and
 //! the sender it sends as. Stored as JSON in the job store; checked here, where it is used.
 use std::str::FromStr;
 use std::time::Duration;
@@ -9,14 +9,10 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tarea_core::{PayloadError, SettingCheck};
-
-use crate::http_policy::{HTTP_SETTING, HttpSettings};
+use tarea_core::PayloadError;
 
 /// The name the setting is stored under.
 pub const EMAIL_SETTING: &str = "email";
-/// The tenant's upload limit (`{"max_bytes"}`), read by `POST /v1/uploads`.
-pub const UPLOADS_SETTING: &str = "uploads";
 
 /// How the connection to the SMTP server is protected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,41 +140,6 @@ impl EmailSettings {
             builder = builder.credentials(Credentials::new(u.clone(), p.clone()));
         }
         Ok(builder.timeout(Some(SMTP_TIMEOUT)).build())
-    }
-}
-
-/// Checks the settings this crate uses (only `email` for now) for `PUT /v1/settings/{name}`.
-#[derive(Debug, Default)]
-pub struct DocsSettings;
-
-impl SettingCheck for DocsSettings {
-    fn names(&self) -> &'static [&'static str] {
-        &[EMAIL_SETTING, HTTP_SETTING, UPLOADS_SETTING]
-    }
-
-    fn check(&self, name: &str, value: &Value, previous: Option<&Value>) -> Result<Value, PayloadError> {
-        match name {
-            EMAIL_SETTING => Ok(serde_json::to_value(EmailSettings::parse(value)?).unwrap_or(Value::Null)),
-            HTTP_SETTING => Ok(serde_json::to_value(HttpSettings::parse(value, previous)?).unwrap_or(Value::Null)),
-            UPLOADS_SETTING => {
-                let max = value.get("max_bytes").and_then(Value::as_u64).filter(|n| *n > 0);
-                match (max, value.as_object().map(|o| o.len())) {
-                    (Some(max), Some(1)) => Ok(serde_json::json!({ "max_bytes": max })),
-                    _ => Err(PayloadError::new("max_bytes", "uploads takes {\"max_bytes\": N}, N above 0")),
-                }
-            }
-            _ => Err(PayloadError::new("", format!("no setting {name:?}; the settings are: email, http, uploads"))),
-        }
-    }
-
-    /// E-mail's password is hidden; the `http` signing secret is shown: the tenant's app
-    /// needs it to check signatures.
-    fn redact(&self, name: &str, stored: &Value) -> Value {
-        match name {
-            EMAIL_SETTING => EmailSettings::parse(stored).map(|s| s.redacted()).unwrap_or(Value::Null),
-            HTTP_SETTING | UPLOADS_SETTING => stored.clone(),
-            _ => Value::Null,
-        }
     }
 }
 

@@ -89,9 +89,9 @@ fn payload_of(raw: &RawValue) -> Result<HttpPayload, PayloadError> {
     })
 }
 
-/// Checks the payload and the URL against the tenant's allow-list; answers the URL, the
-/// method, and whether the host is named in the allow-list.
-fn check_payload(p: &HttpPayload, policy: &Policy) -> Result<(Url, reqwest::Method, bool), PayloadError> {
+/// Checks the payload and the URL against the tenant's allow-list; answers the URL and the
+/// method.
+fn check_payload(p: &HttpPayload, policy: &Policy) -> Result<(Url, reqwest::Method), PayloadError> {
     let url = Url::parse(&p.url).map_err(|e| PayloadError::new("url", format!("{:?} is not a URL ({e})", p.url)))?;
     let named = policy.check_url(&url).map_err(|r| PayloadError::new("url", r.0))?;
     if let Some(host) = url.host() {
@@ -129,7 +129,7 @@ fn check_payload(p: &HttpPayload, policy: &Policy) -> Result<(Url, reqwest::Meth
     {
         return Err(PayloadError::new("timeout_ms", format!("timeout_ms must be 1 to {TIMEOUT_MS_MAX}")));
     }
-    Ok((url, method, named))
+    Ok((url, method))
 }
 
 /// The HTTP kind.
@@ -211,7 +211,7 @@ impl HttpRequest {
             .map_err(|e| HandlerError::retryable("store_unavailable", e))?
             .ok_or_else(|| HandlerError::fatal("destination_refused", not_configured().message))?;
         let policy = settings.policy().map_err(fatal)?;
-        let (url, method, _) =
+        let (url, method) =
             check_payload(&p, &policy).map_err(|e| HandlerError::fatal("destination_refused", e.message))?;
         let json = match p.json.clone() {
             Some(Value::Object(mut m)) => {

@@ -138,24 +138,31 @@ impl EnqueueRequest {
         Ok(spec)
     }
 
-    /// Validates a job made later by another (a chain's `then`, a batch's `on_complete`): its
-    /// start is not a time, and keys would answer it with another job.
-    pub fn into_follow_up(self, state: &AppState, prefix: &str, now: i64, depth: usize) -> Result<JobSpec, ApiError> {
-        if depth > limits::CHAIN_DEPTH_MAX {
-            return Err(ApiError::field(prefix, format!("a chain holds at most {} jobs", limits::CHAIN_DEPTH_MAX)));
-        }
+    /// Refuses `run_at`, `delay_ms`, `idempotency_key` and `cache_key` in a job that tarea
+    /// makes later (a chain's next job, a batch's callback, a schedule's ticks): its start is
+    /// not a time, and a key would answer it with another job. `why` ends the message.
+    pub fn refuse_start_and_keys(&self, prefix: &str, why: &str) -> Result<(), ApiError> {
         let refused = [
             (self.run_at.is_some(), "run_at"),
             (self.delay_ms.is_some(), "delay_ms"),
             (self.idempotency_key.is_some(), "idempotency_key"),
             (self.cache_key.is_some(), "cache_key"),
         ];
-        if let Some((_, field)) = refused.into_iter().find(|(given, _)| *given) {
-            return Err(ApiError::field(
-                &at(prefix, field),
-                format!("{field} cannot be given here: this job is made when the one before it ends"),
-            ));
+        match refused.into_iter().find(|(given, _)| *given) {
+            Some((_, field)) => {
+                Err(ApiError::field(&at(prefix, field), format!("{field} cannot be given here: {why}")))
+            }
+            None => Ok(()),
         }
+    }
+
+    /// Validates a job made later by another (a chain's `then`, a batch's `on_complete`): its
+    /// start is not a time, and keys would answer it with another job.
+    pub fn into_follow_up(self, state: &AppState, prefix: &str, now: i64, depth: usize) -> Result<JobSpec, ApiError> {
+        if depth > limits::CHAIN_DEPTH_MAX {
+            return Err(ApiError::field(prefix, format!("a chain holds at most {} jobs", limits::CHAIN_DEPTH_MAX)));
+        }
+        self.refuse_start_and_keys(prefix, "this job is made when the one before it ends")?;
         if let Some(p) = &self.payload
             && !p.get().trim_start().starts_with('{')
         {

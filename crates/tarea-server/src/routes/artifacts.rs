@@ -291,7 +291,7 @@ pub(crate) async fn upload(
     if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
         && len > limit
     {
-        return Err(too_large(limit));
+        return Err(too_large("an artifact", limit));
     }
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -303,15 +303,16 @@ pub(crate) async fn upload(
     let chunks =
         body.into_data_stream().map(|c| c.map_err(|e| BytesError::Unavailable(format!("reading the upload: {e}"))));
     let saved = store.save(state.store.as_ref(), &maker, meta, Box::pin(chunks)).await.map_err(|e| match e {
-        SaveError::Bytes(BytesError::TooLarge { limit }) => too_large(limit),
+        SaveError::Bytes(BytesError::TooLarge { limit }) => too_large("an artifact", limit),
         SaveError::Bytes(e) => ApiError::new(ErrorCode::Unavailable, e.to_string()),
         SaveError::Store(e) => e.into(),
     })?;
     Ok((StatusCode::CREATED, axum::Json(saved.into())))
 }
 
-fn too_large(limit: u64) -> ApiError {
-    ApiError::new(ErrorCode::PayloadTooLarge, format!("an artifact may hold at most {limit} bytes"))
+/// `413` for a file over `limit` bytes; `what` names it ("an artifact", "an upload").
+pub(crate) fn too_large(what: &str, limit: u64) -> ApiError {
+    ApiError::new(ErrorCode::PayloadTooLarge, format!("{what} may hold at most {limit} bytes"))
         .with_details(serde_json::json!({ "limit": limit }))
 }
 

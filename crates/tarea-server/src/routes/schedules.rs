@@ -158,28 +158,15 @@ async fn spec_of(state: &AppState, tenant: &str, name: &str, req: SchedulePut) -
         Some(m) => m.parse::<MissedPolicy>().map_err(|e| ApiError::field("missed", e))?,
         None => MissedPolicy::default(),
     };
-    let why = [
-        (req.job.run_at.is_some(), "job.run_at", "a schedule's job runs at each tick; remove run_at"),
-        (req.job.delay_ms.is_some(), "job.delay_ms", "a schedule's job runs at each tick; remove delay_ms"),
-        (
-            req.job.idempotency_key.is_some(),
-            "job.idempotency_key",
-            "a schedule keys each tick's job itself (schedule:{name}:{tick}); remove idempotency_key",
-        ),
-        (
-            req.job.cache_key.is_some(),
-            "job.cache_key",
-            "a schedule makes its job anew at each tick; a cache_key would answer every tick with the first \
-             one's result",
-        ),
-        (
-            req.job.tags.as_ref().is_some_and(|t| t.len() > limits::SCHEDULE_TAGS_MAX),
+    req.job.refuse_start_and_keys(
+        "job",
+        "a schedule makes its job at each tick, keyed schedule:{name}:{tick}, and anew every time",
+    )?;
+    if req.job.tags.as_ref().is_some_and(|t| t.len() > limits::SCHEDULE_TAGS_MAX) {
+        return Err(ApiError::field(
             "job.tags",
             "a schedule's job takes at most 31 tags (each tick adds schedule:{name})",
-        ),
-    ];
-    if let Some((_, field, message)) = why.into_iter().find(|(bad, _, _)| *bad) {
-        return Err(ApiError::field(field, message));
+        ));
     }
     let job = req.job.into_spec(state, "job", now_ms())?;
     // The template must exist now; the stored job keeps no version, so each tick renders the

@@ -16,6 +16,7 @@ use tarea_core::{BytesError, ErrorCode, NewArtifact};
 use tarea_runtime::{Maker, SaveError};
 use utoipa::IntoParams;
 
+use super::artifacts::too_large;
 use crate::auth::Auth;
 use crate::extract::Query;
 use crate::views::ArtifactView;
@@ -57,11 +58,6 @@ async fn limit_of(state: &AppState, tenant: &str, store_max: u64) -> Result<u64,
         .and_then(|v| v.get("max_bytes").and_then(serde_json::Value::as_u64))
         .unwrap_or(DEFAULT_MAX_BYTES);
     Ok(max.min(store_max))
-}
-
-fn too_large(limit: u64) -> ApiError {
-    ApiError::new(ErrorCode::PayloadTooLarge, format!("an upload may hold at most {limit} bytes"))
-        .with_details(serde_json::json!({ "limit": limit }))
 }
 
 type Chunks = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, BytesError>> + Send>>;
@@ -109,7 +105,7 @@ pub(crate) async fn create(
     if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
         && len > limit.saturating_add(64 << 10)
     {
-        return Err(too_large(limit));
+        return Err(too_large("an upload", limit));
     }
     let is_form = headers
         .get(header::CONTENT_TYPE)
@@ -183,7 +179,7 @@ async fn save(
     let maker = Maker { tenant: tenant.to_owned(), job: None, kind: UPLOAD_KIND.into(), cache_key: None };
     let meta = NewArtifact { filename, content_type, provenance: None, expires_at: None };
     store.save(state.store.as_ref(), &maker, meta, Box::pin(bounded)).await.map_err(|e| match e {
-        SaveError::Bytes(BytesError::TooLarge { limit: l }) => too_large(l.min(limit)),
+        SaveError::Bytes(BytesError::TooLarge { limit: l }) => too_large("an upload", l.min(limit)),
         SaveError::Bytes(e) => ApiError::new(ErrorCode::Unavailable, e.to_string()),
         SaveError::Store(e) => e.into(),
     })
