@@ -296,6 +296,82 @@ impl HttpRequest {
     }
 }
 
+/// Signed JSON POSTs for kinds that hand their output to the app (an import's chunks), with the
+/// same allow-list, signature and error classes as `http.request`.
+impl HttpRequest {
+    /// Checks that `tenant` may send to `url`.
+    pub(crate) async fn check_destination(&self, tenant: &str, url: &str) -> Result<Url, PayloadError> {
+        let settings =
+            self.settings(tenant).await.map_err(|e| PayloadError::new("url", e))?.ok_or_else(not_configured)?;
+        let policy = settings.policy()?;
+        check_payload(&post_to(url), &policy).map(|(url, _)| url)
+    }
+
+    /// POSTs `body` (JSON) to `url` for job `ctx`, signed, with `key` as its Idempotency-Key.
+    /// 2xx is success; 408, 425, 429, 5xx and network failures are retryable; others are not.
+    pub(crate) async fn post_signed(
+        &self,
+        ctx: &JobContext,
+        url: &str,
+        body: Vec<u8>,
+        key: &str,
+        timeout: Duration,
+    ) -> Result<(), HandlerError> {
+        let settings = self
+            .settings(&ctx.tenant)
+            .await
+            .map_err(|e| HandlerError::retryable("store_unavailable", e))?
+            .ok_or_else(|| HandlerError::fatal("destination_refused", not_configured().message))?;
+        let policy = settings
+            .policy()
+            .map_err(|e| HandlerError::fatal("invalid_payload", format!("{}: {}", e.field, e.message)))?;
+        let (url, _) =
+            check_payload(&post_to(url), &policy).map_err(|e| HandlerError::fatal("destination_refused", e.message))?;
+        let timestamp = tarea_runtime::now_ms() / 1000;
+        let req = self
+            .client(&settings, &policy)?
+            .post(url.clone())
+            .timeout(timeout)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("Tarea-Timestamp", timestamp.to_string())
+            .header("Tarea-Signature", sign(&settings.signing_secret, timestamp, &body))
+            .header("Tarea-Job-Id", ctx.id.to_string())
+            .header("Tarea-Attempt", ctx.attempt.to_string())
+            .header("Idempotency-Key", key)
+            .body(body);
+        let res = tokio::select! {
+            r = req.send() => r.map_err(|e| request_error(&url, e))?,
+            _ = ctx.cancel.cancelled() => return Err(HandlerError::Cancelled),
+        };
+        let status = res.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = res.text().await.unwrap_or_default();
+        let excerpt: String = text.chars().take(300).collect();
+        let message = format!("{url} answered {status}: {excerpt}");
+        let code = status.as_u16();
+        if matches!(code, 408 | 425 | 429) || status.is_server_error() {
+            Err(HandlerError::retryable(&format!("http_{code}"), message))
+        } else {
+            Err(HandlerError::fatal(&format!("http_{code}"), message))
+        }
+    }
+}
+
+fn post_to(url: &str) -> HttpPayload {
+    HttpPayload {
+        url: url.to_owned(),
+        method: post(),
+        headers: HashMap::new(),
+        json: None,
+        body: None,
+        timeout_ms: None,
+        parent: None,
+        batch: None,
+    }
+}
+
 fn request_error(url: &Url, e: reqwest::Error) -> HandlerError {
     let refused = std::error::Error::source(&e)
         .into_iter()

@@ -2,7 +2,8 @@
 //! every request it gets (method, path, headers, body).
 //!
 //! `/ok` answers 200 with JSON, `/error500` 500, `/rechazo` 404, `/lento` after 2 s, `/redirige`
-//! a 302 to `/ok`; anything else 200 with an empty body.
+//! a 302 to `/ok`, `/inestable` 503 the first time it sees an `Idempotency-Key` and 200 after;
+//! anything else 200 with an empty body.
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -47,13 +48,15 @@ async fn answer(
     body: Bytes,
 ) -> Response {
     let path = uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
-    let headers = headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
-    seen.lock().expect("lock").push(AppRequest {
-        method: method.to_string(),
-        path: path.clone(),
-        headers,
-        body: body.to_vec(),
-    });
+    let headers: HashMap<String, String> =
+        headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
+    let first_try = {
+        let mut seen = seen.lock().expect("lock");
+        let key = headers.get("idempotency-key");
+        let first = key.is_none_or(|k| !seen.iter().any(|r| r.headers.get("idempotency-key") == Some(k)));
+        seen.push(AppRequest { method: method.to_string(), path: path.clone(), headers, body: body.to_vec() });
+        first
+    };
     match uri.path() {
         "/ok" => (StatusCode::OK, [("content-type", "application/json")], r#"{"recibido": true}"#).into_response(),
         "/error500" => (StatusCode::INTERNAL_SERVER_ERROR, "falló la base de datos").into_response(),
@@ -63,6 +66,7 @@ async fn answer(
             StatusCode::OK.into_response()
         }
         "/redirige" => (StatusCode::FOUND, [("location", "/ok")]).into_response(),
+        "/inestable" if first_try => (StatusCode::SERVICE_UNAVAILABLE, "en mantenimiento").into_response(),
         _ => StatusCode::OK.into_response(),
     }
 }

@@ -4,6 +4,7 @@ mod common;
 mod csv_export;
 mod email;
 mod http_request;
+mod imports;
 mod pdf_render;
 mod render_pool;
 mod templates;
