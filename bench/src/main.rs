@@ -6,12 +6,14 @@
 //! Knobs (environment): BENCH_LATENCY_N (5000), BENCH_BATCHES (100), BENCH_WORK_JOBS (50000),
 //! BENCH_E2S_N (1000), BENCH_BACKLOG (1000000; 0 skips the memory-at-backlog figure).
 //! `BENCH_ONLY=renders` runs the PDF and label part (renders.rs), `BENCH_ONLY=documents` the
-//! CSV/XLSX part, `BENCH_ONLY=flows` the app flows (flows.rs: http.request, e-mail, fairness). `BENCH_ONLY=cluster` runs the PostgreSQL cluster part alone (see cluster.rs for its knobs);
+//! CSV/XLSX part, `BENCH_ONLY=flows` the app flows (flows.rs: http.request, e-mail, fairness),
+//! `BENCH_ONLY=imports` the spreadsheet imports (imports.rs). `BENCH_ONLY=cluster` runs the PostgreSQL cluster part alone (see cluster.rs for its knobs);
 //! it is not part of the default run, which needs no database server.
 mod client;
 mod cluster;
 mod documents;
 mod flows;
+mod imports;
 mod renders;
 mod server;
 mod stats;
@@ -249,6 +251,9 @@ fn wanted(name: &str) -> bool {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    if let Some(done) = imports::child() {
+        return done;
+    }
     let (latency_n, batches, work_jobs) =
         (knob("BENCH_LATENCY_N", 5000), knob("BENCH_BATCHES", 100), knob("BENCH_WORK_JOBS", 50_000));
     let (e2s_n, backlog) = (knob("BENCH_E2S_N", 1000), knob("BENCH_BACKLOG", 1_000_000));
@@ -260,6 +265,12 @@ async fn main() -> Result<()> {
 
     if std::env::var("BENCH_ONLY").is_ok_and(|o| o.split(',').any(|x| x == "cluster")) {
         return cluster::run().await;
+    }
+    if wanted("imports") {
+        imports::run().await?;
+        if std::env::var("BENCH_ONLY").is_ok_and(|o| o.split(',').all(|x| x == "imports")) {
+            return Ok(());
+        }
     }
     if wanted("renders") {
         renders::run().await?;

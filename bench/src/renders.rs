@@ -83,7 +83,7 @@ fn labels(n: usize) -> Value {
     json!({ "labels": list })
 }
 
-fn baseline_dir() -> PathBuf {
+pub(crate) fn baseline_dir() -> PathBuf {
     std::env::var("BENCH_BASELINE")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/baseline"))

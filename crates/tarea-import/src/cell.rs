@@ -20,6 +20,8 @@ pub enum CellRef<'a> {
     IsoDate(&'a str),
     /// A formula's error (`#DIV/0!`) as Excel saved it.
     Error(&'a str),
+    /// Bytes that are not valid in the file's encoding (a Latin-1 byte in a UTF-8 file).
+    Invalid(&'a [u8]),
 }
 
 impl CellRef<'_> {
@@ -35,6 +37,7 @@ impl CellRef<'_> {
     /// The cell as text, as the error report writes it.
     pub fn text(&self) -> Cow<'_, str> {
         match *self {
+            CellRef::Invalid(bytes) => String::from_utf8_lossy(bytes),
             CellRef::Empty => Cow::Borrowed(""),
             CellRef::Text(t) | CellRef::IsoDate(t) | CellRef::Error(t) => Cow::Borrowed(t),
             CellRef::Int(i) => Cow::Owned(i.to_string()),

@@ -51,9 +51,10 @@ impl<R: Read> Read for Guard<R> {
     }
 }
 
-struct Record<'r>(&'r csv::StringRecord);
+/// A record whose bytes are all UTF-8 (checked once for the whole record).
+struct Text<'r>(&'r csv::StringRecord);
 
-impl Row for Record<'_> {
+impl Row for Text<'_> {
     fn width(&self) -> usize {
         self.0.len()
     }
@@ -61,6 +62,25 @@ impl Row for Record<'_> {
         match self.0.get(i) {
             None | Some("") => CellRef::Empty,
             Some(t) => CellRef::Text(t),
+        }
+    }
+}
+
+/// A record with bytes that are not UTF-8: UTF-8 files are read as they are (no decoding
+/// pass), so a stray byte shows up as an invalid cell of its row.
+struct Record<'r>(&'r csv::ByteRecord);
+
+impl Row for Record<'_> {
+    fn width(&self) -> usize {
+        self.0.len()
+    }
+    fn cell(&self, i: usize) -> CellRef<'_> {
+        match self.0.get(i) {
+            None | Some(b"") => CellRef::Empty,
+            Some(bytes) => match std::str::from_utf8(bytes) {
+                Ok(t) => CellRef::Text(t),
+                Err(_) => CellRef::Invalid(bytes),
+            },
         }
     }
 }
@@ -84,10 +104,10 @@ pub(crate) fn rows<R: Read>(
         .quote(info.dialect.quote)
         .buffer_capacity(BUFFER)
         .from_reader(guard);
-    let mut record = csv::StringRecord::new();
+    let mut record = csv::ByteRecord::new();
     let mut last_line = 0;
     loop {
-        match reader.read_record(&mut record) {
+        match reader.read_byte_record(&mut record) {
             Ok(false) => return Ok(()),
             Ok(true) => {}
             Err(e) => {
@@ -111,7 +131,18 @@ pub(crate) fn rows<R: Read>(
         if record.len() > limits.max_columns {
             return Err(too_many_columns(line, record.len(), limits));
         }
-        visit(line, &Record(&record))?;
+        // Checked as UTF-8 in one pass over the record and moved, not copied, both ways.
+        record = match csv::StringRecord::from_byte_record(record) {
+            Ok(text) => {
+                visit(line, &Text(&text))?;
+                text.into_byte_record()
+            }
+            Err(e) => {
+                let bytes = e.into_byte_record();
+                visit(line, &Record(&bytes))?;
+                bytes
+            }
+        };
     }
 }
 

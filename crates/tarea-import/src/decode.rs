@@ -20,11 +20,13 @@ impl Decoding {
         self.encoding.name()
     }
 
-    /// A reader of the file's text as UTF-8. Bytes that are not valid in the encoding become
-    /// U+FFFD, which the row that holds them reports.
+    /// A reader of the file's text as UTF-8. A UTF-8 file passes through as it is (its rows
+    /// check their cells); in other encodings, bytes that are not valid become U+FFFD, which the
+    /// row that holds them reports.
     pub fn reader<R: Read>(&self, inner: R) -> impl Read {
         encoding_rs_io::DecodeReaderBytesBuilder::new()
             .encoding(Some(self.encoding))
+            .utf8_passthru(true)
             .bom_override(true)
             .strip_bom(true)
             .build(inner)

@@ -12,6 +12,9 @@ use crate::fold::fold;
 use crate::spec::{ColumnSpec, ColumnType, DuplicatePolicy, ImportSpec};
 use crate::value::{self, Typed};
 
+const NOT_TEXT: &str =
+    "has bytes that are not text in the file's encoding (save the file as UTF-8, or set \"encoding\")";
+
 /// Columns an import may declare.
 pub const COLUMNS_MAX: usize = 500;
 
@@ -29,6 +32,8 @@ pub struct Schema {
 #[derive(Debug)]
 pub(crate) struct Column {
     pub(crate) name: String,
+    /// `,"name":`, as each NDJSON row writes it.
+    json_key: String,
     /// The folded names it matches: its name, then its aliases.
     matches: Vec<String>,
     kind: ColumnType,
@@ -181,8 +186,10 @@ impl Schema {
         let RowOut { json, errors, uniques: unique_texts } = out;
         json.clear();
         errors.clear();
-        json.push_str("{\"_row\":");
-        json.push_str(&n.to_string());
+        {
+            json.push_str("{\"_row\":");
+            json.push_str(itoa::Buffer::new().format(n));
+        }
         unique_texts.clear();
         let mut key_parts: Vec<Option<String>> = vec![None; self.key.len()];
         for (ci, (c, pos)) in self.columns.iter().zip(&binding.positions).enumerate() {
@@ -199,9 +206,7 @@ impl Schema {
                     Typed::Null
                 }
             };
-            json.push(',');
-            value::write_json_str(&c.name, json);
-            json.push(':');
+            json.push_str(&c.json_key);
             typed.write_json(json);
             if c.unique {
                 unique_texts.push((typed != Typed::Null).then(|| typed.key_text().into_owned()));
@@ -271,7 +276,12 @@ pub struct BoundColumn {
 
 impl Column {
     fn read<'c>(&self, cell: CellRef<'c>, trim: bool, limits: &crate::Limits) -> Result<Typed<'c>, String> {
-        if cell.is_empty() {
+        // Trimmed once here; every reader below may trim again at no cost.
+        let cell = match cell {
+            CellRef::Text(t) if trim || self.kind != ColumnType::String => CellRef::Text(t.trim()),
+            other => other,
+        };
+        if matches!(cell, CellRef::Empty | CellRef::Text("")) || (!trim && cell.is_empty()) {
             return if self.required { Err("is required".into()) } else { Ok(Typed::Null) };
         }
         if let CellRef::Text(t) = cell {
@@ -282,12 +292,12 @@ impl Column {
                     limits.max_cell_bytes / 1024
                 ));
             }
-            if t.contains('\u{fffd}') {
-                return Err(
-                    "has bytes that are not text in the file's encoding (save the file as UTF-8, or set \"encoding\")"
-                        .into(),
-                );
+            if t.as_bytes().contains(&0xEF) && t.contains('\u{fffd}') {
+                return Err(NOT_TEXT.into());
             }
+        }
+        if let CellRef::Invalid(_) = cell {
+            return Err(NOT_TEXT.into());
         }
         if let CellRef::Error(e) = cell {
             return Err(format!("the formula in this cell gave the error {e}"));
@@ -295,7 +305,6 @@ impl Column {
         let typed = match self.kind {
             ColumnType::String => {
                 let text = match cell {
-                    CellRef::Text(t) if trim => std::borrow::Cow::Borrowed(t.trim()),
                     CellRef::Text(t) => std::borrow::Cow::Borrowed(t),
                     other => std::borrow::Cow::Owned(other.text().into_owned()),
                 };
@@ -322,16 +331,18 @@ impl Column {
 
     fn check(&self, typed: &Typed<'_>) -> Result<(), String> {
         if let Typed::Text(t) = typed {
-            let chars = t.chars().count();
-            if let Some(min) = self.min_length
-                && chars < min
-            {
-                return Err(format!("must be at least {min} characters long"));
-            }
-            if let Some(max) = self.max_length
-                && chars > max
-            {
-                return Err(format!("must be at most {max} characters long"));
+            if self.min_length.is_some() || self.max_length.is_some() {
+                let chars = t.chars().count();
+                if let Some(min) = self.min_length
+                    && chars < min
+                {
+                    return Err(format!("must be at least {min} characters long"));
+                }
+                if let Some(max) = self.max_length
+                    && chars > max
+                {
+                    return Err(format!("must be at most {max} characters long"));
+                }
             }
             if let Some(re) = &self.pattern
                 && !re.is_match(t)
@@ -345,12 +356,29 @@ impl Column {
             _ => None,
         };
         for (bound, is_min) in [(self.min, true), (self.max, false)] {
-            let (ok, shown) = match (bound, number, typed) {
-                (Some(Bound::Number(b)), Some(v), _) => (if is_min { v >= b } else { v <= b }, fmt_num(b)),
-                (Some(Bound::Date(b)), _, Typed::Date(d)) => (if is_min { *d >= b } else { *d <= b }, b.to_string()),
+            let ok = match (bound, number, typed) {
+                (Some(Bound::Number(b)), Some(v), _) => {
+                    if is_min {
+                        v >= b
+                    } else {
+                        v <= b
+                    }
+                }
+                (Some(Bound::Date(b)), _, Typed::Date(d)) => {
+                    if is_min {
+                        *d >= b
+                    } else {
+                        *d <= b
+                    }
+                }
                 _ => continue,
             };
             if !ok {
+                let shown = match bound {
+                    Some(Bound::Number(b)) => fmt_num(b),
+                    Some(Bound::Date(d)) => d.to_string(),
+                    None => String::new(),
+                };
                 return Err(format!("must be {} {shown}", if is_min { "at least" } else { "at most" }));
             }
         }
@@ -436,8 +464,12 @@ fn compile_column(i: usize, c: &ColumnSpec) -> Result<Column, ImportError> {
         Some(".") if c.kind == ColumnType::Decimal => Some(b'.'),
         Some(_) => return Err(bad(field("decimal"), "must be \",\" or \".\", on a decimal column")),
     };
+    let mut json_key = String::from(",");
+    value::write_json_str(&c.name, &mut json_key);
+    json_key.push(':');
     Ok(Column {
         name: c.name.clone(),
+        json_key,
         matches,
         kind: c.kind,
         required: c.required,

@@ -17,7 +17,7 @@ pub(crate) enum Typed<'a> {
     Int(i64),
     /// A decimal, normalised (`-1234.5`: a valid JSON number, digits kept exactly), and its
     /// value as a float for `min`/`max`.
-    Decimal(String, f64),
+    Decimal(Cow<'a, str>, f64),
     /// A date.
     Date(Date),
     /// Yes or no.
@@ -31,9 +31,7 @@ impl Typed<'_> {
         match self {
             Typed::Null => out.push_str("null"),
             Typed::Text(t) => write_json_str(t, out),
-            Typed::Int(i) => {
-                let _ = write!(out, "{i}");
-            }
+            Typed::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
             Typed::Decimal(d, _) => out.push_str(d),
             Typed::Date(d) => {
                 let _ = write!(out, "\"{d}\"");
@@ -58,6 +56,11 @@ impl Typed<'_> {
 /// Appends `s` as a JSON string.
 pub(crate) fn write_json_str(s: &str, out: &mut String) {
     out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let esc: Option<&str> = match b {
@@ -114,16 +117,19 @@ pub(crate) fn integer(cell: &CellRef<'_>) -> Result<i64, String> {
 
 /// Reads a decimal written with `sep` as its decimal separator, or (none) whichever separator
 /// the value uses last; the other separator may group thousands.
-pub(crate) fn decimal(cell: &CellRef<'_>, sep: Option<u8>) -> Result<(String, f64), String> {
+pub(crate) fn decimal<'c>(cell: &CellRef<'c>, sep: Option<u8>) -> Result<(Cow<'c, str>, f64), String> {
     let not = || format!("{} is not a number", quoted(cell));
     match *cell {
-        CellRef::Int(i) => return Ok((i.to_string(), i as f64)),
-        CellRef::Float(f) if f.is_finite() => return Ok((crate::cell::format_float(f), f)),
+        CellRef::Int(i) => return Ok((Cow::Owned(i.to_string()), i as f64)),
+        CellRef::Float(f) if f.is_finite() => return Ok((Cow::Owned(crate::cell::format_float(f)), f)),
         CellRef::Text(_) => {}
         _ => return Err(not()),
     }
     let CellRef::Text(t) = *cell else { unreachable!() };
     let t = t.trim();
+    if let Some(fast) = plain_decimal(t, sep) {
+        return Ok(fast);
+    }
     let (negative, body) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
@@ -182,7 +188,34 @@ pub(crate) fn decimal(cell: &CellRef<'_>, sep: Option<u8>) -> Result<(String, f6
         out.push_str(frac_part);
     }
     let value = out.parse::<f64>().map_err(|_| not())?;
-    Ok((out, value))
+    Ok((Cow::Owned(out), value))
+}
+
+/// The common case, without allocating when the text is already a JSON number: digits, at
+/// most one decimal separator, no thousands, no leading zero, no sign but `-`. None: take the
+/// general path.
+fn plain_decimal(t: &str, sep: Option<u8>) -> Option<(Cow<'_, str>, f64)> {
+    let b = t.as_bytes();
+    let body = b.strip_prefix(b"-").unwrap_or(b);
+    let (int, frac) = match body.iter().position(|c| !c.is_ascii_digit()) {
+        None => (body, &b""[..]),
+        Some(at) if sep.is_none_or(|s| s == body[at]) && matches!(body[at], b'.' | b',') => {
+            (&body[..at], &body[at + 1..])
+        }
+        Some(_) => return None,
+    };
+    let ok = !int.is_empty()
+        && (int.len() == 1 || int[0] != b'0')
+        && frac.iter().all(u8::is_ascii_digit)
+        && (frac.is_empty() == (int.len() == body.len()))
+        && !(b[0] == b'-' && int.iter().chain(frac).all(|c| *c == b'0'));
+    if !ok {
+        return None;
+    }
+    let comma = int.len() < body.len() && body[int.len()] == b',';
+    let out = if comma { Cow::Owned(t.replacen(',', ".", 1)) } else { Cow::Borrowed(t) };
+    let value = out.parse::<f64>().ok()?;
+    Some((out, value))
 }
 
 /// Reads a date: a workbook's date cell, ISO `2026-11-28`, or day first `28/11/2026`,
@@ -278,7 +311,7 @@ mod tests {
     use super::*;
 
     fn dec(t: &str) -> Result<String, String> {
-        decimal(&CellRef::Text(t), None).map(|(s, _)| s)
+        decimal(&CellRef::Text(t), None).map(|(s, _)| s.into_owned())
     }
 
     #[test]
@@ -292,6 +325,15 @@ mod tests {
         assert_eq!(dec("007").unwrap(), "7");
         assert_eq!(dec(",5").unwrap(), "0.5");
         assert_eq!(dec("-0").unwrap(), "0");
+        assert_eq!(dec("-12,5").unwrap(), "-12.5");
+        assert_eq!(dec("0.25").unwrap(), "0.25");
+        assert_eq!(dec("1500").unwrap(), "1500");
+        assert_eq!(dec("05.5").unwrap(), "5.5");
+        assert_eq!(dec("12.").unwrap(), "12");
+        assert_eq!(
+            decimal(&CellRef::Text("1,5"), Some(b'.')).map(|d| d.0.into_owned()),
+            Err("\"1,5\" is not a number".into())
+        );
         for bad in ["12,50€", "1.2.3,4,5", "abc", "", "-", "1,23,456.7", "1 000", "1e5"] {
             assert!(dec(bad).is_err(), "{bad}");
         }
