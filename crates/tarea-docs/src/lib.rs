@@ -11,6 +11,7 @@ mod http_request;
 mod import_delivery;
 mod import_sheet;
 mod pdf_render;
+mod render_data;
 pub mod render_pool;
 mod settings;
 mod templates;

@@ -1,7 +1,8 @@
 //! `pdf.render` and `label.render`: a Typst template and JSON data → one PDF artifact, rendered
 //! in a renderer process of the [`RenderPool`].
 //!
-//! `pdf.render` payload: `{"template", "version"?, "data", "filename"?, "pdf_a"?}`.
+//! `pdf.render` payload: `{"template", "version"?, "data", "filename"?, "pdf_a"?, "rows"?:
+//! {"artifact"?, "into"? = "items"}, "parent_into"?}` (see [`crate::render_data`]).
 //! `label.render` payload: `{"template"? = "reception-label", "labels": [{…}, …], "filename"?}`;
 //! every label's QR code (its `qr`, or else its `url`) is decoded back from the finished page
 //! and every page's size checked before the job succeeds.
@@ -60,7 +61,17 @@ struct PdfPayload {
     template: String,
     #[serde(default)]
     version: Option<u32>,
+    #[serde(default = "empty_object")]
     data: Box<RawValue>,
+    /// NDJSON rows to put in the data.
+    #[serde(default)]
+    rows: Option<crate::render_data::RowsFrom>,
+    /// The data field that gets the chain parent's result.
+    #[serde(default)]
+    parent_into: Option<String>,
+    /// Added by a chain: the job before this one.
+    #[serde(default)]
+    parent: Option<serde_json::Value>,
     #[serde(default)]
     filename: Option<String>,
     #[serde(default)]
@@ -77,6 +88,10 @@ struct LabelPayload {
     labels: Vec<Box<RawValue>>,
     #[serde(default)]
     filename: Option<String>,
+}
+
+fn empty_object() -> Box<RawValue> {
+    RawValue::from_string("{}".into()).expect("valid JSON")
 }
 
 fn reception_label() -> String {
@@ -100,7 +115,10 @@ impl Handler for PdfRender {
             ident: ctx.id.to_string(),
         };
         let filename = p.filename.unwrap_or_else(|| format!("{}.pdf", template.name));
-        render(&self.pool, &ctx, &template, request, p.data.get().as_bytes().to_vec(), filename).await
+        let data =
+            crate::render_data::assemble(&ctx, &p.data, p.rows.as_ref(), p.parent.as_ref(), p.parent_into.as_deref())
+                .await?;
+        render(&self.pool, &ctx, &template, request, data, filename).await
     }
 }
 

@@ -15,6 +15,15 @@ fn corrupt(format: Format, e: impl std::fmt::Display) -> ImportError {
     ImportError::corrupt(&format.name().to_uppercase(), e)
 }
 
+/// Runs one call into calamine; a panic in it (found by fuzzing: arithmetic on lengths read
+/// from the file) is the file's fault and becomes `corrupt_file`, not a crash of the import.
+fn guarded<T, E: std::fmt::Display>(format: Format, f: impl FnOnce() -> Result<T, E>) -> Result<T, ImportError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(|e| corrupt(format, e)),
+        Err(_) => Err(corrupt(format, "its structure is inconsistent")),
+    }
+}
+
 /// Picks the sheet `wanted` names (default: the first).
 fn pick(names: &[String], wanted: Option<&SheetRef>) -> Result<String, ImportError> {
     let found = match wanted {
@@ -53,16 +62,33 @@ pub(crate) fn rows<R: Read + Seek>(
 ) -> Result<String, ImportError> {
     match format {
         Format::Xlsx => {
-            let mut book = calamine::Xlsx::new(file).map_err(|e| corrupt(format, e))?;
+            let mut book = guarded(format, || calamine::Xlsx::new(file))?;
             let name = pick(&book.sheet_names(), sheet)?;
             xlsx_rows(&mut book, &name, limits, visit)?;
             Ok(name)
         }
-        Format::Xls => whole_sheet::<R, calamine::Xls<R>>(file, format, sheet, limits, visit),
+        Format::Xls => {
+            let mut file = file;
+            check_cfb(&mut file)?;
+            whole_sheet::<R, calamine::Xls<R>>(file, format, sheet, limits, visit)
+        }
         Format::Xlsb => whole_sheet::<R, calamine::Xlsb<R>>(file, format, sheet, limits, visit),
         Format::Ods => whole_sheet::<R, calamine::Ods<R>>(file, format, sheet, limits, visit),
         Format::Csv => unreachable!("CSV is read by csv_source"),
     }
+}
+
+/// Checks an XLS file's container (OLE compound file) with the `cfb` crate, which validates
+/// its allocation tables, before calamine reads it: calamine follows a sector chain that loops
+/// back on itself until memory runs out (found by fuzzing, `tests/fixtures/fuzz/`).
+fn check_cfb<R: Read + Seek>(file: &mut R) -> Result<(), ImportError> {
+    let start = file.stream_position().map_err(ImportError::io)?;
+    let ok = cfb::CompoundFile::open(&mut *file).map_err(|e| ImportError::corrupt("XLS", e)).and_then(|c| {
+        let found = c.walk().any(|e| e.is_stream() && matches!(e.name(), "Workbook" | "Book"));
+        if found { Ok(()) } else { Err(ImportError::corrupt("XLS", "it holds no workbook")) }
+    });
+    file.seek(std::io::SeekFrom::Start(start)).map_err(ImportError::io)?;
+    ok
 }
 
 /// A sheet of a format that is read whole (XLS, XLSB, ODS).
@@ -76,9 +102,9 @@ fn whole_sheet<R: Read + Seek, W: Reader<R>>(
 where
     W::Error: std::fmt::Display,
 {
-    let mut book = W::new(file).map_err(|e| corrupt(format, e))?;
+    let mut book = guarded(format, || W::new(file))?;
     let name = pick(&book.sheet_names(), sheet)?;
-    let range = book.worksheet_range(&name).map_err(|e| corrupt(format, e))?;
+    let range = guarded(format, || book.worksheet_range(&name))?;
     range_rows(&range, limits, visit)?;
     Ok(name)
 }
@@ -89,11 +115,11 @@ fn xlsx_rows<R: Read + Seek>(
     limits: &Limits,
     visit: &mut Visit<'_>,
 ) -> Result<(), ImportError> {
-    let mut cells = book.worksheet_cells_reader(name).map_err(|e| corrupt(Format::Xlsx, e))?;
+    let mut cells = guarded(Format::Xlsx, || book.worksheet_cells_reader(name))?;
     let mut row: Vec<DataRef<'_>> = Vec::new();
     let mut current: Option<u32> = None;
     loop {
-        let next = cells.next_cell().map_err(|e| corrupt(Format::Xlsx, e))?;
+        let next = guarded(Format::Xlsx, || cells.next_cell())?;
         let Some(cell) = next else { break };
         let (r, c) = cell.get_position();
         if current != Some(r) {

@@ -445,6 +445,24 @@ fn cancelling_stops_the_import() {
     assert_eq!(seen, [1000, 2000]);
 }
 
+/// Inputs the fuzzer (fuzz/) found that once took the importer down, each with the answer it
+/// now gets.
+#[test]
+fn inputs_found_by_fuzzing_get_a_clear_error() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fuzz/");
+    for (file, code) in [
+        // An XLS whose sector chain loops: calamine read it until memory ran out.
+        ("xls-fat-loop.xls", "corrupt_file"),
+        // An XLS whose RK record's last column is before its first: calamine's length
+        // arithmetic underflowed (a panic with overflow checks on).
+        ("xls-rk-overflow.xls", "corrupt_file"),
+    ] {
+        let bytes = std::fs::read(format!("{dir}{file}")).unwrap();
+        let e = run(&bytes, json!({"columns": [{"name": "sku"}]})).summary.unwrap_err();
+        assert_eq!(e.code, code, "{file}: {}", e.message);
+    }
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
     /// Whatever the bytes, an import answers (rows or an error) and never panics.

@@ -238,3 +238,59 @@ async fn bad_imports_are_refused_at_enqueue_or_fail_with_what_is_wrong() {
     assert_eq!(job["error"]["code"], "missing_column");
     assert!(job["error"]["message"].as_str().unwrap().contains("\"nombre\", \"telefono\""), "{job}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_chains_into_the_inventory_report() {
+    let (s, c) = setup().await;
+    let csv = "SKU;Producto;Categoría;Stock;Mínimo;Proveedor\n\
+               ALI-00112;Alimento balanceado perro adulto 15 kg;Alimentos;2;10;Distribuidora Norte\n\
+               HIG-00031;Piedras sanitarias aglomerantes 4 kg;Higiene;0;12;Higiene Animal S.A.\n\
+               FAR-00077;Pipeta antipulgas 10–20 kg;Farmacia;muchas;15;VetFarma\n";
+    let id = upload(&s, &c, "stock.csv", csv.as_bytes().to_vec()).await;
+    let columns = json!([
+        {"name": "sku", "required": true}, {"name": "name", "aliases": ["producto"]},
+        {"name": "category", "aliases": ["categoría"]}, {"name": "stock", "type": "integer"},
+        {"name": "minimum", "aliases": ["mínimo"], "type": "integer"}, {"name": "supplier", "aliases": ["proveedor"]}
+    ]);
+    let job = c
+        .post(
+            &s,
+            "/v1/jobs",
+            json!({"kind": "import.sheet", "payload": {"upload": id, "columns": columns},
+                   "then": {"kind": "pdf.render", "payload": {"template": "inventory-report",
+                            "data": {"store": "Pet Shop Patitas · Sucursal Centro", "date": "2026-11-28"},
+                            "rows": {"into": "items"}, "parent_into": "importacion"}}}),
+        )
+        .await;
+    let import = c.finished_id(&s, job["id"].as_str().unwrap()).await;
+    assert_eq!(import["state"], "succeeded", "{import}");
+    let report_id = loop {
+        let j = c.get(&s, &format!("/v1/jobs/{}", import["id"].as_str().unwrap())).await;
+        if let Some(n) = j["next_id"].as_str() {
+            break n.to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let report = c.finished_id(&s, &report_id).await;
+    assert_eq!(report["state"], "succeeded", "{report}");
+    let text = crate::common::pdf_text(&c.content(&s, &report).await);
+    assert!(text.contains("Piedras sanitarias aglomerantes 4 kg"), "{text}");
+    assert!(text.contains("Alimento balanceado perro adulto 15 kg"), "{text}");
+    assert!(!text.contains("Pipeta"), "the rejected row is not in the report: {text}");
+
+    // Rows from an artifact named outright, without a chain.
+    let rows = import["result"]["artifacts"]["rows"].clone();
+    let direct = c
+        .finished(
+            &s,
+            "pdf.render",
+            json!({"template": "inventory-report",
+            "data": {"store": "Sucursal Norte", "date": "2026-11-28"}, "rows": {"artifact": rows}}),
+        )
+        .await;
+    assert_eq!(direct["state"], "succeeded", "{direct}");
+    // Without a chain, parent_into has nothing to give.
+    let orphan =
+        c.finished(&s, "pdf.render", json!({"template": "inventory-report", "data": {}, "parent_into": "x"})).await;
+    assert_eq!((&orphan["state"], &orphan["error"]["code"]), (&json!("dead"), &json!("invalid_payload")));
+}
