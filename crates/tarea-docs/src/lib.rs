@@ -10,6 +10,9 @@ mod http_policy;
 mod http_request;
 mod import_delivery;
 mod import_sheet;
+mod ocr_engine;
+mod ocr_extract;
+mod ocr_fields;
 mod pdf_render;
 mod render_data;
 pub mod render_pool;
@@ -26,6 +29,7 @@ pub use email_settings::{EMAIL_SETTING, EmailSettings, SmtpTls};
 pub use http_policy::{HTTP_SETTING, HttpSettings, is_public};
 pub use http_request::{HttpRequest, sign};
 pub use import_sheet::{IMPORT_KIND, ImportSheet};
+pub use ocr_extract::{OCR_KIND, OcrExtract};
 pub use pdf_render::{LabelRender, PdfRender, RENDER_KILLED};
 pub use render_pool::{RenderConfig, RenderFailure, RenderPool};
 pub use settings::{DocsSettings, UPLOADS_SETTING};
@@ -62,6 +66,7 @@ pub fn register(registry: &mut tarea_runtime::Registry, pool: Arc<RenderPool>, s
         .register("email.send", EmailSend::new(Arc::clone(&store)))
         .register_shared("http.request", Arc::clone(&http) as Arc<dyn tarea_core::Handler>)
         .register(IMPORT_KIND, ImportSheet::new(Arc::clone(&store), Arc::clone(&http)))
+        .register(OCR_KIND, OcrExtract::new(Arc::clone(&store)))
         .register(tarea_core::WEBHOOK_KIND, WebhookDeliver::new(http))
         .register("pdf.render", PdfRender::new(Arc::clone(&pool), Arc::clone(&store)))
         .register("label.render", LabelRender::new(pool, store));

@@ -75,5 +75,16 @@ impl Default for Limits {
     }
 }
 
+/// Reads a date as a `date` column does (`28/11/2026`, `2026-11-28`, `28.11.26`, …): for
+/// callers that find dates in other text (OCR's fields).
+pub fn read_date(text: &str) -> Result<jiff::civil::Date, String> {
+    value::date(&CellRef::Text(text), None)
+}
+
+/// Reads a number as a `decimal` column does (`1.500,50`, `12.5`): its exact JSON form and value.
+pub fn read_decimal(text: &str) -> Result<(String, f64), String> {
+    value::decimal(&CellRef::Text(text), None).map(|(s, f)| (s.into_owned(), f))
+}
+
 /// How many row errors the summary shows.
 pub const ERRORS_PREVIEW: usize = 100;

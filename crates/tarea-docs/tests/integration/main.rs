@@ -5,6 +5,7 @@ mod csv_export;
 mod email;
 mod http_request;
 mod imports;
+mod ocr;
 mod pdf_render;
 mod render_pool;
 mod templates;

@@ -1,0 +1,178 @@
+//! `ocr.extract` with the real Tesseract and poppler (installed by scripts/test): a digital PDF
+//! is read from its text layer, exactly and without OCR; the same text printed and scanned at
+//! 300 dpi is recognized with its characters right; fields are found; a searchable PDF is made.
+use serde_json::{Value, json};
+use tarea_testkit::TestServer;
+
+use crate::common::{Client, pdf_text, setup};
+
+/// A page of a clinical history as a vet lab writes it: the known text of the scans.
+const PARRAFOS: [&str; 4] = [
+    "Protocolo HP 26/01234. Fecha de recepción: 20/11/2026. Paciente: Luna, especie canino, raza Labrador, hembra de 9 años, peso 32,5 kg.",
+    "Historia clínica: la paciente presenta un nódulo en la glándula mamaria inguinal derecha, de crecimiento lento, detectado por la propietaria hace tres meses.",
+    "Macroscopía: se recibe una pieza de tejido de 4 x 3 x 2 cm, de superficie irregular y consistencia firme, con áreas de aspecto quístico al corte.",
+    "Diagnóstico: carcinoma tubulopapilar mamario de grado II. Márgenes quirúrgicos libres de neoplasia. Se sugiere control clínico cada seis meses.",
+];
+
+const PLANTILLA: &str = r#"#let data = json("/data.json")
+#set page(paper: "a4", margin: 2.5cm)
+#set text(font: "Liberation Sans", size: 12pt, lang: "es", hyphenate: false)
+#set par(justify: false, leading: 0.8em, spacing: 1.4em)
+#for p in data.parrafos [ #p #parbreak() ]
+"#;
+
+async fn upload(s: &TestServer, c: &Client, filename: &str, bytes: Vec<u8>) -> String {
+    let res = c
+        .http
+        .post(s.url(&format!("/v1/uploads?filename={filename}")))
+        .bearer_auth(&c.key)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let v: Value = res.json().await.unwrap();
+    v["id"].as_str().unwrap().to_owned()
+}
+
+async fn download(s: &TestServer, c: &Client, id: &Value) -> Vec<u8> {
+    let url = s.url(&format!("/v1/artifacts/{}/content", id.as_str().unwrap()));
+    c.http.get(url).bearer_auth(&c.key).send().await.unwrap().bytes().await.unwrap().to_vec()
+}
+
+/// The text document as a digital PDF.
+async fn digital_pdf(s: &TestServer, c: &Client) -> Vec<u8> {
+    let res = c
+        .http
+        .put(s.url("/v1/templates/historia-clinica"))
+        .bearer_auth(&c.key)
+        .json(&json!({"source": PLANTILLA, "sample": {"parrafos": PARRAFOS}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let job =
+        c.finished(s, "pdf.render", json!({"template": "historia-clinica", "data": {"parrafos": PARRAFOS}})).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    c.content(s, &job).await
+}
+
+/// A page of `pdf` as a 300 dpi grey scan.
+fn scan(pdf: &[u8]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("doc.pdf"), pdf).unwrap();
+    let out = std::process::Command::new("pdftoppm")
+        .args(["-r", "300", "-gray", "-png", "-singlefile", "-f", "1", "-l", "1"])
+        .arg(dir.path().join("doc.pdf"))
+        .arg(dir.path().join("scan"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read(dir.path().join("scan.png")).unwrap()
+}
+
+fn words(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// 1 − edit distance / length, over the text with its spacing normalised.
+fn accuracy(expected: &str, got: &str) -> f64 {
+    let (e, g) = (words(expected), words(got));
+    1.0 - strsim::levenshtein(&e, &g) as f64 / e.chars().count() as f64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digital_pdf_is_read_from_its_text_layer_exactly() {
+    let (s, c) = setup().await;
+    let pdf = digital_pdf(&s, &c).await;
+    let id = upload(&s, &c, "historia.pdf", pdf.clone()).await;
+    let job =
+        c.finished(&s, "ocr.extract", json!({"upload": id, "fields": ["protocolo", "fecha", "especie", "peso"]})).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let r = &job["result"];
+    assert_eq!((&r["page_count"], &r["ocr_pages"]), (&json!(1), &json!(0)), "no OCR on a digital PDF");
+    assert_eq!(r["pages"][0]["source"], "text_layer");
+    assert_eq!(r["text"].as_str().unwrap(), pdf_text_layout(&pdf).trim_end(), "exactly the PDF's own text");
+    assert_eq!(
+        r["fields"],
+        json!({"protocolo": "HP 26/01234", "fecha": "2026-11-20", "especie": "Canino", "peso": {"value": 32.5, "unit": "kg"}})
+    );
+    let text = String::from_utf8(download(&s, &c, &r["artifacts"]["text"]).await).unwrap();
+    assert!(text.contains("carcinoma tubulopapilar"), "{text}");
+}
+
+fn pdf_text_layout(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("d.pdf"), pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", "-enc", "UTF-8"])
+        .arg(dir.path().join("d.pdf"))
+        .arg("-")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim_end_matches(['\u{c}', '\n']).to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_is_recognized_with_its_characters_right_and_made_searchable() {
+    let (s, c) = setup().await;
+    let pdf = digital_pdf(&s, &c).await;
+    let png = scan(&pdf);
+    let expected = PARRAFOS.join(" ");
+
+    // The scan as an image, and wrapped in a PDF without a text layer (as scanners save them).
+    let id = upload(&s, &c, "escaneo.png", png).await;
+    let job = c
+        .finished(&s, "ocr.extract", json!({"upload": id, "fields": ["protocolo", "especie"], "searchable_pdf": true}))
+        .await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let r = &job["result"];
+    assert_eq!((&r["page_count"], &r["ocr_pages"], &r["pages"][0]["source"]), (&json!(1), &json!(1), &json!("ocr")));
+    let got = r["text"].as_str().unwrap();
+    let acc = accuracy(&expected, got);
+    assert!(acc >= 0.99, "character accuracy {acc:.4}: {got}");
+    assert!(r["mean_confidence"].as_f64().unwrap() > 80.0, "{r}");
+    assert_eq!(r["fields"], json!({"protocolo": "HP 26/01234", "especie": "Canino"}));
+    // The searchable PDF's text layer has the recognized words.
+    let searchable = download(&s, &c, &r["artifacts"]["pdf"]).await;
+    assert!(words(&pdf_text(&searchable)).contains("carcinoma tubulopapilar mamario"), "searchable");
+
+    // A two-page scanned PDF: the OCR pages, in order, with progress per page.
+    let page_pdf = download(&s, &c, &r["artifacts"]["pdf"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    for n in ["a", "b"] {
+        std::fs::write(dir.path().join(format!("{n}.pdf")), &page_pdf).unwrap();
+    }
+    let joined = dir.path().join("ab.pdf");
+    let st = std::process::Command::new("pdfunite")
+        .arg(dir.path().join("a.pdf"))
+        .arg(dir.path().join("b.pdf"))
+        .arg(&joined)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let id = upload(&s, &c, "dos.pdf", std::fs::read(&joined).unwrap()).await;
+    // force_ocr: the searchable PDF has a text layer now; read its images anyway.
+    let job = c.finished(&s, "ocr.extract", json!({"upload": id, "force_ocr": true})).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!((&job["result"]["page_count"], &job["result"]["ocr_pages"]), (&json!(2), &json!(2)));
+    assert_eq!((&job["progress"]["current"], &job["progress"]["total"]), (&json!(2), &json!(2)), "{}", job["progress"]);
+    for p in job["result"]["pages"].as_array().unwrap() {
+        assert_eq!(p["source"], "ocr");
+        assert!(p["confidence"].as_f64().unwrap() > 80.0, "{p}");
+    }
+    let text = job["result"]["text"].as_str().unwrap();
+    let halves: Vec<&str> = text.split('\u{c}').collect();
+    assert_eq!(halves.len(), 2);
+    for half in halves {
+        assert!(accuracy(&expected, half) >= 0.99, "{half}");
+    }
+
+    // Not a PDF or an image; too many pages.
+    let id = upload(&s, &c, "notas.txt", b"hola".to_vec()).await;
+    let job = c.finished(&s, "ocr.extract", json!({"upload": id})).await;
+    assert_eq!(job["error"]["code"], "unsupported_file");
+    let id = upload(&s, &c, "dos.pdf", std::fs::read(&joined).unwrap()).await;
+    let job = c.finished(&s, "ocr.extract", json!({"upload": id, "max_pages": 1})).await;
+    assert_eq!(job["error"]["code"], "too_many_pages", "{job}");
+}
