@@ -10,6 +10,7 @@ mod http_policy;
 mod http_request;
 mod import_delivery;
 mod import_sheet;
+mod ocr_cleanup;
 mod ocr_engine;
 mod ocr_extract;
 mod ocr_fields;
@@ -29,6 +30,8 @@ pub use email_settings::{EMAIL_SETTING, EmailSettings, SmtpTls};
 pub use http_policy::{HTTP_SETTING, HttpSettings, is_public};
 pub use http_request::{HttpRequest, sign};
 pub use import_sheet::{IMPORT_KIND, ImportSheet};
+#[doc(hidden)]
+pub use ocr_cleanup::clean_scan;
 pub use ocr_extract::{OCR_KIND, OcrExtract};
 pub use pdf_render::{LabelRender, PdfRender, RENDER_KILLED};
 pub use render_pool::{RenderConfig, RenderFailure, RenderPool};

@@ -106,15 +106,31 @@ pub(crate) async fn pdf_page_text(pdf: &Path, page: u32, timeout: Duration) -> R
     Ok(String::from_utf8_lossy(&out).trim_end_matches(['\u{c}', '\n']).to_owned())
 }
 
-/// Page `page` as a grey PNG at `dpi`, written next to `prefix`.
+/// The longest side of a rasterized page, in pixels: an A3 page at 300 dpi; a bigger page is
+/// rasterized at a lower resolution instead of into hundreds of megapixels.
+const RASTER_SIDE_MAX: f64 = 5000.0;
+
+/// Page `page` as a grey PNG at `dpi` (less for a page too big for that), written next to
+/// `prefix`; answers the file and the resolution used.
 pub(crate) async fn rasterize(
     pdf: &Path,
     page: u32,
     dpi: u32,
     prefix: &Path,
     timeout: Duration,
-) -> Result<PathBuf, EngineError> {
-    let (p, r) = (page.to_string(), dpi.to_string());
+) -> Result<(PathBuf, u32), EngineError> {
+    let p = page.to_string();
+    let info = run("pdfinfo", &[os("-f"), os(&p), os("-l"), os(&p), pdf.as_os_str()], timeout).await?;
+    let longest_pts = String::from_utf8_lossy(&info)
+        .lines()
+        .find_map(|l| {
+            let (_, size) = l.split_once(" size:")?;
+            let mut dims = size.split_whitespace().filter_map(|t| t.parse::<f64>().ok());
+            Some(dims.next()?.max(dims.next()?))
+        })
+        .unwrap_or(842.0);
+    let dpi = (f64::from(dpi)).min(RASTER_SIDE_MAX * 72.0 / longest_pts.max(1.0)).floor().max(36.0) as u32;
+    let r = dpi.to_string();
     run(
         "pdftoppm",
         &[
@@ -133,7 +149,7 @@ pub(crate) async fn rasterize(
         timeout,
     )
     .await?;
-    Ok(prefix.with_extension("png"))
+    Ok((prefix.with_extension("png"), dpi))
 }
 
 /// Page `page` of a PDF as a PDF of its own.
@@ -167,10 +183,20 @@ pub(crate) struct Recognized {
 pub(crate) struct OcrSettings {
     /// `spa`, `spa+eng`, …
     pub(crate) languages: String,
+    /// The image's resolution.
+    pub(crate) dpi: u32,
     /// Sauvola's adaptive thresholding instead of Otsu's global one (uneven light, stains).
     pub(crate) adaptive: bool,
     /// Also write a searchable PDF (`<base>.pdf`).
     pub(crate) pdf: bool,
+}
+
+impl OcrSettings {
+    /// These settings for an image of `dpi` (Tesseract assumes 70 without one, which sizes the
+    /// searchable PDF's page wrongly and skews its guesses of letter size).
+    pub(crate) fn at(&self, dpi: u32) -> OcrSettings {
+        OcrSettings { dpi, ..self.clone() }
+    }
 }
 
 /// Reads `image` (PNG, JPEG, a TIFF of one or more pages); answers one [`Recognized`] a page,
@@ -191,6 +217,8 @@ pub(crate) async fn tesseract(
         os("--psm"),
         os("3"),
     ];
+    let dpi = settings.dpi.to_string();
+    args.extend([os("--dpi"), os(&dpi)]);
     if settings.adaptive {
         args.extend([os("-c"), os("thresholding_method=2")]);
     }

@@ -4,9 +4,10 @@
 //! without OCR; only scanned pages are rasterized and recognized.
 //!
 //! Payload: `{"upload", "languages"? = "spa+eng", "max_pages"? = 50, "dpi"? = 300,
-//! "fields"?: [...], "searchable_pdf"? = false, "force_ocr"? = false, "adaptive_threshold"? =
-//! false, "page_timeout_s"? = 120}`. Result: `{"pages": [{"page", "source", "confidence",
-//! "words", "chars", "ms"}], "page_count", "ocr_pages", "mean_confidence", "text",
+//! "fields"?: [...], "searchable_pdf"? = false, "force_ocr"? = false, "clean"? = true,
+//! "adaptive_threshold"? = false, "page_timeout_s"? = 120}`. Result: `{"pages": [{"page",
+//! "source", "confidence", "words", "chars", "deskewed_deg", "ms"}], "page_count", "ocr_pages",
+//! "mean_confidence", "text",
 //! "text_truncated", "fields", "artifacts": {"text", "pdf"?}}`.
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,6 +47,8 @@ struct Payload {
     searchable_pdf: bool,
     #[serde(default)]
     force_ocr: bool,
+    #[serde(default = "yes")]
+    clean: bool,
     #[serde(default)]
     adaptive_threshold: bool,
     #[serde(default = "page_timeout_s")]
@@ -63,6 +66,9 @@ fn dpi() -> u32 {
 }
 fn page_timeout_s() -> u64 {
     120
+}
+fn yes() -> bool {
+    true
 }
 
 /// A payload, checked.
@@ -117,6 +123,8 @@ struct PageText {
     source: &'static str,
     confidence: Option<f64>,
     words: u32,
+    /// The skew the clean-up corrected, in degrees.
+    deskewed: Option<f64>,
     ms: u64,
     /// The page as a PDF, for the searchable PDF.
     pdf: Option<PathBuf>,
@@ -192,11 +200,15 @@ impl Handler for OcrExtract {
             )
         })?;
         let timeout = page_timeout(&ctx, p.page_timeout_s);
-        let settings =
-            OcrSettings { languages: p.languages.clone(), adaptive: p.adaptive_threshold, pdf: p.searchable_pdf };
+        let settings = OcrSettings {
+            languages: p.languages.clone(),
+            dpi: p.dpi,
+            adaptive: p.adaptive_threshold,
+            pdf: p.searchable_pdf,
+        };
         let pages = match kind {
             Input::Pdf => self.pdf(&ctx, &input, dir.path(), p, &settings, timeout).await?,
-            Input::Image => image(&ctx, &input, dir.path(), p.max_pages, &settings, timeout).await?,
+            Input::Image => image(&ctx, &input, dir.path(), p.clean, p.max_pages, &settings, timeout).await?,
         };
 
         // Saving is quick: the last progress stays "pages read, N of N".
@@ -246,7 +258,8 @@ impl Handler for OcrExtract {
         let result = json!({
             "pages": pages.iter().enumerate().map(|(i, pg)| json!({
                 "page": i + 1, "source": pg.source, "confidence": pg.confidence, "words": pg.words,
-                "chars": pg.text.chars().count(), "ms": pg.ms,
+                "chars": pg.text.chars().count(),
+                "deskewed_deg": pg.deskewed.map(|d| (d * 100.0).round() / 100.0), "ms": pg.ms,
             })).collect::<Vec<_>>(),
             "page_count": pages.len(),
             "ocr_pages": ocr.len(),
@@ -313,15 +326,20 @@ impl OcrExtract {
                             source: "text_layer",
                             confidence: None,
                             words: 0,
+                            deskewed: None,
                             ms: started.elapsed().as_millis() as u64,
                             pdf: p.searchable_pdf.then_some(part),
                         }
                     } else {
-                        let image = ocr_engine::rasterize(pdf, page, p.dpi, &dir.join(format!("p{page}")), timeout)
+                        let (image, dpi) =
+                            ocr_engine::rasterize(pdf, page, p.dpi, &dir.join(format!("p{page}")), timeout)
+                                .await
+                                .map_err(engine_error)?;
+                        let (image, deskewed) = cleaned(&image, p.clean).await?;
+                        let base = dir.join(format!("p{page}-ocr"));
+                        let r = ocr_engine::tesseract(&image, &base, &settings.at(dpi), timeout)
                             .await
                             .map_err(engine_error)?;
-                        let base = dir.join(format!("p{page}-ocr"));
-                        let r = ocr_engine::tesseract(&image, &base, settings, timeout).await.map_err(engine_error)?;
                         let _ = tokio::fs::remove_file(&image).await;
                         let Recognized { text, confidence, words } = r.into_iter().next().unwrap_or(Recognized {
                             text: String::new(),
@@ -333,6 +351,7 @@ impl OcrExtract {
                             source: "ocr",
                             confidence: Some(confidence),
                             words,
+                            deskewed,
                             ms: started.elapsed().as_millis() as u64,
                             pdf: p.searchable_pdf.then(|| base.with_extension("pdf")),
                         }
@@ -349,10 +368,26 @@ impl OcrExtract {
     }
 }
 
+/// The page image cleaned (despeckled, deskewed) when asked, on a blocking thread: the image
+/// to read and the skew corrected.
+async fn cleaned(image: &Path, clean: bool) -> Result<(PathBuf, Option<f64>), HandlerError> {
+    if !clean {
+        return Ok((image.to_owned(), None));
+    }
+    let (from, to) = (image.to_owned(), image.with_extension("clean.pgm"));
+    let out = to.clone();
+    let angle = tokio::task::spawn_blocking(move || crate::ocr_cleanup::clean_scan(&from, &to))
+        .await
+        .map_err(|e| HandlerError::fatal("ocr_failed", format!("the clean-up stopped: {e}")))?
+        .map_err(|e| HandlerError::fatal("corrupt_file", e))?;
+    Ok((out, Some(angle)))
+}
+
 async fn image(
     ctx: &JobContext,
     input: &Path,
     dir: &Path,
+    clean: bool,
     max_pages: u32,
     settings: &OcrSettings,
     timeout: Duration,
@@ -360,7 +395,15 @@ async fn image(
     crate::step(ctx, "Leyendo páginas", 0, None)?;
     let started = Instant::now();
     let base = dir.join("ocr");
-    let read = ocr_engine::tesseract(input, &base, settings, timeout).await.map_err(|e| match e {
+    // TIFFs (often several pages) go to Tesseract as they are; PNG and JPEG are cleaned.
+    let tiff = {
+        let mut head = [0u8; 4];
+        use std::io::Read;
+        std::fs::File::open(input).and_then(|mut f| f.read_exact(&mut head)).is_ok()
+            && (head == *b"II*\x00" || head == *b"MM\x00*")
+    };
+    let (image, deskewed) = cleaned(input, clean && !tiff).await?;
+    let read = ocr_engine::tesseract(&image, &base, settings, timeout).await.map_err(|e| match e {
         EngineError::Failed(..) => HandlerError::fatal("corrupt_file", format!("the image cannot be read: {e}")),
         other => engine_error(other),
     })?;
@@ -382,6 +425,7 @@ async fn image(
             source: "ocr",
             confidence: Some(r.confidence),
             words: r.words,
+            deskewed,
             ms,
             pdf: None,
         })

@@ -2,7 +2,7 @@
 //! in a renderer process of the [`RenderPool`].
 //!
 //! `pdf.render` payload: `{"template", "version"?, "data", "filename"?, "pdf_a"?, "rows"?:
-//! {"artifact"?, "into"? = "items"}, "parent_into"?}` (see [`crate::render_data`]).
+//! {"artifact"?, "into"? = "items"}, "parent_into"?, "merge_parent"?}` (see [`crate::render_data`]).
 //! `label.render` payload: `{"template"? = "reception-label", "labels": [{…}, …], "filename"?}`;
 //! every label's QR code (its `qr`, or else its `url`) is decoded back from the finished page
 //! and every page's size checked before the job succeeds.
@@ -69,6 +69,9 @@ struct PdfPayload {
     /// The data field that gets the chain parent's result.
     #[serde(default)]
     parent_into: Option<String>,
+    /// An object of the chain parent's result (an OCR's `fields`) merged into the data.
+    #[serde(default)]
+    merge_parent: Option<String>,
     /// Added by a chain: the job before this one.
     #[serde(default)]
     parent: Option<serde_json::Value>,
@@ -115,9 +118,13 @@ impl Handler for PdfRender {
             ident: ctx.id.to_string(),
         };
         let filename = p.filename.unwrap_or_else(|| format!("{}.pdf", template.name));
-        let data =
-            crate::render_data::assemble(&ctx, &p.data, p.rows.as_ref(), p.parent.as_ref(), p.parent_into.as_deref())
-                .await?;
+        let from = crate::render_data::DataFrom {
+            rows: p.rows.as_ref(),
+            parent: p.parent.as_ref(),
+            parent_into: p.parent_into.as_deref(),
+            merge_parent: p.merge_parent.as_deref(),
+        };
+        let data = crate::render_data::assemble(&ctx, &p.data, from).await?;
         render(&self.pool, &ctx, &template, request, data, filename).await
     }
 }

@@ -8,6 +8,7 @@ mod http_sink;
 mod postgres;
 mod proxy;
 mod s3;
+pub mod scan;
 mod server;
 mod smtp;
 

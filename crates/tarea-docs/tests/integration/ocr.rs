@@ -59,26 +59,15 @@ async fn digital_pdf(s: &TestServer, c: &Client) -> Vec<u8> {
 
 /// A page of `pdf` as a 300 dpi grey scan.
 fn scan(pdf: &[u8]) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("doc.pdf"), pdf).unwrap();
-    let out = std::process::Command::new("pdftoppm")
-        .args(["-r", "300", "-gray", "-png", "-singlefile", "-f", "1", "-l", "1"])
-        .arg(dir.path().join("doc.pdf"))
-        .arg(dir.path().join("scan"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    std::fs::read(dir.path().join("scan.png")).unwrap()
+    tarea_testkit::scan::rasterize(pdf, 1, 300)
 }
 
 fn words(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// 1 − edit distance / length, over the text with its spacing normalised.
 fn accuracy(expected: &str, got: &str) -> f64 {
-    let (e, g) = (words(expected), words(got));
-    1.0 - strsim::levenshtein(&e, &g) as f64 / e.chars().count() as f64
+    tarea_testkit::scan::char_accuracy(expected, got)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,4 +164,68 @@ async fn a_scan_is_recognized_with_its_characters_right_and_made_searchable() {
     let id = upload(&s, &c, "dos.pdf", std::fs::read(&joined).unwrap()).await;
     let job = c.finished(&s, "ocr.extract", json!({"upload": id, "max_pages": 1})).await;
     assert_eq!(job["error"]["code"], "too_many_pages", "{job}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ocr_chains_into_the_medical_report() {
+    let (s, c) = setup().await;
+    let pdf = digital_pdf(&s, &c).await;
+    let id = upload(&s, &c, "historia.pdf", pdf).await;
+    // The template's own sample is the base; what the document says replaces it.
+    let base: Value =
+        serde_json::from_str(include_str!("../../../tarea-render/templates/medical-report.json")).unwrap();
+    let job = c
+        .post(
+            &s,
+            "/v1/jobs",
+            json!({"kind": "ocr.extract", "payload": {"upload": id, "fields": [
+                    {"name": "patient.name", "pattern": "Paciente:\\s*([^,]+)"},
+                    {"name": "date", "pattern": "recepción:\\s*(\\S+)\\.", "type": "date"},
+                    {"name": "conclusion", "pattern": "Diagnóstico:\\s*([^.]+\\.)"},
+                    {"name": "recommendations", "pattern": "(Se sugiere[^.]+\\.)"}]},
+                   "then": {"kind": "pdf.render", "payload": {"template": "medical-report", "data": base,
+                            "merge_parent": "fields"}}}),
+        )
+        .await;
+    let ocr = c.finished_id(&s, job["id"].as_str().unwrap()).await;
+    assert_eq!(ocr["state"], "succeeded", "{ocr}");
+    assert_eq!(ocr["result"]["fields"]["patient.name"], "Luna");
+    let report_id = loop {
+        let j = c.get(&s, &format!("/v1/jobs/{}", ocr["id"].as_str().unwrap())).await;
+        if let Some(n) = j["next_id"].as_str() {
+            break n.to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let report = c.finished_id(&s, &report_id).await;
+    assert_eq!(report["state"], "succeeded", "{report}");
+    let text = words(&pdf_text(&c.content(&s, &report).await));
+    assert!(text.contains("Luna"), "{text}");
+    assert!(text.contains("carcinoma tubulopapilar mamario de grado II"), "{text}");
+    assert!(text.contains("20/11/2026"), "{text}");
+    assert!(!text.contains("Laura Beatriz"), "the sample's patient was replaced: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crooked_blurred_speckled_scans_keep_98_percent_of_their_characters() {
+    use tarea_testkit::scan::{Damage, degrade};
+    let (s, c) = setup().await;
+    let clean = scan(&digital_pdf(&s, &c).await);
+    let expected = PARRAFOS.join(" ");
+    for (i, damage) in [
+        Damage { angle_deg: 1.0, blur: false, noise: 0.01, seed: 1 },
+        Damage { angle_deg: -2.0, blur: true, noise: 0.0, seed: 2 },
+        Damage { angle_deg: 3.0, blur: true, noise: 0.02, seed: 3 },
+    ]
+    .iter()
+    .enumerate()
+    {
+        let id = upload(&s, &c, &format!("escaneo-{i}.png"), degrade(&clean, damage)).await;
+        let job = c.finished(&s, "ocr.extract", json!({"upload": id, "fields": ["protocolo"]})).await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        let got = job["result"]["text"].as_str().unwrap();
+        let acc = accuracy(&expected, got);
+        assert!(acc >= 0.98, "{damage:?}: character accuracy {acc:.4}: {got}");
+        assert_eq!(job["result"]["fields"]["protocolo"], "HP 26/01234", "{damage:?}");
+    }
 }
