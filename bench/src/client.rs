@@ -76,6 +76,12 @@ impl Conn {
 
     /// Downloads `path`; answers the status and the number of bytes.
     pub async fn get_len(&mut self, path: &str) -> Result<(u16, usize)> {
+        let (status, bytes) = self.get_bytes(path).await?;
+        Ok((status, bytes.len()))
+    }
+
+    /// Downloads `path`; answers the status and the bytes.
+    pub async fn get_bytes(&mut self, path: &str) -> Result<(u16, Bytes)> {
         self.sender.ready().await?;
         let req = Request::get(path)
             .header("host", &self.host)
@@ -83,8 +89,21 @@ impl Conn {
             .body(Full::new(Bytes::new()))?;
         let res = self.sender.send_request(req).await?;
         let status = res.status().as_u16();
+        Ok((status, res.into_body().collect().await?.to_bytes()))
+    }
+
+    /// Puts JSON; answers the status and the JSON answer.
+    pub async fn put(&mut self, path: &str, body: &Value) -> Result<(u16, Value)> {
+        self.sender.ready().await?;
+        let req = Request::put(path)
+            .header("host", &self.host)
+            .header("authorization", format!("Bearer {}", self.key))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.to_string())))?;
+        let res = self.sender.send_request(req).await?;
+        let status = res.status().as_u16();
         let bytes = res.into_body().collect().await?.to_bytes();
-        Ok((status, bytes.len()))
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
     }
 
     pub async fn post(&mut self, path: &str, body: &Value) -> Result<(u16, Value)> {

@@ -7,13 +7,14 @@
 //! BENCH_E2S_N (1000), BENCH_BACKLOG (1000000; 0 skips the memory-at-backlog figure).
 //! `BENCH_ONLY=renders` runs the PDF and label part (renders.rs), `BENCH_ONLY=documents` the
 //! CSV/XLSX part, `BENCH_ONLY=flows` the app flows (flows.rs: http.request, e-mail, fairness),
-//! `BENCH_ONLY=imports` the spreadsheet imports (imports.rs). `BENCH_ONLY=cluster` runs the PostgreSQL cluster part alone (see cluster.rs for its knobs);
+//! `BENCH_ONLY=imports` the spreadsheet imports (imports.rs), `BENCH_ONLY=ocr` OCR (ocr.rs). `BENCH_ONLY=cluster` runs the PostgreSQL cluster part alone (see cluster.rs for its knobs);
 //! it is not part of the default run, which needs no database server.
 mod client;
 mod cluster;
 mod documents;
 mod flows;
 mod imports;
+mod ocr;
 mod renders;
 mod server;
 mod stats;
@@ -268,9 +269,12 @@ async fn main() -> Result<()> {
     }
     if wanted("imports") {
         imports::run().await?;
-        if std::env::var("BENCH_ONLY").is_ok_and(|o| o.split(',').all(|x| x == "imports")) {
-            return Ok(());
-        }
+    }
+    if wanted("ocr") {
+        ocr::run().await?;
+    }
+    if std::env::var("BENCH_ONLY").is_ok_and(|o| o.split(',').all(|x| x == "imports" || x == "ocr")) {
+        return Ok(());
     }
     if wanted("renders") {
         renders::run().await?;
