@@ -14,7 +14,12 @@ use crate::{knob, say};
 
 /// Runs `n` jobs of `kind` one after the other; answers the p50 of the handler's time (the
 /// job's `finished_at - started_at`, whole ms), of enqueue-to-succeeded, and the last job.
-async fn time_jobs(conn: &mut crate::Conn, kind: &str, payload: &Value, n: usize) -> Result<(f64, f64, Value)> {
+pub(crate) async fn time_jobs(
+    conn: &mut crate::Conn,
+    kind: &str,
+    payload: &Value,
+    n: usize,
+) -> Result<(f64, f64, Value)> {
     let (mut handler, mut wall) = (Percentiles::default(), Percentiles::default());
     let mut last = Value::Null;
     for _ in 0..n {

@@ -7,7 +7,7 @@
 //! BENCH_IMPORT_BIG (1000000), BENCH_IMPORT_DIR (keep the generated files there).
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
@@ -295,27 +295,9 @@ pub async fn run() -> Result<()> {
         p["upload"] = upload["id"].clone();
         p
     };
-    let mut walls = Vec::new();
-    let mut handlers = Vec::new();
-    for _ in 0..runs {
-        let sent = Instant::now();
-        let (status, job) = conn.post("/v1/jobs", &json!({"kind": "import.sheet", "payload": payload})).await?;
-        anyhow::ensure!(status == 201, "enqueue answered {status}: {job}");
-        let id = job["id"].as_str().unwrap_or_default().to_owned();
-        let done = loop {
-            let (_, j) = conn.get_auth(&format!("/v1/jobs/{id}")).await?;
-            match j["state"].as_str() {
-                Some("succeeded") => break j,
-                Some("dead" | "failed" | "cancelled") => anyhow::bail!("the import failed: {j}"),
-                _ => tokio::time::sleep(Duration::from_millis(2)).await,
-            }
-        };
-        walls.push(sent.elapsed().as_secs_f64() * 1000.0);
-        let ms = |f: &str| tarea_core::parse_rfc3339_ms(done[f].as_str().unwrap_or("")).unwrap_or(0);
-        handlers.push((ms("finished_at") - ms("started_at")) as f64);
-    }
-    say("import_sheet_job_csv_100k_handler_p50", median(handlers), "ms");
-    say("import_sheet_job_csv_100k_enqueue_to_succeeded_p50", median(walls), "ms");
+    let (handler, wall, _) = crate::documents::time_jobs(&mut conn, "import.sheet", &payload, runs).await?;
+    say("import_sheet_job_csv_100k_handler_p50", handler, "ms");
+    say("import_sheet_job_csv_100k_enqueue_to_succeeded_p50", wall, "ms");
     say("server_peak_rss_after_imports", server.peak_rss_mib(), "MiB");
     drop(server);
 

@@ -14,19 +14,7 @@ use tarea_testkit::scan::{Damage, char_accuracy, degrade, rasterize};
 use crate::server::Server;
 use crate::{knob, say};
 
-const PARRAFOS: [&str; 4] = [
-    "Protocolo HP 26/01234. Fecha de recepción: 20/11/2026. Paciente: Luna, especie canino, raza Labrador, hembra de 9 años, peso 32,5 kg.",
-    "Historia clínica: la paciente presenta un nódulo en la glándula mamaria inguinal derecha, de crecimiento lento, detectado por la propietaria hace tres meses.",
-    "Macroscopía: se recibe una pieza de tejido de 4 x 3 x 2 cm, de superficie irregular y consistencia firme, con áreas de aspecto quístico al corte.",
-    "Diagnóstico: carcinoma tubulopapilar mamario de grado II. Márgenes quirúrgicos libres de neoplasia. Se sugiere control clínico cada seis meses.",
-];
-
-const PLANTILLA: &str = r#"#let data = json("/data.json")
-#set page(paper: "a4", margin: 2.5cm)
-#set text(font: "Liberation Sans", size: 12pt, lang: "es", hyphenate: false)
-#set par(justify: false, leading: 0.8em, spacing: 1.4em)
-#for p in data.parrafos [ #p #parbreak() ]
-"#;
+use tarea_testkit::scan::{SAMPLE_PARAGRAPHS as PARRAFOS, SAMPLE_TEMPLATE as PLANTILLA};
 
 async fn finished(conn: &mut crate::Conn, kind: &str, payload: &Value) -> Result<Value> {
     let (status, job) = conn.post("/v1/jobs", &json!({"kind": kind, "payload": payload})).await?;

@@ -31,7 +31,7 @@ pub use http_policy::{HTTP_SETTING, HttpSettings, is_public};
 pub use http_request::{HttpRequest, sign};
 pub use import_sheet::{IMPORT_KIND, ImportSheet};
 #[doc(hidden)]
-pub use ocr_cleanup::clean_scan;
+pub use ocr_cleanup::{clean_scan, rotate as turn_page};
 pub use ocr_extract::{OCR_KIND, OcrExtract};
 pub use pdf_render::{LabelRender, PdfRender, RENDER_KILLED};
 pub use render_pool::{RenderConfig, RenderFailure, RenderPool};

@@ -130,8 +130,9 @@ fn skew(px: &[u8], w: usize, h: usize) -> f64 {
     best(coarse - 0.5, coarse + 0.5, 0.05)
 }
 
-/// Turned so that lines of slope `deg` become level; white where nothing was.
-fn rotate(img: &[u8], w: usize, h: usize, deg: f64) -> Vec<u8> {
+/// Turned so that lines of slope `deg` become level; white where nothing was. (Public for the
+/// test scans of tarea-testkit, which turn pages the other way.)
+pub fn rotate(img: &[u8], w: usize, h: usize, deg: f64) -> Vec<u8> {
     let (s, c) = deg.to_radians().sin_cos();
     let (cx, cy) = (w as f64 / 2.0, h as f64 / 2.0);
     let at = |x: isize, y: isize| -> f64 {

@@ -2,9 +2,27 @@
 //! scanner would, `pdftoppm -gray` at 300 dpi) and then damaged the way real scans are — turned
 //! a little, blurred, speckled — so recognition can be checked against the text it came from.
 //!
-//! The three damages are a few pixel loops each, written here rather than taking an image
-//! processing library (and its dependencies) for test code; PNG itself is the `png` crate's.
+//! Blur and speckle are a pixel loop each, written here rather than taking an image processing
+//! library (and its dependencies) for test code; turning is tarea's own deskew run backwards;
+//! PNG itself is the `png` crate's.
 use std::io::Cursor;
+
+/// The known text of the OCR test set: four paragraphs of a clinical history as a vet lab
+/// writes them (with the fields `ocr.extract` finds: protocol, date, species, weight).
+pub const SAMPLE_PARAGRAPHS: [&str; 4] = [
+    "Protocolo HP 26/01234. Fecha de recepción: 20/11/2026. Paciente: Luna, especie canino, raza Labrador, hembra de 9 años, peso 32,5 kg.",
+    "Historia clínica: la paciente presenta un nódulo en la glándula mamaria inguinal derecha, de crecimiento lento, detectado por la propietaria hace tres meses.",
+    "Macroscopía: se recibe una pieza de tejido de 4 x 3 x 2 cm, de superficie irregular y consistencia firme, con áreas de aspecto quístico al corte.",
+    "Diagnóstico: carcinoma tubulopapilar mamario de grado II. Márgenes quirúrgicos libres de neoplasia. Se sugiere control clínico cada seis meses.",
+];
+
+/// A Typst template that prints `data.parrafos` as plain paragraphs (A4, Liberation Sans 12 pt).
+pub const SAMPLE_TEMPLATE: &str = r#"#let data = json("/data.json")
+#set page(paper: "a4", margin: 2.5cm)
+#set text(font: "Liberation Sans", size: 12pt, lang: "es", hyphenate: false)
+#set par(justify: false, leading: 0.8em, spacing: 1.4em)
+#for p in data.parrafos [ #p #parbreak() ]
+"#;
 
 /// How to damage a scan.
 #[derive(Clone, Copy, Debug, Default)]
@@ -53,7 +71,8 @@ pub fn degrade(png_bytes: &[u8], damage: &Damage) -> Vec<u8> {
         })
         .collect();
     if damage.angle_deg != 0.0 {
-        img = rotate(&img, w, h, damage.angle_deg);
+        // tarea's own deskew turns pages; turning the other way makes a crooked one.
+        img = tarea_docs::turn_page(&img, w, h, -damage.angle_deg);
     }
     if damage.blur {
         img = blur(&img, w, h);
@@ -68,35 +87,6 @@ pub fn degrade(png_bytes: &[u8], damage: &Damage) -> Vec<u8> {
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder.write_header().expect("header");
         writer.write_image_data(&img).expect("data");
-    }
-    out
-}
-
-/// Turned by `deg` about the centre, bilinear, white where nothing was.
-fn rotate(img: &[u8], w: usize, h: usize, deg: f64) -> Vec<u8> {
-    let (s, c) = deg.to_radians().sin_cos();
-    let (cx, cy) = (w as f64 / 2.0, h as f64 / 2.0);
-    let at = |x: isize, y: isize| -> f64 {
-        if x < 0 || y < 0 || x >= w as isize || y >= h as isize {
-            255.0
-        } else {
-            f64::from(img[y as usize * w + x as usize])
-        }
-    };
-    let mut out = vec![255u8; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            let (dx, dy) = (x as f64 - cx, y as f64 - cy);
-            let (sx, sy) = (c * dx + s * dy + cx, -s * dx + c * dy + cy);
-            let (x0, y0) = (sx.floor(), sy.floor());
-            let (fx, fy) = (sx - x0, sy - y0);
-            let (x0, y0) = (x0 as isize, y0 as isize);
-            let v = at(x0, y0) * (1.0 - fx) * (1.0 - fy)
-                + at(x0 + 1, y0) * fx * (1.0 - fy)
-                + at(x0, y0 + 1) * (1.0 - fx) * fy
-                + at(x0 + 1, y0 + 1) * fx * fy;
-            out[y * w + x] = v.round().clamp(0.0, 255.0) as u8;
-        }
     }
     out
 }

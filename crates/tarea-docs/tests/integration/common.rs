@@ -48,6 +48,21 @@ impl Client {
         }
     }
 
+    /// Waits (up to 30 s) for job `id` to end, then for the job its chain made next, and
+    /// answers that one ended.
+    pub async fn finished_next(&self, s: &TestServer, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let next = loop {
+            let j = self.get(s, &format!("/v1/jobs/{id}")).await;
+            if let Some(n) = j["next_id"].as_str() {
+                break n.to_owned();
+            }
+            assert!(Instant::now() < deadline, "job {id} made no next job: {j}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        self.finished_id(s, &next).await
+    }
+
     /// The content of a job's first artifact.
     pub async fn content(&self, s: &TestServer, job: &Value) -> Vec<u8> {
         let url = s.url(job["artifacts"][0]["content_url"].as_str().unwrap());
@@ -68,6 +83,29 @@ impl Client {
             self.http.post(url).bearer_auth(&self.key).body(body).send().await.unwrap().json().await.unwrap();
         a["id"].clone()
     }
+}
+
+/// Uploads `bytes` as `filename` (`POST /v1/uploads`); answers the upload's id.
+pub async fn upload(s: &TestServer, c: &Client, filename: &str, bytes: Vec<u8>) -> String {
+    let res = c
+        .http
+        .post(s.url(&format!("/v1/uploads?filename={filename}")))
+        .bearer_auth(&c.key)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let v: Value = res.json().await.unwrap();
+    v["id"].as_str().unwrap().to_owned()
+}
+
+/// The content of the artifact whose id is `artifact` (a JSON string).
+pub async fn download(s: &TestServer, c: &Client, artifact: &Value) -> Vec<u8> {
+    let url = s.url(&format!("/v1/artifacts/{}/content", artifact.as_str().unwrap()));
+    let res = c.http.get(url).bearer_auth(&c.key).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.bytes().await.unwrap().to_vec()
 }
 
 /// The text of a PDF, read back with pdftotext (poppler-utils; `scripts/test` installs it).

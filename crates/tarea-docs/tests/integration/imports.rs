@@ -4,28 +4,7 @@
 use serde_json::{Value, json};
 use tarea_testkit::{HttpSink, TestServer};
 
-use crate::common::{Client, setup};
-
-async fn upload(s: &TestServer, c: &Client, filename: &str, bytes: Vec<u8>) -> String {
-    let res = c
-        .http
-        .post(s.url(&format!("/v1/uploads?filename={filename}")))
-        .bearer_auth(&c.key)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let v: Value = res.json().await.unwrap();
-    v["id"].as_str().unwrap().to_owned()
-}
-
-async fn download(s: &TestServer, c: &Client, artifact: &Value) -> Vec<u8> {
-    let url = s.url(&format!("/v1/artifacts/{}/content", artifact.as_str().unwrap()));
-    let res = c.http.get(url).bearer_auth(&c.key).send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    res.bytes().await.unwrap().to_vec()
-}
+use crate::common::{Client, download, setup, upload};
 
 async fn enqueue(s: &TestServer, c: &Client, payload: Value) -> (u16, Value) {
     let res = c
@@ -264,14 +243,7 @@ async fn an_import_chains_into_the_inventory_report() {
         .await;
     let import = c.finished_id(&s, job["id"].as_str().unwrap()).await;
     assert_eq!(import["state"], "succeeded", "{import}");
-    let report_id = loop {
-        let j = c.get(&s, &format!("/v1/jobs/{}", import["id"].as_str().unwrap())).await;
-        if let Some(n) = j["next_id"].as_str() {
-            break n.to_owned();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
-    let report = c.finished_id(&s, &report_id).await;
+    let report = c.finished_next(&s, import["id"].as_str().unwrap()).await;
     assert_eq!(report["state"], "succeeded", "{report}");
     let text = crate::common::pdf_text(&c.content(&s, &report).await);
     assert!(text.contains("Piedras sanitarias aglomerantes 4 kg"), "{text}");

@@ -4,41 +4,9 @@
 use serde_json::{Value, json};
 use tarea_testkit::TestServer;
 
-use crate::common::{Client, pdf_text, setup};
+use crate::common::{Client, download, pdf_text, setup, upload};
 
-/// A page of a clinical history as a vet lab writes it: the known text of the scans.
-const PARRAFOS: [&str; 4] = [
-    "Protocolo HP 26/01234. Fecha de recepción: 20/11/2026. Paciente: Luna, especie canino, raza Labrador, hembra de 9 años, peso 32,5 kg.",
-    "Historia clínica: la paciente presenta un nódulo en la glándula mamaria inguinal derecha, de crecimiento lento, detectado por la propietaria hace tres meses.",
-    "Macroscopía: se recibe una pieza de tejido de 4 x 3 x 2 cm, de superficie irregular y consistencia firme, con áreas de aspecto quístico al corte.",
-    "Diagnóstico: carcinoma tubulopapilar mamario de grado II. Márgenes quirúrgicos libres de neoplasia. Se sugiere control clínico cada seis meses.",
-];
-
-const PLANTILLA: &str = r#"#let data = json("/data.json")
-#set page(paper: "a4", margin: 2.5cm)
-#set text(font: "Liberation Sans", size: 12pt, lang: "es", hyphenate: false)
-#set par(justify: false, leading: 0.8em, spacing: 1.4em)
-#for p in data.parrafos [ #p #parbreak() ]
-"#;
-
-async fn upload(s: &TestServer, c: &Client, filename: &str, bytes: Vec<u8>) -> String {
-    let res = c
-        .http
-        .post(s.url(&format!("/v1/uploads?filename={filename}")))
-        .bearer_auth(&c.key)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let v: Value = res.json().await.unwrap();
-    v["id"].as_str().unwrap().to_owned()
-}
-
-async fn download(s: &TestServer, c: &Client, id: &Value) -> Vec<u8> {
-    let url = s.url(&format!("/v1/artifacts/{}/content", id.as_str().unwrap()));
-    c.http.get(url).bearer_auth(&c.key).send().await.unwrap().bytes().await.unwrap().to_vec()
-}
+use tarea_testkit::scan::{SAMPLE_PARAGRAPHS as PARRAFOS, SAMPLE_TEMPLATE as PLANTILLA};
 
 /// The text document as a digital PDF.
 async fn digital_pdf(s: &TestServer, c: &Client) -> Vec<u8> {
@@ -190,14 +158,7 @@ async fn an_ocr_chains_into_the_medical_report() {
     let ocr = c.finished_id(&s, job["id"].as_str().unwrap()).await;
     assert_eq!(ocr["state"], "succeeded", "{ocr}");
     assert_eq!(ocr["result"]["fields"]["patient.name"], "Luna");
-    let report_id = loop {
-        let j = c.get(&s, &format!("/v1/jobs/{}", ocr["id"].as_str().unwrap())).await;
-        if let Some(n) = j["next_id"].as_str() {
-            break n.to_owned();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
-    let report = c.finished_id(&s, &report_id).await;
+    let report = c.finished_next(&s, ocr["id"].as_str().unwrap()).await;
     assert_eq!(report["state"], "succeeded", "{report}");
     let text = words(&pdf_text(&c.content(&s, &report).await));
     assert!(text.contains("Luna"), "{text}");
