@@ -23,6 +23,11 @@ fn schema() -> Schema {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // libfuzzer-sys aborts on any panic, even one the importer catches: calls into calamine are
+    // guarded (a panic there is the file's `corrupt_file`). The default hook lets those be
+    // caught; a panic that escapes the importer still aborts, and is a crash.
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| drop(std::panic::take_hook()));
     thread_local!(static SCHEMA: Schema = schema());
     // Small limits, so the fuzzer reaches them.
     let limits = Limits {
