@@ -22,14 +22,13 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use tarea_core::{
-    ArtifactId, BytesError, Handler, HandlerError, JobContext, JobId, JobState, NewArtifact, PayloadError,
-    ProgressUpdate, Store,
+    ArtifactId, BytesError, Handler, HandlerError, JobContext, JobId, JobState, PayloadError, ProgressUpdate, Store,
 };
 use tarea_import::{Control, ImportError, ImportSpec, Limits, Outputs, Schema};
-use tokio::io::AsyncWriteExt;
 
 use crate::HttpRequest;
 use crate::import_delivery::{Delivery, deliver};
+use crate::job_files::{copy_upload, save_file, stem_of, work_dir};
 
 /// The kind's name.
 pub const IMPORT_KIND: &str = "import.sheet";
@@ -228,20 +227,8 @@ impl ImportSheet {
         delivery: Option<Delivery>,
     ) -> Result<Value, HandlerError> {
         crate::step(ctx, "Leyendo archivo", 0, None)?;
-        let (artifact, mut bytes) = ctx.artifacts.open(upload).await?;
-        let dir = tempfile::tempdir().map_err(|e| HandlerError::retryable("tempdir", e.to_string()))?;
-        let file_path = dir.path().join("upload");
-        let mut file =
-            tokio::fs::File::create(&file_path).await.map_err(|e| HandlerError::retryable("tempdir", e.to_string()))?;
-        while let Some(chunk) = bytes.next().await {
-            if ctx.cancel.is_cancelled() {
-                return Err(HandlerError::Cancelled);
-            }
-            let chunk = chunk.map_err(|e| HandlerError::retryable("artifact_store_unavailable", e.to_string()))?;
-            file.write_all(&chunk).await.map_err(|e| HandlerError::retryable("tempdir", e.to_string()))?;
-        }
-        file.flush().await.map_err(|e| HandlerError::retryable("tempdir", e.to_string()))?;
-        drop(file);
+        let dir = work_dir()?;
+        let (artifact, _) = copy_upload(ctx, upload, &dir.path().join("upload")).await?;
 
         let (progress, cancel, limits, work) =
             (Arc::clone(&ctx.progress), ctx.cancel.clone(), self.limits.clone(), dir.path().to_owned());
@@ -260,7 +247,7 @@ impl ImportSheet {
         .map_err(import_error)?;
 
         crate::step(ctx, "Guardando resultados", 0, None)?;
-        let stem = stem_of(&artifact.filename);
+        let stem = stem_of(&artifact.filename, "importacion");
         let mut artifacts = Map::new();
         if summary.successful > 0 {
             let a = save_file(
@@ -383,31 +370,6 @@ fn import_error(e: ImportError) -> HandlerError {
     }
 }
 
-/// A file name without its extension, for the names of what the import makes.
-fn stem_of(filename: &str) -> String {
-    let stem = match filename.rsplit_once('.') {
-        Some((s, _)) if !s.is_empty() => s,
-        _ => filename,
-    };
-    if stem.is_empty() { "importacion".into() } else { stem.into() }
-}
-
-async fn save_file(
-    ctx: &JobContext,
-    path: &Path,
-    filename: String,
-    content_type: &str,
-) -> Result<String, HandlerError> {
-    let file = tokio::fs::File::open(path).await.map_err(|e| HandlerError::retryable("tempdir", e.to_string()))?;
-    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)
-        .map(|c| c.map_err(|e| BytesError::Unavailable(e.to_string())));
-    let saved = ctx
-        .artifacts
-        .save(NewArtifact { filename, content_type: content_type.into(), ..Default::default() }, Box::pin(stream))
-        .await?;
-    Ok(saved.id.to_string())
-}
-
 /// How long one chunk's POST may take by default.
 pub(crate) const CHUNK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -436,7 +398,5 @@ mod tests {
         let e = p(json!({"upload": upload, "columns": [{"name": "a"}], "deliver": {"url": "https://x.example/", "chunk_rows": 0}})).err().unwrap();
         assert_eq!(e.field, "deliver.chunk_rows");
         assert!(p(json!({"upload": upload, "columns": [{"name": "a"}], "dry_run": true})).unwrap().dry_run);
-        assert_eq!(stem_of("inventario.xlsx"), "inventario");
-        assert_eq!(stem_of(".xlsx"), ".xlsx");
     }
 }

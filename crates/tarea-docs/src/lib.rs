@@ -10,6 +10,7 @@ mod http_policy;
 mod http_request;
 mod import_delivery;
 mod import_sheet;
+mod job_files;
 mod ocr_cleanup;
 mod ocr_engine;
 mod ocr_extract;

@@ -18,9 +18,9 @@ use futures_util::{StreamExt, stream};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use tarea_core::{ArtifactId, BytesError, Handler, HandlerError, JobContext, NewArtifact, PayloadError, Store};
-use tokio::io::AsyncWriteExt;
+use tarea_core::{ArtifactId, Handler, HandlerError, JobContext, PayloadError, Store};
 
+use crate::job_files::{copy_upload, save_file, stem_of, work_dir};
 use crate::ocr_engine::{self, EngineError, OcrSettings, Recognized};
 use crate::ocr_fields::{self, FieldSpec};
 
@@ -141,18 +141,19 @@ fn engine_error(e: EngineError) -> HandlerError {
 #[derive(Clone, Copy, PartialEq)]
 enum Input {
     Pdf,
+    /// PNG or JPEG: cleaned before Tesseract reads it.
     Image,
+    /// One or more pages, read by Tesseract as they are (no TIFF decoder for the clean-up).
+    Tiff,
 }
 
 fn input_of(head: &[u8]) -> Option<Input> {
     if head.starts_with(b"%PDF") {
         Some(Input::Pdf)
-    } else if head.starts_with(b"\x89PNG")
-        || head.starts_with(b"\xFF\xD8\xFF")
-        || head.starts_with(b"II*\x00")
-        || head.starts_with(b"MM\x00*")
-    {
+    } else if head.starts_with(b"\x89PNG") || head.starts_with(b"\xFF\xD8\xFF") {
         Some(Input::Image)
+    } else if head.starts_with(b"II*\x00") || head.starts_with(b"MM\x00*") {
+        Some(Input::Tiff)
     } else {
         None
     }
@@ -178,21 +179,9 @@ impl Handler for OcrExtract {
             .map_err(|e| HandlerError::fatal("invalid_payload", format!("{}: {}", e.field, e.message)))?;
         let p = &c.p;
         crate::step(&ctx, "Leyendo archivo", 0, None)?;
-        let (artifact, mut bytes) = ctx.artifacts.open(c.upload).await?;
-        let dir = tempfile::tempdir().map_err(|e| HandlerError::retryable("tempdir", e.to_string()))?;
+        let dir = work_dir()?;
         let input = dir.path().join("input");
-        let mut file =
-            tokio::fs::File::create(&input).await.map_err(|e| HandlerError::retryable("tempdir", e.to_string()))?;
-        let mut head = Vec::new();
-        while let Some(chunk) = bytes.next().await {
-            let chunk = chunk.map_err(|e| HandlerError::retryable("artifact_store_unavailable", e.to_string()))?;
-            if head.len() < 8 {
-                head.extend_from_slice(&chunk[..chunk.len().min(8)]);
-            }
-            file.write_all(&chunk).await.map_err(|e| HandlerError::retryable("tempdir", e.to_string()))?;
-        }
-        file.flush().await.map_err(|e| HandlerError::retryable("tempdir", e.to_string()))?;
-        drop(file);
+        let (artifact, head) = copy_upload(&ctx, c.upload, &input).await?;
         let kind = input_of(&head).ok_or_else(|| {
             HandlerError::fatal(
                 "unsupported_file",
@@ -208,20 +197,25 @@ impl Handler for OcrExtract {
         };
         let pages = match kind {
             Input::Pdf => self.pdf(&ctx, &input, dir.path(), p, &settings, timeout).await?,
-            Input::Image => image(&ctx, &input, dir.path(), p.clean, p.max_pages, &settings, timeout).await?,
+            Input::Image | Input::Tiff => {
+                let clean = p.clean && kind == Input::Image;
+                image(&ctx, &input, dir.path(), clean, p.max_pages, &settings, timeout).await?
+            }
         };
 
         // Saving is quick: the last progress stays "pages read, N of N".
         let text = pages.iter().map(|pg| pg.text.as_str()).collect::<Vec<_>>().join("\n\u{c}\n");
-        let stem = artifact.filename.rsplit_once('.').map_or(artifact.filename.as_str(), |(s, _)| s).to_owned();
+        let stem = stem_of(&artifact.filename, "documento");
         let mut artifacts = serde_json::Map::new();
-        let saved = save(&ctx, format!("{stem}.txt"), "text/plain; charset=utf-8", text.clone().into_bytes()).await?;
+        let text_file = dir.path().join("texto.txt");
+        tokio::fs::write(&text_file, &text).await.map_err(|e| HandlerError::retryable("tempdir", e.to_string()))?;
+        let saved = save_file(&ctx, &text_file, format!("{stem}.txt"), "text/plain; charset=utf-8").await?;
         artifacts.insert("text".into(), json!(saved));
         if p.searchable_pdf {
             let parts: Vec<PathBuf> = pages.iter().filter_map(|pg| pg.pdf.clone()).collect();
             let whole = match kind {
                 Input::Pdf => parts.len() == pages.len(),
-                Input::Image => parts.len() == 1,
+                Input::Image | Input::Tiff => parts.len() == 1,
             };
             if whole && !parts.is_empty() {
                 let out = dir.path().join("buscable.pdf");
@@ -232,9 +226,7 @@ impl Handler for OcrExtract {
                 } else {
                     ocr_engine::pdf_unite(&parts, &out, timeout).await.map_err(engine_error)?;
                 }
-                let bytes =
-                    tokio::fs::read(&out).await.map_err(|e| HandlerError::retryable("tempdir", e.to_string()))?;
-                let saved = save(&ctx, format!("{stem}-buscable.pdf"), "application/pdf", bytes).await?;
+                let saved = save_file(&ctx, &out, format!("{stem}-buscable.pdf"), "application/pdf").await?;
                 artifacts.insert("pdf".into(), json!(saved));
             }
         }
@@ -395,14 +387,7 @@ async fn image(
     crate::step(ctx, "Leyendo páginas", 0, None)?;
     let started = Instant::now();
     let base = dir.join("ocr");
-    // TIFFs (often several pages) go to Tesseract as they are; PNG and JPEG are cleaned.
-    let tiff = {
-        let mut head = [0u8; 4];
-        use std::io::Read;
-        std::fs::File::open(input).and_then(|mut f| f.read_exact(&mut head)).is_ok()
-            && (head == *b"II*\x00" || head == *b"MM\x00*")
-    };
-    let (image, deskewed) = cleaned(input, clean && !tiff).await?;
+    let (image, deskewed) = cleaned(input, clean).await?;
     let read = ocr_engine::tesseract(&image, &base, settings, timeout).await.map_err(|e| match e {
         EngineError::Failed(..) => HandlerError::fatal("corrupt_file", format!("the image cannot be read: {e}")),
         other => engine_error(other),
@@ -435,13 +420,4 @@ async fn image(
         first.pdf = pdf;
     }
     Ok(pages)
-}
-
-async fn save(ctx: &JobContext, filename: String, content_type: &str, bytes: Vec<u8>) -> Result<String, HandlerError> {
-    let stream = stream::once(async move { Ok::<_, BytesError>(bytes::Bytes::from(bytes)) });
-    let saved = ctx
-        .artifacts
-        .save(NewArtifact { filename, content_type: content_type.into(), ..Default::default() }, Box::pin(stream))
-        .await?;
-    Ok(saved.id.to_string())
 }

@@ -119,13 +119,12 @@ pub(crate) fn integer(cell: &CellRef<'_>) -> Result<i64, String> {
 /// the value uses last; the other separator may group thousands.
 pub(crate) fn decimal<'c>(cell: &CellRef<'c>, sep: Option<u8>) -> Result<(Cow<'c, str>, f64), String> {
     let not = || format!("{} is not a number", quoted(cell));
-    match *cell {
+    let t = match *cell {
         CellRef::Int(i) => return Ok((Cow::Owned(i.to_string()), i as f64)),
         CellRef::Float(f) if f.is_finite() => return Ok((Cow::Owned(crate::cell::format_float(f)), f)),
-        CellRef::Text(_) => {}
+        CellRef::Text(t) => t,
         _ => return Err(not()),
-    }
-    let CellRef::Text(t) = *cell else { unreachable!() };
+    };
     let t = t.trim();
     if let Some(fast) = plain_decimal(t, sep) {
         return Ok(fast);
@@ -225,14 +224,8 @@ pub(crate) fn date(cell: &CellRef<'_>, format: Option<&str>) -> Result<Date, Str
     let not = || format!("{} is not a date (write it as 28/11/2026 or 2026-11-28)", quoted(cell));
     match *cell {
         CellRef::Date(dt) => Ok(dt.date()),
-        CellRef::Int(_) | CellRef::Float(_) => {
-            let serial = match *cell {
-                CellRef::Int(i) => i as f64,
-                CellRef::Float(f) => f,
-                _ => unreachable!(),
-            };
-            serial_to_datetime(serial).map(|dt| dt.date()).ok_or_else(not)
-        }
+        CellRef::Int(i) => serial_to_datetime(i as f64).map(|dt| dt.date()).ok_or_else(not),
+        CellRef::Float(f) => serial_to_datetime(f).map(|dt| dt.date()).ok_or_else(not),
         CellRef::Text(t) | CellRef::IsoDate(t) => {
             let t = t.trim();
             if let Some(format) = format {
