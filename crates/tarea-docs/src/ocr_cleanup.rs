@@ -10,9 +10,9 @@
 //! Binarization is left to Tesseract (Otsu, or Sauvola with `adaptive_threshold`).
 use std::path::Path;
 
-/// Writes `input` (PNG or JPEG) cleaned, in grey, to `output` as PGM (uncompressed: Tesseract
-/// reads it without a decoding step, and compressing 9 megapixels cost more than the clean-up);
-/// answers the skew it corrected, in degrees.
+/// Writes `input` (PNG, JPEG or a PGM from pdftoppm) cleaned, in grey, to `output` as PGM
+/// (uncompressed: Tesseract reads it without a decoding step, and compressing 9 megapixels cost
+/// more than the clean-up); answers the skew it corrected, in degrees.
 pub fn clean_scan(input: &Path, output: &Path) -> Result<f64, String> {
     let img = image::ImageReader::open(input)
         .map_err(|e| e.to_string())?
@@ -35,87 +35,69 @@ pub fn clean_scan(input: &Path, output: &Path) -> Result<f64, String> {
 
 fn median(src: &[u8], w: usize, h: usize) -> Vec<u8> {
     let mut out = src.to_vec();
-    for y in 1..h.saturating_sub(1) {
+    if w < 3 || h < 3 {
+        return out;
+    }
+    // Each column of three sorted once, shared by the three windows it belongs to; the median
+    // of nine is then the median of (the largest low, the middle middle, the smallest high).
+    let (mut lo, mut mid, mut hi) = (vec![0u8; w], vec![0u8; w], vec![0u8; w]);
+    for y in 1..h - 1 {
         let (up, row, down) = (&src[(y - 1) * w..y * w], &src[y * w..(y + 1) * w], &src[(y + 1) * w..(y + 2) * w]);
-        for x in 1..w - 1 {
-            out[y * w + x] = median9([
-                up[x - 1],
-                up[x],
-                up[x + 1],
-                row[x - 1],
-                row[x],
-                row[x + 1],
-                down[x - 1],
-                down[x],
-                down[x + 1],
-            ]);
+        for ((((l, m), hg), (a, b)), c) in lo.iter_mut().zip(&mut mid).zip(&mut hi).zip(up.iter().zip(row)).zip(down) {
+            let (a, b, c) = (*a, *b, *c);
+            let (x, y) = (a.min(b), a.max(b));
+            *l = x.min(c);
+            *hg = y.max(c);
+            *m = med3(a, b, c);
+        }
+        let dst = &mut out[y * w + 1..(y + 1) * w - 1];
+        for (x, d) in dst.iter_mut().enumerate() {
+            let l = lo[x].max(lo[x + 1]).max(lo[x + 2]);
+            let hg = hi[x].min(hi[x + 1]).min(hi[x + 2]);
+            let m = med3(mid[x], mid[x + 1], mid[x + 2]);
+            *d = med3(l, m, hg);
         }
     }
     out
 }
 
-/// The median of nine by the 19 exchanges of the classic network (Paeth), without branches.
-fn median9(mut p: [u8; 9]) -> u8 {
-    let mut s = |a: usize, b: usize| {
-        let (lo, hi) = (p[a].min(p[b]), p[a].max(p[b]));
-        p[a] = lo;
-        p[b] = hi;
-    };
-    for (a, b) in [
-        (1, 2),
-        (4, 5),
-        (7, 8),
-        (0, 1),
-        (3, 4),
-        (6, 7),
-        (1, 2),
-        (4, 5),
-        (7, 8),
-        (0, 3),
-        (5, 8),
-        (4, 7),
-        (3, 6),
-        (1, 4),
-        (2, 5),
-        (4, 7),
-        (4, 2),
-        (6, 4),
-        (4, 2),
-    ] {
-        s(a, b);
-    }
-    p[4]
+fn med3(a: u8, b: u8, c: u8) -> u8 {
+    a.min(b).max(a.max(b).min(c))
 }
 
 /// The slope of the text lines, in degrees (positive: lines rise to the right in image
 /// coordinates, i.e. y grows with x).
 fn skew(px: &[u8], w: usize, h: usize) -> f64 {
-    let mut dark: Vec<(f64, f64)> = Vec::new();
-    for y in 0..h {
-        for x in 0..w {
-            if px[y * w + x] < 128 {
-                dark.push((x as f64, y as f64));
-            }
-        }
-    }
-    if dark.len() < 100 {
+    // Dark pixels, every `step`th of them: enough points for a sharp profile, few enough that
+    // 42 angles cost little.
+    let total = px.iter().filter(|v| **v < 128).count();
+    if total < 100 {
         return 0.0;
     }
-    let step = dark.len().div_ceil(200_000);
-    let dark: Vec<(f64, f64)> = dark.into_iter().step_by(step).collect();
-    let score = |deg: f64| -> f64 {
-        let t = deg.to_radians().tan();
-        let mut rows = vec![0u32; h + 2 * w];
-        for &(x, y) in &dark {
-            let r = (y - x * t).round() as isize + w as isize;
-            if let Some(n) = rows.get_mut(r.max(0) as usize) {
-                *n += 1;
+    let step = total.div_ceil(200_000);
+    let mut dark: Vec<(i64, i64)> = Vec::with_capacity(total / step + 1);
+    let mut seen = 0usize;
+    for (i, v) in px.iter().enumerate() {
+        if *v < 128 {
+            if seen.is_multiple_of(step) {
+                dark.push(((i % w) as i64, (i / w) as i64));
             }
+            seen += 1;
         }
-        rows.iter().map(|&n| f64::from(n) * f64::from(n)).sum()
+    }
+    let mut rows = vec![0u32; h + 2 * w + 2];
+    let mut score = |deg: f64| -> u64 {
+        // y − x·tan in 16.16 fixed point, rounded, offset so it is never negative.
+        let t = (deg.to_radians().tan() * 65536.0).round() as i64;
+        rows.fill(0);
+        for &(x, y) in &dark {
+            let r = (((y + w as i64) << 16) - x * t + (1 << 15)) >> 16;
+            rows[r as usize] += 1;
+        }
+        rows.iter().map(|&n| u64::from(n) * u64::from(n)).sum()
     };
-    let best = |from: f64, to: f64, step: f64| -> f64 {
-        let mut best = (0.0, f64::MIN);
+    let mut best = |from: f64, to: f64, step: f64| -> f64 {
+        let mut best = (0.0, 0u64);
         let mut a = from;
         while a <= to + 1e-9 {
             let s = score(a);
@@ -133,29 +115,34 @@ fn skew(px: &[u8], w: usize, h: usize) -> f64 {
 /// Turned so that lines of slope `deg` become level; white where nothing was. (Public for the
 /// test scans of tarea-testkit, which turn pages the other way.)
 pub fn rotate(img: &[u8], w: usize, h: usize, deg: f64) -> Vec<u8> {
+    const ONE: f64 = 65536.0;
     let (s, c) = deg.to_radians().sin_cos();
     let (cx, cy) = (w as f64 / 2.0, h as f64 / 2.0);
-    let at = |x: isize, y: isize| -> f64 {
-        if x < 0 || y < 0 || x >= w as isize || y >= h as isize {
-            255.0
-        } else {
-            f64::from(img[y as usize * w + x as usize])
-        }
+    let (cs, ss) = ((c * ONE).round() as i64, (s * ONE).round() as i64);
+    let at = |x: i64, y: i64| -> u32 {
+        if x < 0 || y < 0 || x >= w as i64 || y >= h as i64 { 255 } else { u32::from(img[y as usize * w + x as usize]) }
     };
     let mut out = vec![255u8; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            let (dx, dy) = (x as f64 - cx, y as f64 - cy);
-            // The source of a level pixel lies on the sloped line through it.
-            let (sx, sy) = (c * dx - s * dy + cx, s * dx + c * dy + cy);
-            let (x0, y0) = (sx.floor(), sy.floor());
-            let (fx, fy) = (sx - x0, sy - y0);
-            let (x0, y0) = (x0 as isize, y0 as isize);
-            let v = at(x0, y0) * (1.0 - fx) * (1.0 - fy)
-                + at(x0 + 1, y0) * fx * (1.0 - fy)
-                + at(x0, y0 + 1) * (1.0 - fx) * fy
-                + at(x0 + 1, y0 + 1) * fx * fy;
-            out[y * w + x] = v.round().clamp(0.0, 255.0) as u8;
+    for (y, row) in out.chunks_exact_mut(w).enumerate() {
+        let dy = y as f64 - cy;
+        // The source of a level pixel lies on the sloped line through it; along a row it moves
+        // by (cos, sin) a pixel, so it is stepped in 16.16 fixed point rather than recomputed.
+        let mut sx = ((-cx * c - s * dy + cx) * ONE).round() as i64;
+        let mut sy = ((-cx * s + c * dy + cy) * ONE).round() as i64;
+        for d in row.iter_mut() {
+            let (x0, y0) = (sx >> 16, sy >> 16);
+            let (fx, fy) = (((sx >> 8) & 0xff) as u32, ((sy >> 8) & 0xff) as u32);
+            let (a, b, e, f) = if x0 >= 0 && y0 >= 0 && x0 + 1 < w as i64 && y0 + 1 < h as i64 {
+                let i = y0 as usize * w + x0 as usize;
+                (u32::from(img[i]), u32::from(img[i + 1]), u32::from(img[i + w]), u32::from(img[i + w + 1]))
+            } else {
+                (at(x0, y0), at(x0 + 1, y0), at(x0, y0 + 1), at(x0 + 1, y0 + 1))
+            };
+            let top = a * (256 - fx) + b * fx;
+            let bottom = e * (256 - fx) + f * fx;
+            *d = ((top * (256 - fy) + bottom * fy + (1 << 15)) >> 16) as u8;
+            sx += cs;
+            sy += ss;
         }
     }
     out
@@ -186,17 +173,27 @@ mod tests {
     }
 
     #[test]
-    fn median9_is_the_median() {
+    fn the_filter_is_the_median_of_each_window() {
+        let (w, h) = (37, 23);
         let mut seed = 7u32;
-        for _ in 0..10_000 {
-            let mut v = [0u8; 9];
-            for x in &mut v {
+        let img: Vec<u8> = (0..w * h)
+            .map(|_| {
                 seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                *x = (seed >> 24) as u8;
+                (seed >> 24) as u8
+            })
+            .collect();
+        let m = median(&img, w, h);
+        for y in 0..h {
+            for x in 0..w {
+                let want = if x == 0 || y == 0 || x == w - 1 || y == h - 1 {
+                    img[y * w + x]
+                } else {
+                    let mut v: Vec<u8> = (0..9).map(|k| img[(y + k / 3 - 1) * w + x + k % 3 - 1]).collect();
+                    v.sort_unstable();
+                    v[4]
+                };
+                assert_eq!(m[y * w + x], want, "({x}, {y})");
             }
-            let mut sorted = v;
-            sorted.sort_unstable();
-            assert_eq!(median9(v), sorted[4], "{v:?}");
         }
     }
 

@@ -110,8 +110,9 @@ pub(crate) async fn pdf_page_text(pdf: &Path, page: u32, timeout: Duration) -> R
 /// rasterized at a lower resolution instead of into hundreds of megapixels.
 const RASTER_SIDE_MAX: f64 = 5000.0;
 
-/// Page `page` as a grey PNG at `dpi` (less for a page too big for that), written next to
-/// `prefix`; answers the file and the resolution used.
+/// Page `page` as a grey PGM at `dpi` (less for a page too big for that), written next to
+/// `prefix`; answers the file and the resolution used. PGM, not PNG: the page is read back at
+/// once, and compressing then decompressing 9 megapixels cost more than writing them.
 pub(crate) async fn rasterize(
     pdf: &Path,
     page: u32,
@@ -137,7 +138,6 @@ pub(crate) async fn rasterize(
             os("-r"),
             os(&r),
             os("-gray"),
-            os("-png"),
             os("-singlefile"),
             os("-f"),
             os(&p),
@@ -149,7 +149,7 @@ pub(crate) async fn rasterize(
         timeout,
     )
     .await?;
-    Ok((prefix.with_extension("png"), dpi))
+    Ok((prefix.with_extension("pgm"), dpi))
 }
 
 /// Page `page` of a PDF as a PDF of its own.
