@@ -12,6 +12,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// The key is valid but may not do this (e.g. a tenant key on an admin route).
     Forbidden,
+    /// A dashboard session's change without its CSRF token, or from another site.
+    CsrfFailed,
     /// No such thing in this tenant.
     NotFound,
     /// No such route or method.
@@ -45,11 +47,12 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
+        ErrorCode::CsrfFailed,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::StaleAttempt,
@@ -73,6 +76,7 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::CsrfFailed => "csrf_failed",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::StaleAttempt => "stale_attempt",

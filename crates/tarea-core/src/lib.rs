@@ -52,7 +52,7 @@ pub use template::{
     TemplateAsset, TemplateCheckError, TemplateChecked, TemplateChecker, TemplateSummary, TemplateUpload,
     TemplateVersion, decode_assets, encode_assets,
 };
-pub use tenant::{ApiKey, KeyHash};
+pub use tenant::{ApiKey, AuditEntry, KeyHash};
 pub use time_fmt::{format_ms, parse_rfc3339_ms};
 pub use webhook::{
     WEBHOOK_ATTEMPTS, WEBHOOK_KIND, WEBHOOK_QUEUE, Webhook, WebhookEvent, WebhookSpec, batch_event_data, event_body,

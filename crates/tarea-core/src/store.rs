@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use serde_json::value::RawValue;
 
 use crate::{
-    ApiKey, Artifact, ArtifactId, ArtifactRetention, Batch, BatchId, ExternalWorker, IllegalTransition, Job, JobError,
-    JobEvent, JobId, JobSpec, JobState, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings, Schedule,
-    ScheduleSpec, SchedulesFired, TemplateSummary, TemplateVersion, Webhook, WebhookId, WebhookSpec,
+    ApiKey, Artifact, ArtifactId, ArtifactRetention, AuditEntry, Batch, BatchId, ExternalWorker, IllegalTransition,
+    Job, JobError, JobEvent, JobId, JobSpec, JobState, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings,
+    Schedule, ScheduleSpec, SchedulesFired, TemplateSummary, TemplateVersion, Webhook, WebhookId, WebhookSpec,
 };
 
 /// Portable store errors. Backends map their driver codes onto these; nothing above the store
@@ -236,6 +236,8 @@ pub trait Store: Send + Sync + 'static {
     async fn queue_set_paused(&self, tenant: &str, name: &str, paused: bool) -> StoreResult<QueueInfo>;
     /// Number of tenants.
     async fn tenant_count(&self) -> StoreResult<u64>;
+    /// Every tenant's name, in order.
+    async fn tenant_list(&self) -> StoreResult<Vec<String>>;
     /// Creates a tenant if it does not exist.
     async fn tenant_ensure(&self, name: &str, now: i64) -> StoreResult<()>;
     /// Stores a new API key (its tenant is created if needed).
@@ -246,6 +248,18 @@ pub trait Store: Send + Sync + 'static {
     async fn api_key_create_first(&self, key: ApiKey, hash: KeyHash) -> StoreResult<bool>;
     /// The key with this hash.
     async fn api_key_find(&self, hash: KeyHash) -> StoreResult<Option<ApiKey>>;
+    /// Opens a dashboard session (the hash of its random token) for key `key_id`, ending at
+    /// `expires_at`; ended sessions are removed on the way.
+    async fn session_create(&self, hash: KeyHash, key_id: &str, now: i64, expires_at: i64) -> StoreResult<()>;
+    /// The key of a session that has not ended at `now` (and whose key still exists), and when
+    /// it ends.
+    async fn session_find(&self, hash: KeyHash, now: i64) -> StoreResult<Option<(ApiKey, i64)>>;
+    /// Ends a session (sign-out); answers whether it was open.
+    async fn session_delete(&self, hash: KeyHash) -> StoreResult<bool>;
+    /// Writes a dashboard action to the audit log.
+    async fn audit_append(&self, entry: AuditEntry) -> StoreResult<()>;
+    /// The audit log, newest first: of one tenant or all, before entry `before`, at most `limit`.
+    async fn audit_list(&self, tenant: Option<&str>, before: Option<i64>, limit: u32) -> StoreResult<Vec<AuditEntry>>;
     /// Records a node's heartbeat; it stays listed until `now + lease_ms`.
     async fn node_heartbeat(&self, node: NodeInfo, lease_ms: u64) -> StoreResult<()>;
     /// Forgets a node at once (on a clean shutdown).

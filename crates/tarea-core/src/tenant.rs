@@ -12,6 +12,25 @@ impl fmt::Debug for KeyHash {
     }
 }
 
+/// One change made in the dashboard, as the audit log keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Order of writing (0 when appending).
+    pub id: i64,
+    /// When (ms since the epoch).
+    pub at: i64,
+    /// The tenant acted in.
+    pub tenant: String,
+    /// Who: the id of the key the session was opened with.
+    pub key_id: String,
+    /// What, as the route: `POST /v1/jobs/{id}/retry`, `sign in`.
+    pub action: String,
+    /// On what: the request's path (`/v1/jobs/0193…/retry`).
+    pub target: String,
+    /// How many things it touched (jobs of a bulk action; 1 otherwise).
+    pub count: u64,
+}
+
 /// A stored API key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiKey {
@@ -21,6 +40,9 @@ pub struct ApiKey {
     pub tenant: String,
     /// Admin keys may also manage tenants and keys.
     pub admin: bool,
+    /// Read-only keys may read everything their tenant (or, admin, every tenant) has, and change
+    /// nothing: an operator's view, a support person's, a status screen's.
+    pub read_only: bool,
     /// Created (ms since the epoch).
     pub created_at: i64,
 }

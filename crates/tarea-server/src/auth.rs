@@ -5,8 +5,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{Method, header};
 use tarea_core::{ApiKey, ErrorCode, KeyHash};
 
 use crate::{ApiError, AppState, hash_key};
@@ -37,13 +37,21 @@ impl KeyCache {
     }
 }
 
-/// The caller, as its API key says.
+/// The caller, as its API key (or the key its dashboard session was opened with) says.
 #[derive(Clone, Debug)]
 pub struct Auth {
     /// The tenant every query is scoped to.
     pub tenant: String,
     /// Whether the key may manage tenants and keys.
     pub admin: bool,
+    /// Whether the key may only read.
+    pub read_only: bool,
+}
+
+impl Auth {
+    pub(crate) fn of(key: &ApiKey) -> Auth {
+        Auth { tenant: key.tenant.clone(), admin: key.admin, read_only: key.read_only }
+    }
 }
 
 fn unauthorized(message: &str) -> ApiError {
@@ -54,7 +62,7 @@ pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     bearer_of(&parts.headers)
 }
 
-fn bearer_of(headers: &axum::http::HeaderMap) -> Option<&str> {
+pub(crate) fn bearer_of(headers: &axum::http::HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -64,28 +72,87 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        authenticate(&parts.headers, state).await
+        authenticate_uri(&parts.method, Some(&parts.uri), &parts.headers, state).await
     }
 }
 
-/// The caller of a request with these headers, as its API key says.
-pub(crate) async fn authenticate(headers: &axum::http::HeaderMap, state: &AppState) -> Result<Auth, ApiError> {
-    let token =
-        bearer_of(headers).ok_or_else(|| unauthorized("send an API key in the header Authorization: Bearer <key>"))?;
-    let hash = hash_key(token);
-    let key = match state.keys.get(&hash) {
-        Some(k) => k,
-        None => {
-            let k = state
-                .store
-                .api_key_find(hash)
-                .await?
-                .ok_or_else(|| unauthorized("this API key is not valid; create one with `tarea keys create`"))?;
-            state.keys.put(hash, k.clone());
-            k
-        }
+/// The caller of a request with this method and these headers: a bearer key, else a dashboard
+/// session (whose changes must carry its CSRF token). A read-only key may only read.
+pub(crate) async fn authenticate(
+    method: &Method,
+    headers: &axum::http::HeaderMap,
+    state: &AppState,
+) -> Result<Auth, ApiError> {
+    authenticate_uri(method, None, headers, state).await
+}
+
+/// [`authenticate`], with the request's URI for an admin's `?tenant=`.
+pub(crate) async fn authenticate_uri(
+    method: &Method,
+    uri: Option<&axum::http::Uri>,
+    headers: &axum::http::HeaderMap,
+    state: &AppState,
+) -> Result<Auth, ApiError> {
+    let auth = if let Some(token) = bearer_of(headers) {
+        Auth::of(&authenticate_key(token, state).await?)
+    } else if let Some(token) = crate::ui::session::token(headers) {
+        crate::ui::session::authenticate(state, method, headers, token).await?
+    } else {
+        return Err(unauthorized("send an API key in the header Authorization: Bearer <key>"));
     };
-    Ok(Auth { tenant: key.tenant, admin: key.admin })
+    let auth = in_tenant(auth, headers, uri_tenant(uri))?;
+    if auth.read_only && !method.is_safe() {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "this key can only read; ask an administrator for a key that may make changes",
+        ));
+    }
+    Ok(auth)
+}
+
+/// The header with which an admin key acts in another tenant.
+pub(crate) const TENANT_HEADER: &str = "x-tarea-tenant";
+
+/// The `tenant` of a query string (the dashboard's live streams cannot send headers).
+fn uri_tenant(uri: Option<&axum::http::Uri>) -> Option<String> {
+    let query = uri?.query()?;
+    query.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        (name == "tenant").then(|| percent_encoding::percent_decode_str(value).decode_utf8_lossy().into_owned())
+    })
+}
+
+/// An admin key may act in any tenant, named in `X-Tarea-Tenant` (or `?tenant=`); any other
+/// key only in its own.
+fn in_tenant(mut auth: Auth, headers: &axum::http::HeaderMap, query: Option<String>) -> Result<Auth, ApiError> {
+    let named = match headers.get(TENANT_HEADER) {
+        Some(v) => {
+            Some(v.to_str().map_err(|_| ApiError::field("tenant", "X-Tarea-Tenant must be a tenant name"))?.to_owned())
+        }
+        None => query,
+    };
+    let Some(tenant) = named.filter(|t| !t.is_empty() && *t != auth.tenant) else { return Ok(auth) };
+    if !auth.admin {
+        return Err(ApiError::new(ErrorCode::Forbidden, "only an admin key may act in another tenant"));
+    }
+    tarea_core::validate_name(&tenant).map_err(|e| ApiError::field("tenant", e.to_string()))?;
+    auth.tenant = tenant;
+    Ok(auth)
+}
+
+/// The stored key whose secret is `token`.
+pub(crate) async fn authenticate_key(token: &str, state: &AppState) -> Result<ApiKey, ApiError> {
+    let hash = hash_key(token);
+    if let Some(k) = state.keys.get(&hash) {
+        return Ok(k);
+    }
+    let k = state
+        .store
+        .api_key_find(hash)
+        .await?
+        .ok_or_else(|| unauthorized("this API key is not valid; create one with `tarea keys create`"))?;
+    state.keys.put(hash, k.clone());
+    Ok(k)
 }
 
 /// A caller holding an admin key.

@@ -15,6 +15,7 @@ mod range;
 mod routes;
 mod signing;
 mod state;
+mod ui;
 mod validate;
 mod views;
 
@@ -29,7 +30,10 @@ pub use state::{AppState, ServerLimits};
 
 /// The router of the whole API.
 pub fn app(state: AppState) -> Router {
-    finish(routes::router(), state)
+    let audited = routes::router()
+        .merge(ui::router())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), ui::audit::record));
+    finish(audited, state)
 }
 
 /// The router of a worker node (`--role worker`): `/healthz`, `/readyz` and `/metrics` only;

@@ -4,8 +4,8 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
 use crate::routes::{
-    artifacts, batches, jobs, keys, ops, public, queues, schedules, settings, stream, templates, uploads, webhooks,
-    worker, workers,
+    artifacts, batches, jobs, keys, ops, public, queues, schedules, settings, stream, templates, tenants, uploads,
+    webhooks, worker, workers,
 };
 
 #[derive(OpenApi)]
@@ -17,6 +17,8 @@ use crate::routes::{
         worker::claim, worker::complete_many, worker::heartbeat, worker::progress, worker::complete, worker::fail,
         queues::list, queues::update, queues::pause, queues::resume,
         keys::create,
+        tenants::list,
+        crate::ui::audit::list,
         workers::list,
         artifacts::get, artifacts::content, artifacts::link, artifacts::upload, artifacts::retention_get,
         artifacts::retention_put, uploads::create,

@@ -86,7 +86,10 @@ impl TestServer {
         let (key, id) = generate_key();
         self.store
             .store
-            .api_key_create(ApiKey { id, tenant: tenant.into(), admin, created_at: now_ms() }, hash_key(&key))
+            .api_key_create(
+                ApiKey { id, tenant: tenant.into(), admin, read_only: false, created_at: now_ms() },
+                hash_key(&key),
+            )
             .await
             .expect("create key");
         key

@@ -68,9 +68,13 @@ pub enum KeysCommand {
         /// The tenant the key acts for.
         #[arg(long)]
         tenant: String,
-        /// Make it an admin key (may manage tenants and keys).
+        /// Make it an admin key (may manage tenants and keys, and see every tenant).
         #[arg(long)]
         admin: bool,
+        /// Make it a read-only key: it sees what its tenant has (with --admin, every tenant's)
+        /// and changes nothing, in the API and in the dashboard.
+        #[arg(long)]
+        read_only: bool,
         #[command(flatten)]
         store: StoreArgs,
     },

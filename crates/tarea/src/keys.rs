@@ -31,14 +31,14 @@ pub fn store_config(args: StoreArgs) -> anyhow::Result<(String, tarea_store::Sto
 }
 
 pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
-    let KeysCommand::Create { tenant, admin, store } = cmd;
+    let KeysCommand::Create { tenant, admin, read_only, store } = cmd;
     validate_name(&tenant).map_err(|e| ConfigError(format!("--tenant: {e}")))?;
     let (url, options) = store_config(store)?;
     let store = tarea_store::open_store(&url, options, Arc::new(NoEvents))
         .await
         .with_context(|| format!("opening the store at {}", redact(&url)))?;
     let (key, id) = generate_key();
-    store.api_key_create(ApiKey { id, tenant, admin, created_at: now_ms() }, hash_key(&key)).await?;
+    store.api_key_create(ApiKey { id, tenant, admin, read_only, created_at: now_ms() }, hash_key(&key)).await?;
     println!("{key}");
     Ok(())
 }

@@ -131,7 +131,7 @@ async fn bootstrap(store: &dyn Store) -> anyhow::Result<()> {
         return Ok(());
     }
     let (key, id) = generate_key();
-    let first = ApiKey { id, tenant: "default".into(), admin: true, created_at: now_ms() };
+    let first = ApiKey { id, tenant: "default".into(), admin: true, read_only: false, created_at: now_ms() };
     // Another node starting on the same empty database may have been first.
     if !store.api_key_create_first(first, hash_key(&key)).await? {
         return Ok(());

@@ -93,7 +93,7 @@ pub(crate) async fn content(
             find(&state, None, id).await?
         }
         (None, None) => {
-            let auth = authenticate(&headers, &state).await?;
+            let auth = authenticate(&axum::http::Method::GET, &headers, &state).await?;
             find(&state, Some(&auth.tenant), id).await?
         }
         _ => {

@@ -118,6 +118,9 @@ pub(crate) struct ListQuery {
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Admin keys only: another tenant's jobs (like the header `X-Tarea-Tenant`).
+    #[allow(dead_code)]
+    tenant: Option<String>,
 }
 
 /// The tenant's jobs, newest first.

@@ -16,8 +16,10 @@ use crate::{ApiError, AppState, generate_key, hash_key};
 pub(crate) struct KeyRequest {
     /// The tenant it acts for (created if needed): `[a-z0-9._-]{1,64}`.
     tenant: String,
-    /// Whether it may manage tenants and keys.
+    /// Whether it may manage tenants and keys (and see every tenant).
     admin: Option<bool>,
+    /// Whether it may only read: every change it asks for is refused with `403 forbidden`.
+    read_only: Option<bool>,
 }
 
 /// A new key; the secret is shown only here.
@@ -31,6 +33,8 @@ pub(crate) struct KeyCreated {
     tenant: String,
     /// Admin or not.
     admin: bool,
+    /// Read-only or not.
+    read_only: bool,
 }
 
 /// Creates an API key.
@@ -44,7 +48,8 @@ pub(crate) async fn create(
     validate_name(&req.tenant).map_err(|e| ApiError::field("tenant", e.to_string()))?;
     let (key, id) = generate_key();
     let admin = req.admin.unwrap_or(false);
-    let record = ApiKey { id: id.clone(), tenant: req.tenant.clone(), admin, created_at: now_ms() };
+    let read_only = req.read_only.unwrap_or(false);
+    let record = ApiKey { id: id.clone(), tenant: req.tenant.clone(), admin, read_only, created_at: now_ms() };
     state.store.api_key_create(record, hash_key(&key)).await?;
-    Ok((StatusCode::CREATED, axum::Json(KeyCreated { id, key, tenant: req.tenant, admin })))
+    Ok((StatusCode::CREATED, axum::Json(KeyCreated { id, key, tenant: req.tenant, admin, read_only })))
 }

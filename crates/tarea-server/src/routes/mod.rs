@@ -10,6 +10,7 @@ pub(crate) mod schedules;
 pub(crate) mod settings;
 pub(crate) mod stream;
 pub(crate) mod templates;
+pub(crate) mod tenants;
 pub(crate) mod uploads;
 pub(crate) mod webhooks;
 pub(crate) mod worker;
@@ -101,6 +102,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/queues/{name}/pause", post(queues::pause))
         .route("/v1/queues/{name}/resume", post(queues::resume))
         .route("/v1/keys", post(keys::create))
+        .route("/v1/tenants", get(tenants::list))
+        .route("/v1/audit", get(crate::ui::audit::list))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -47,6 +47,17 @@ struct QueueOnly {
     queue: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeLabels {
+    node: String,
+    role: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantOnly {
+    tenant: String,
+}
+
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
 pub(crate) async fn metrics(State(state): State<AppState>, parts: Parts) -> Result<impl IntoResponse, ApiError> {
@@ -57,6 +68,8 @@ pub(crate) async fn metrics(State(state): State<AppState>, parts: Parts) -> Resu
     }
     let depth = Family::<QueueLabels, Gauge>::default();
     let oldest = Family::<QueueOnly, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    let paused = Family::<QueueOnly, Gauge>::default();
+    let concurrency = Family::<QueueOnly, Gauge>::default();
     let now = now_ms();
     for q in state.store.queue_list(None).await? {
         let c = q.counts;
@@ -71,11 +84,33 @@ pub(crate) async fn metrics(State(state): State<AppState>, parts: Parts) -> Resu
             depth.get_or_create(&labels).set(n as i64);
         }
         let age = q.oldest_queued_at.map(|t| (now - t).max(0) as f64 / 1000.0).unwrap_or(0.0);
-        oldest.get_or_create(&QueueOnly { tenant: q.tenant.clone(), queue: q.name.clone() }).set(age);
+        let labels = QueueOnly { tenant: q.tenant.clone(), queue: q.name.clone() };
+        oldest.get_or_create(&labels).set(age);
+        paused.get_or_create(&labels).set(i64::from(q.paused));
+        if let Some(n) = q.settings.concurrency {
+            concurrency.get_or_create(&labels).set(i64::from(n));
+        }
+    }
+    // The nodes and external workers alive, as the workers page shows them.
+    let node_running = Family::<NodeLabels, Gauge>::default();
+    let node_leader = Family::<NodeLabels, Gauge>::default();
+    for n in state.store.node_list(now).await? {
+        let labels = NodeLabels { node: n.id.clone(), role: n.role.as_str().into() };
+        node_running.get_or_create(&labels).set(i64::from(n.running));
+        node_leader.get_or_create(&labels).set(i64::from(n.leader));
+    }
+    let workers = Family::<TenantOnly, Gauge>::default();
+    for w in state.store.worker_list(None, now).await? {
+        workers.get_or_create(&TenantOnly { tenant: w.tenant }).inc();
     }
     let mut extra = Registry::with_prefix("tarea");
     extra.register("queue_jobs", "Jobs per queue and state", depth);
     extra.register("queue_oldest_queued_age_seconds", "Age of the oldest queued job per queue", oldest);
+    extra.register("queue_paused", "1 while the queue is paused", paused);
+    extra.register("queue_concurrency_limit", "The queue's concurrency limit, where it has one", concurrency);
+    extra.register("node_running_jobs", "Built-in jobs running on each live node", node_running);
+    extra.register("node_leader", "1 on the node that runs the scheduler, reaper and cleaner", node_leader);
+    extra.register("external_workers", "External workers seen claiming lately, per tenant", workers);
     let body = state.metrics.encode(&extra);
     Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body))
 }

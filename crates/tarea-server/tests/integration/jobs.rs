@@ -141,6 +141,7 @@ async fn operations_endpoints_need_no_key() {
         "tarea_jobs_enqueued_total{tenant=\"acme\",queue=\"q\",kind=\"x\"} 1",
         "tarea_queue_jobs{tenant=\"acme\",queue=\"q\",state=\"queued\"} 1",
         "tarea_queue_oldest_queued_age_seconds",
+        "tarea_queue_paused{tenant=\"acme\",queue=\"q\"} 0",
     ] {
         assert!(text.contains(name), "metrics lack {name}:\n{text}");
     }

@@ -2,7 +2,9 @@
 //! behaviour (SSE, long polls, the runtime) against a real server on 127.0.0.1:0.
 mod artifacts;
 mod batches;
+mod dashboard;
 mod errors;
+mod grafana;
 mod jobs;
 mod live;
 mod openapi;
@@ -63,7 +65,10 @@ impl Api {
         let (key, id) = generate_key();
         self.store
             .store
-            .api_key_create(ApiKey { id, tenant: tenant.into(), admin, created_at: 0 }, hash_key(&key))
+            .api_key_create(
+                ApiKey { id, tenant: tenant.into(), admin, read_only: false, created_at: 0 },
+                hash_key(&key),
+            )
             .await
             .unwrap();
         key

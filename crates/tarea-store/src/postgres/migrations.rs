@@ -362,6 +362,27 @@ CREATE TRIGGER jobs_webhook_outbox AFTER UPDATE OF state ON jobs FOR EACH ROW
 WHEN (NEW.state IN (3, 4, 5, 6) AND NEW.state IS DISTINCT FROM OLD.state)
 EXECUTE FUNCTION webhook_outbox_job();
 "#,
+    r#"
+-- Read-only keys, and the dashboard's sessions (as in SQLite's migration 4).
+ALTER TABLE api_keys ADD COLUMN read_only boolean NOT NULL DEFAULT false;
+CREATE TABLE ui_sessions (
+    hash        bytea PRIMARY KEY,
+    key_id      text NOT NULL,
+    created_at  bigint NOT NULL,
+    expires_at  bigint NOT NULL
+);
+CREATE INDEX ui_sessions_expiry ON ui_sessions (expires_at);
+CREATE TABLE audit_log (
+    id      bigserial PRIMARY KEY,
+    at      bigint NOT NULL,
+    tenant  text NOT NULL,
+    key_id  text NOT NULL,
+    action  text NOT NULL,
+    target  text NOT NULL,
+    count   bigint NOT NULL
+);
+CREATE INDEX audit_log_tenant ON audit_log (tenant, id);
+"#,
 ];
 
 /// The channel on which this schema's nodes hear of each other's changes.

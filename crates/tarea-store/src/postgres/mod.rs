@@ -17,6 +17,7 @@ mod plan_tests;
 mod queues;
 mod rows;
 mod schedules;
+mod sessions;
 mod templates;
 mod tenants;
 mod webhooks;
@@ -29,10 +30,10 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::future::BoxFuture;
 use tarea_core::{
-    ApiKey, Artifact, ArtifactId, ArtifactRetention, Batch, BatchId, ClaimParams, CompleteParams, Enqueued, EventSink,
-    ExternalWorker, FollowUps, Job, JobEvent, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo, ProgressUpdate,
-    QueueInfo, QueueSettings, Retention, Schedule, ScheduleSpec, SchedulesFired, Store, StoreError, StoreResult,
-    TemplateSummary, TemplateVersion, Webhook, WebhookId, WebhookSpec,
+    ApiKey, Artifact, ArtifactId, ArtifactRetention, AuditEntry, Batch, BatchId, ClaimParams, CompleteParams, Enqueued,
+    EventSink, ExternalWorker, FollowUps, Job, JobEvent, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo,
+    ProgressUpdate, QueueInfo, QueueSettings, Retention, Schedule, ScheduleSpec, SchedulesFired, Store, StoreError,
+    StoreResult, TemplateSummary, TemplateVersion, Webhook, WebhookId, WebhookSpec,
 };
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
@@ -462,6 +463,10 @@ impl Store for PgStore {
         self.read(&|tx, _, _| Box::pin(tenants::count(tx))).await
     }
 
+    async fn tenant_list(&self) -> StoreResult<Vec<String>> {
+        self.read(&|tx, _, _| Box::pin(tenants::list(tx))).await
+    }
+
     async fn tenant_ensure(&self, name: &str, now: i64) -> StoreResult<()> {
         self.write(&|tx, _, _| Box::pin(tenants::ensure(tx, name, now))).await
     }
@@ -476,6 +481,26 @@ impl Store for PgStore {
 
     async fn api_key_find(&self, hash: KeyHash) -> StoreResult<Option<ApiKey>> {
         self.read(&|tx, _, _| Box::pin(tenants::key_find(tx, hash))).await
+    }
+
+    async fn session_create(&self, hash: KeyHash, key_id: &str, now: i64, expires_at: i64) -> StoreResult<()> {
+        self.write(&|tx, _, _| Box::pin(sessions::create(tx, hash, key_id, now, expires_at))).await
+    }
+
+    async fn session_find(&self, hash: KeyHash, now: i64) -> StoreResult<Option<(ApiKey, i64)>> {
+        self.read(&|tx, _, _| Box::pin(sessions::find(tx, hash, now))).await
+    }
+
+    async fn session_delete(&self, hash: KeyHash) -> StoreResult<bool> {
+        self.write(&|tx, _, _| Box::pin(sessions::delete(tx, hash))).await
+    }
+
+    async fn audit_append(&self, entry: AuditEntry) -> StoreResult<()> {
+        self.write(&|tx, _, _| Box::pin(sessions::audit_append(tx, &entry))).await
+    }
+
+    async fn audit_list(&self, tenant: Option<&str>, before: Option<i64>, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        self.read(&|tx, _, _| Box::pin(sessions::audit_list(tx, tenant, before, limit))).await
     }
 
     async fn node_heartbeat(&self, node: NodeInfo, lease_ms: u64) -> StoreResult<()> {

@@ -8,6 +8,11 @@ pub(crate) async fn count(tx: &Tx<'_>) -> StoreResult<u64> {
     Ok(n.max(0) as u64)
 }
 
+pub(crate) async fn list(tx: &Tx<'_>) -> StoreResult<Vec<String>> {
+    let rows = tx.query("SELECT name FROM tenants ORDER BY name", &[]).await.map_err(map_err)?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 pub(crate) async fn ensure(tx: &Tx<'_>, name: &str, now: i64) -> StoreResult<()> {
     let stmt = tx
         .prepare_cached("INSERT INTO tenants (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
@@ -20,20 +25,29 @@ pub(crate) async fn ensure(tx: &Tx<'_>, name: &str, now: i64) -> StoreResult<()>
 pub(crate) async fn key_create(tx: &Tx<'_>, key: ApiKey, hash: KeyHash) -> StoreResult<ApiKey> {
     ensure(tx, &key.tenant, key.created_at).await?;
     let stmt = tx
-        .prepare_cached("INSERT INTO api_keys (id, hash, tenant, admin, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .prepare_cached(
+            "INSERT INTO api_keys (id, hash, tenant, admin, read_only, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
         .await
         .map_err(map_err)?;
-    tx.execute(&stmt, &[&key.id, &&hash.0[..], &key.tenant, &key.admin, &key.created_at]).await.map_err(map_err)?;
+    tx.execute(&stmt, &[&key.id, &&hash.0[..], &key.tenant, &key.admin, &key.read_only, &key.created_at])
+        .await
+        .map_err(map_err)?;
     Ok(key)
 }
 
+/// The columns [`key_of`] reads, in its order.
+pub(crate) const KEY_COLUMNS: &str = "k.id, k.tenant, k.admin, k.read_only, k.created_at";
+
+pub(crate) fn key_of(r: &tokio_postgres::Row) -> ApiKey {
+    ApiKey { id: r.get(0), tenant: r.get(1), admin: r.get(2), read_only: r.get(3), created_at: r.get(4) }
+}
+
 pub(crate) async fn key_find(tx: &Tx<'_>, hash: KeyHash) -> StoreResult<Option<ApiKey>> {
-    let stmt = tx
-        .prepare_cached("SELECT id, tenant, admin, created_at FROM api_keys WHERE hash = $1")
-        .await
-        .map_err(map_err)?;
+    let stmt =
+        tx.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.hash = $1")).await.map_err(map_err)?;
     let row = tx.query_opt(&stmt, &[&&hash.0[..]]).await.map_err(map_err)?;
-    Ok(row.map(|r| ApiKey { id: r.get(0), tenant: r.get(1), admin: r.get(2), created_at: r.get(3) }))
+    Ok(row.as_ref().map(key_of))
 }
 
 pub(crate) async fn key_create_first(tx: &Tx<'_>, key: ApiKey, hash: KeyHash) -> StoreResult<bool> {

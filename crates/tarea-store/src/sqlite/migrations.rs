@@ -258,6 +258,29 @@ BEGIN
         ELSE 'job.cancelled' END, COALESCE(NEW.finished_at, 0));
 END;
 "#,
+    r#"
+-- Read-only keys, and the dashboard's sessions: a random token's hash, the key it was opened
+-- with (deleting the key ends its sessions) and when it ends.
+ALTER TABLE api_keys ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE ui_sessions (
+    hash        BLOB PRIMARY KEY,
+    key_id      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX ui_sessions_expiry ON ui_sessions (expires_at);
+-- What was done in the dashboard: who, what, when, how many.
+CREATE TABLE audit_log (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    at      INTEGER NOT NULL,
+    tenant  TEXT NOT NULL,
+    key_id  TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    target  TEXT NOT NULL,
+    count   INTEGER NOT NULL
+);
+CREATE INDEX audit_log_tenant ON audit_log (tenant, id);
+"#,
 ];
 
 /// Applies the migrations this database has not seen yet.

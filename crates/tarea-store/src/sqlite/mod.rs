@@ -13,6 +13,7 @@ mod queues;
 mod readers;
 mod rows;
 mod schedules;
+mod sessions;
 mod templates;
 mod tenants;
 mod webhooks;
@@ -29,10 +30,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::Connection;
 use tarea_core::{
-    ApiKey, Artifact, ArtifactId, ArtifactRetention, Batch, BatchId, ClaimParams, CompleteParams, Enqueued, EventSink,
-    ExternalWorker, FollowUps, Job, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo, ProgressUpdate, QueueInfo,
-    QueueSettings, Retention, Schedule, ScheduleSpec, SchedulesFired, Store, StoreError, StoreResult, TemplateSummary,
-    TemplateVersion, Webhook, WebhookId, WebhookSpec,
+    ApiKey, Artifact, ArtifactId, ArtifactRetention, AuditEntry, Batch, BatchId, ClaimParams, CompleteParams, Enqueued,
+    EventSink, ExternalWorker, FollowUps, Job, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo, ProgressUpdate,
+    QueueInfo, QueueSettings, Retention, Schedule, ScheduleSpec, SchedulesFired, Store, StoreError, StoreResult,
+    TemplateSummary, TemplateVersion, Webhook, WebhookId, WebhookSpec,
 };
 
 use readers::Readers;
@@ -235,6 +236,10 @@ impl Store for SqliteStore {
         self.readers.read(tenants::count).await
     }
 
+    async fn tenant_list(&self) -> StoreResult<Vec<String>> {
+        self.readers.read(tenants::list).await
+    }
+
     async fn tenant_ensure(&self, name: &str, now: i64) -> StoreResult<()> {
         let name = name.to_owned();
         self.writer.write(move |b| tenants::ensure(b.conn, &name, now)).await
@@ -250,6 +255,28 @@ impl Store for SqliteStore {
 
     async fn api_key_find(&self, hash: KeyHash) -> StoreResult<Option<ApiKey>> {
         self.readers.read(move |c| tenants::key_find(c, hash)).await
+    }
+
+    async fn session_create(&self, hash: KeyHash, key_id: &str, now: i64, expires_at: i64) -> StoreResult<()> {
+        let key_id = key_id.to_owned();
+        self.writer.write(move |b| sessions::create(b.conn, hash, &key_id, now, expires_at)).await
+    }
+
+    async fn session_find(&self, hash: KeyHash, now: i64) -> StoreResult<Option<(ApiKey, i64)>> {
+        self.readers.read(move |c| sessions::find(c, hash, now)).await
+    }
+
+    async fn session_delete(&self, hash: KeyHash) -> StoreResult<bool> {
+        self.writer.write(move |b| sessions::delete(b.conn, hash)).await
+    }
+
+    async fn audit_append(&self, entry: AuditEntry) -> StoreResult<()> {
+        self.writer.write(move |b| sessions::audit_append(b.conn, &entry)).await
+    }
+
+    async fn audit_list(&self, tenant: Option<&str>, before: Option<i64>, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        let tenant = tenant.map(str::to_owned);
+        self.readers.read(move |c| sessions::audit_list(c, tenant.as_deref(), before, limit)).await
     }
 
     async fn node_heartbeat(&self, node: NodeInfo, lease_ms: u64) -> StoreResult<()> {

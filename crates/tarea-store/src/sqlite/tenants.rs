@@ -8,6 +8,12 @@ pub(crate) fn count(conn: &Connection) -> StoreResult<u64> {
     conn.query_row("SELECT COUNT(*) FROM tenants", [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(map_err)
 }
 
+pub(crate) fn list(conn: &Connection) -> StoreResult<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT name FROM tenants ORDER BY name").map_err(map_err)?;
+    let rows = stmt.query_map([], |r| r.get(0)).map_err(map_err)?;
+    rows.collect::<Result<_, _>>().map_err(map_err)
+}
+
 pub(crate) fn ensure(conn: &Connection, name: &str, now: i64) -> StoreResult<()> {
     conn.prepare_cached("INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?1, ?2)")
         .and_then(|mut s| s.execute(params![name, now]))
@@ -17,20 +23,24 @@ pub(crate) fn ensure(conn: &Connection, name: &str, now: i64) -> StoreResult<()>
 
 pub(crate) fn key_create(conn: &Connection, key: ApiKey, hash: KeyHash) -> StoreResult<ApiKey> {
     ensure(conn, &key.tenant, key.created_at)?;
-    conn.prepare_cached("INSERT INTO api_keys (id, hash, tenant, admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
-        .and_then(|mut s| s.execute(params![key.id, &hash.0[..], key.tenant, key.admin, key.created_at]))
-        .map_err(map_err)?;
+    conn.prepare_cached(
+        "INSERT INTO api_keys (id, hash, tenant, admin, read_only, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut s| s.execute(params![key.id, &hash.0[..], key.tenant, key.admin, key.read_only, key.created_at]))
+    .map_err(map_err)?;
     Ok(key)
 }
 
+/// The columns [`key_of`] reads, in its order.
+pub(crate) const KEY_COLUMNS: &str = "k.id, k.tenant, k.admin, k.read_only, k.created_at";
+
+pub(crate) fn key_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
+    Ok(ApiKey { id: r.get(0)?, tenant: r.get(1)?, admin: r.get(2)?, read_only: r.get(3)?, created_at: r.get(4)? })
+}
+
 pub(crate) fn key_find(conn: &Connection, hash: KeyHash) -> StoreResult<Option<ApiKey>> {
-    conn.prepare_cached("SELECT id, tenant, admin, created_at FROM api_keys WHERE hash = ?1")
-        .and_then(|mut s| {
-            s.query_row(params![&hash.0[..]], |r| {
-                Ok(ApiKey { id: r.get(0)?, tenant: r.get(1)?, admin: r.get(2)?, created_at: r.get(3)? })
-            })
-            .optional()
-        })
+    conn.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.hash = ?1"))
+        .and_then(|mut s| s.query_row(params![&hash.0[..]], key_of).optional())
         .map_err(map_err)
 }
 

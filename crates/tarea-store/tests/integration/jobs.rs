@@ -107,13 +107,53 @@ store_test!(list_is_newest_first_with_cursor_and_filters, |s: S| async move {
 
 store_test!(api_keys_are_found_by_hash_only, |s: S| async move {
     assert_eq!(s.tenant_count().await.unwrap(), 0);
-    let key = ApiKey { id: "key_1".into(), tenant: "lab".into(), admin: true, created_at: NOW };
+    let key = ApiKey { id: "key_1".into(), tenant: "lab".into(), admin: true, read_only: false, created_at: NOW };
     s.api_key_create(key.clone(), KeyHash([7; 32])).await.unwrap();
     assert_eq!(s.tenant_count().await.unwrap(), 1);
     assert_eq!(s.api_key_find(KeyHash([7; 32])).await.unwrap(), Some(key));
     assert_eq!(s.api_key_find(KeyHash([8; 32])).await.unwrap(), None);
-    let dup = ApiKey { id: "key_2".into(), tenant: "lab".into(), admin: false, created_at: NOW };
+    let dup = ApiKey { id: "key_2".into(), tenant: "lab".into(), admin: false, read_only: true, created_at: NOW };
     assert!(matches!(s.api_key_create(dup, KeyHash([7; 32])).await, Err(StoreError::Conflict(_))));
+    s.tenant_ensure("clinica-norte", NOW).await.unwrap();
+    assert_eq!(s.tenant_list().await.unwrap(), ["clinica-norte", "lab"]);
+});
+
+store_test!(a_dashboard_session_lasts_until_it_ends_or_is_signed_out, |s: S| async move {
+    let key = ApiKey { id: "key_ro".into(), tenant: "lab".into(), admin: false, read_only: true, created_at: NOW };
+    s.api_key_create(key.clone(), KeyHash([3; 32])).await.unwrap();
+    s.session_create(KeyHash([30; 32]), "key_ro", NOW, NOW + 1_000).await.unwrap();
+    s.session_create(KeyHash([31; 32]), "key_ro", NOW, NOW + 5_000).await.unwrap();
+    assert_eq!(s.session_find(KeyHash([30; 32]), NOW + 999).await.unwrap(), Some((key.clone(), NOW + 1_000)));
+    assert_eq!(s.session_find(KeyHash([30; 32]), NOW + 1_000).await.unwrap(), None, "ended");
+    assert_eq!(s.session_find(KeyHash([32; 32]), NOW).await.unwrap(), None, "never opened");
+    // Opening another session sweeps the ended one away.
+    s.session_create(KeyHash([33; 32]), "key_ro", NOW + 2_000, NOW + 9_000).await.unwrap();
+    assert_eq!(s.session_find(KeyHash([30; 32]), NOW).await.unwrap(), None, "swept");
+    assert!(s.session_delete(KeyHash([31; 32])).await.unwrap());
+    assert!(!s.session_delete(KeyHash([31; 32])).await.unwrap(), "signed out once");
+    assert_eq!(s.session_find(KeyHash([31; 32]), NOW).await.unwrap(), None);
+    assert_eq!(s.session_find(KeyHash([33; 32]), NOW + 3_000).await.unwrap().map(|(k, _)| k.read_only), Some(true));
+});
+
+store_test!(the_audit_log_is_read_newest_first_by_tenant, |s: S| async move {
+    for (i, tenant) in ["lab", "tienda", "lab"].into_iter().enumerate() {
+        let entry = AuditEntry {
+            id: 0,
+            at: NOW + i as i64,
+            tenant: tenant.into(),
+            key_id: "key_1".into(),
+            action: "POST /v1/jobs/{id}/retry".into(),
+            target: format!("/v1/jobs/{i}/retry"),
+            count: 1 + i as u64,
+        };
+        s.audit_append(entry).await.unwrap();
+    }
+    let all = s.audit_list(None, None, 10).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.count).collect::<Vec<_>>(), [3, 2, 1]);
+    let lab = s.audit_list(Some("lab"), None, 10).await.unwrap();
+    assert_eq!(lab.iter().map(|e| e.target.as_str()).collect::<Vec<_>>(), ["/v1/jobs/2/retry", "/v1/jobs/0/retry"]);
+    let older = s.audit_list(None, Some(all[0].id), 1).await.unwrap();
+    assert_eq!((older.len(), older[0].tenant.as_str(), older[0].at), (1, "tienda", NOW + 1));
 });
 
 store_test!(concurrent_enqueues_with_one_idempotency_key_make_one_job, |s: S| async move {

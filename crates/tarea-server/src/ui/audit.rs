@@ -1,0 +1,127 @@
+//! The audit log of the dashboard: every change made with a session (who, what, when, how
+//! many) is written after it succeeds, and admins read it at `GET /v1/audit`. Changes made
+//! with a bearer key are the app's own, logged by the app; this log is of people.
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use tarea_core::{AuditEntry, format_ms};
+use tarea_runtime::now_ms;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Admin, TENANT_HEADER};
+use crate::extract::Query;
+use crate::{ApiError, AppState};
+
+/// The header by which a route tells how many things a change touched (bulk actions).
+pub(crate) const AFFECTED_HEADER: &str = "x-tarea-affected";
+
+/// Writes a successful change made with a session cookie to the audit log.
+pub(crate) async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let by_session = !req.method().is_safe()
+        && crate::auth::bearer_of(headers).is_none()
+        && super::session::token(headers).is_some();
+    if !by_session {
+        return next.run(req).await;
+    }
+    let token = super::session::token(headers).unwrap_or_default().to_owned();
+    let named_tenant = headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let res = next.run(req).await;
+    if !res.status().is_success() {
+        return res;
+    }
+    // Looked up again (the handler's extractor does not hand its caller out): a sign-out has
+    // ended the session by now, and needs no entry.
+    if let Ok((key, _, _)) = super::session::find(&state, &token).await {
+        let count = res.headers().get(AFFECTED_HEADER).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(1);
+        let entry = AuditEntry {
+            id: 0,
+            at: now_ms(),
+            tenant: named_tenant.filter(|_| key.admin).unwrap_or_else(|| key.tenant.clone()),
+            key_id: key.id,
+            action: format!("{method} {}", route.as_deref().unwrap_or(&path)),
+            target: path,
+            count,
+        };
+        append(&state, entry).await;
+    }
+    res
+}
+
+/// Appends an entry; a failure is logged, not turned into an error for a change that is done.
+pub(crate) async fn append(state: &AppState, entry: AuditEntry) {
+    if let Err(e) = state.store.audit_append(entry.clone()).await {
+        tracing::error!(error = %e, action = %entry.action, key = %entry.key_id, "the audit log could not be written");
+    }
+}
+
+/// Filters of `GET /v1/audit`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditQuery {
+    /// Only this tenant's entries (default: every tenant's).
+    tenant: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<i64>,
+    /// Page size, 1..1000 (default 100).
+    limit: Option<u32>,
+}
+
+/// One entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AuditView {
+    /// RFC 3339.
+    at: String,
+    /// The tenant acted in.
+    tenant: String,
+    /// The key the session was opened with.
+    key_id: String,
+    /// The route: `POST /v1/jobs/{id}/retry`, `sign in`.
+    action: String,
+    /// The path acted on.
+    target: String,
+    /// How many things it touched.
+    count: u64,
+}
+
+/// A page of the log.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AuditPage {
+    /// Newest first.
+    entries: Vec<AuditView>,
+    /// Pass as `cursor` for the next page; null at the end.
+    next_cursor: Option<i64>,
+}
+
+/// The audit log of the dashboard, newest first (admin keys only).
+#[utoipa::path(get, path = "/v1/audit", tag = "admin", params(AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 403, description = "forbidden")))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(q): Query<AuditQuery>,
+) -> Result<axum::Json<AuditPage>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field("limit", "limit must be between 1 and 1000"));
+    }
+    let entries = state.store.audit_list(q.tenant.as_deref(), q.cursor, limit).await?;
+    let next_cursor = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.id)).flatten();
+    Ok(axum::Json(AuditPage {
+        entries: entries
+            .into_iter()
+            .map(|e| AuditView {
+                at: format_ms(e.at),
+                tenant: e.tenant,
+                key_id: e.key_id,
+                action: e.action,
+                target: e.target,
+                count: e.count,
+            })
+            .collect(),
+        next_cursor,
+    }))
+}

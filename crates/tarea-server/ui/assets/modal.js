@@ -1,0 +1,99 @@
+// The confirmation dialog before a change (retry, cancel, pause, resume). A native <dialog>
+// opened with showModal() makes the rest of the page inert; Tab is also kept inside by hand
+// (so focus never leaves for the browser's toolbar), Escape closes it, and focus goes back to
+// the button that opened it. The action runs inside the dialog: an error stays on screen in it.
+import { fill, h } from "./dom.js";
+import { t } from "./i18n.js";
+
+const FOCUSABLE = "button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), textarea, [tabindex]:not([tabindex='-1'])";
+
+/**
+ * Asks to confirm, then runs `action()`. Resolves with the action's value, or null when the
+ * person went back. While the action runs the buttons are disabled; if it throws, its message
+ * is shown in the dialog, which stays open.
+ */
+export function confirmDialog({ title, body, confirmLabel, danger = false, action }) {
+  const opener = document.activeElement;
+  return new Promise((resolve) => {
+    const errorBox = h("div", { class: "modal__error", role: "alert", hidden: true });
+    const cancelBtn = h("button", { type: "button", class: "btn", dataset: { modal: "cancel" } }, t("modal.back"));
+    const okBtn = h("button", {
+      type: "button", class: danger ? "btn btn--danger" : "btn btn--primary", dataset: { modal: "confirm" },
+    }, confirmLabel);
+    const titleId = "modal-title-" + Math.random().toString(36).slice(2);
+    const bodyId = titleId + "-body";
+    const dialog = h("dialog", { class: "modal", "aria-labelledby": titleId, "aria-describedby": bodyId },
+      h("h2", { class: "modal__title", id: titleId }, title),
+      h("p", { class: "modal__body", id: bodyId }, body),
+      errorBox,
+      h("div", { class: "modal__actions" }, cancelBtn, okBtn));
+
+    let result = null;
+    let busy = false;
+    const close = () => {
+      if (busy) return;
+      dialog.close();
+    };
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      if (opener && document.contains(opener)) opener.focus();
+      resolve(result);
+    });
+    // Escape: the browser fires `cancel`; while the action runs, it waits.
+    dialog.addEventListener("cancel", (e) => {
+      e.preventDefault();
+      close();
+    });
+    dialog.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") {
+        e.preventDefault();
+        close();
+        return;
+      }
+      if (e.key !== "Tab") return;
+      const items = [...dialog.querySelectorAll(FOCUSABLE)];
+      if (!items.length) return;
+      const first = items[0], last = items[items.length - 1];
+      if (e.shiftKey && document.activeElement === first) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && document.activeElement === last) {
+        e.preventDefault();
+        first.focus();
+      }
+    });
+    // A click on the backdrop (outside the box) goes back, like Escape.
+    dialog.addEventListener("click", (e) => {
+      if (e.target !== dialog) return;
+      const r = dialog.getBoundingClientRect();
+      const inside = e.clientX >= r.left && e.clientX <= r.right && e.clientY >= r.top && e.clientY <= r.bottom;
+      if (!inside) close();
+    });
+    cancelBtn.addEventListener("click", close);
+    okBtn.addEventListener("click", async () => {
+      busy = true;
+      okBtn.disabled = cancelBtn.disabled = true;
+      okBtn.classList.add("is-busy");
+      errorBox.hidden = true;
+      try {
+        result = await action();
+        busy = false;
+        dialog.close();
+      } catch (err) {
+        busy = false;
+        okBtn.disabled = cancelBtn.disabled = false;
+        okBtn.classList.remove("is-busy");
+        fill(errorBox,
+          h("span", {}, err.message || String(err)),
+          err.code ? h("code", { class: "banner__code" }, err.code) : null);
+        errorBox.hidden = false;
+        cancelBtn.textContent = t("modal.close");
+        cancelBtn.focus();
+      }
+    });
+
+    document.body.append(dialog);
+    dialog.showModal();
+    cancelBtn.focus();
+  });
+}
