@@ -72,22 +72,14 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        authenticate_uri(&parts.method, Some(&parts.uri), &parts.headers, state).await
+        authenticate(&parts.method, Some(&parts.uri), &parts.headers, state).await
     }
 }
 
-/// The caller of a request with this method and these headers: a bearer key, else a dashboard
-/// session (whose changes must carry its CSRF token). A read-only key may only read.
+/// The caller of a request with this method, URI (for an admin's `?tenant=`) and headers: a
+/// bearer key, else a dashboard session (whose changes must carry its CSRF token). A read-only
+/// key may only read.
 pub(crate) async fn authenticate(
-    method: &Method,
-    headers: &axum::http::HeaderMap,
-    state: &AppState,
-) -> Result<Auth, ApiError> {
-    authenticate_uri(method, None, headers, state).await
-}
-
-/// [`authenticate`], with the request's URI for an admin's `?tenant=`.
-pub(crate) async fn authenticate_uri(
     method: &Method,
     uri: Option<&axum::http::Uri>,
     headers: &axum::http::HeaderMap,
@@ -100,7 +92,12 @@ pub(crate) async fn authenticate_uri(
     } else {
         return Err(unauthorized("send an API key in the header Authorization: Bearer <key>"));
     };
+    let own_tenant = auth.tenant.clone();
     let auth = in_tenant(auth, headers, uri_tenant(uri))?;
+    // An admin switching tenants: to one that exists (a typo would otherwise make one).
+    if auth.tenant != own_tenant && !state.store.tenant_list().await?.contains(&auth.tenant) {
+        return Err(ApiError::new(ErrorCode::NotFound, format!("there is no tenant named {:?}", auth.tenant)));
+    }
     if auth.read_only && !method.is_safe() {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
@@ -138,6 +135,15 @@ fn in_tenant(mut auth: Auth, headers: &axum::http::HeaderMap, query: Option<Stri
     tarea_core::validate_name(&tenant).map_err(|e| ApiError::field("tenant", e.to_string()))?;
     auth.tenant = tenant;
     Ok(auth)
+}
+
+/// The tenant a request made with `key` acts in (its own, or the one an admin key names).
+pub(crate) fn acting_tenant(
+    key: &ApiKey,
+    headers: &axum::http::HeaderMap,
+    uri: Option<&axum::http::Uri>,
+) -> Result<String, ApiError> {
+    Ok(in_tenant(Auth::of(key), headers, uri_tenant(uri))?.tenant)
 }
 
 /// The stored key whose secret is `token`.

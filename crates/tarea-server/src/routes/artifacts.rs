@@ -83,9 +83,18 @@ pub(crate) async fn content(
     method: Method,
     Path(raw): Path<String>,
     Query(q): Query<ContentQuery>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = artifact_id(&raw)?;
+    // A file is downloaded or shown, never run as this origin's script, style or worker (the
+    // dashboard's policy allows scripts from this origin, and artifacts are other people's data).
+    if headers
+        .get("sec-fetch-dest")
+        .is_some_and(|d| matches!(d.as_bytes(), b"script" | b"style" | b"worker" | b"sharedworker" | b"serviceworker"))
+    {
+        return Err(ApiError::new(ErrorCode::Forbidden, "artifacts are files to download, not scripts or styles"));
+    }
     let a = match (&q.signature, q.expires) {
         (Some(sig), Some(expires)) => {
             signing::verify(&state.link_key, id, expires, sig, now_ms())?;
@@ -93,7 +102,7 @@ pub(crate) async fn content(
             find(&state, None, id).await?
         }
         (None, None) => {
-            let auth = authenticate(&axum::http::Method::GET, &headers, &state).await?;
+            let auth = authenticate(&axum::http::Method::GET, Some(&uri), &headers, &state).await?;
             find(&state, Some(&auth.tenant), id).await?
         }
         _ => {

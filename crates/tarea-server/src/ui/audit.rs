@@ -9,7 +9,7 @@ use tarea_core::{AuditEntry, format_ms};
 use tarea_runtime::now_ms;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Admin, TENANT_HEADER};
+use crate::auth::Admin;
 use crate::extract::Query;
 use crate::{ApiError, AppState};
 
@@ -25,8 +25,12 @@ pub(crate) async fn record(State(state): State<AppState>, req: Request, next: Ne
     if !by_session {
         return next.run(req).await;
     }
+    // Signing in and out are the session's own business (a sign-in is logged by its handler).
+    if req.uri().path().starts_with("/ui/") {
+        return next.run(req).await;
+    }
     let token = super::session::token(headers).unwrap_or_default().to_owned();
-    let named_tenant = headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (headers, uri) = (headers.clone(), req.uri().clone());
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let res = next.run(req).await;
@@ -35,12 +39,14 @@ pub(crate) async fn record(State(state): State<AppState>, req: Request, next: Ne
     }
     // Looked up again (the handler's extractor does not hand its caller out): a sign-out has
     // ended the session by now, and needs no entry.
-    if let Ok((key, _, _)) = super::session::find(&state, &token).await {
+    if let Ok((key, _, _)) = super::session::find(&state, &token).await
+        && let Ok(acting) = crate::auth::acting_tenant(&key, &headers, Some(&uri))
+    {
         let count = res.headers().get(AFFECTED_HEADER).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(1);
         let entry = AuditEntry {
             id: 0,
             at: now_ms(),
-            tenant: named_tenant.filter(|_| key.admin).unwrap_or_else(|| key.tenant.clone()),
+            tenant: acting,
             key_id: key.id,
             action: format!("{method} {}", route.as_deref().unwrap_or(&path)),
             target: path,

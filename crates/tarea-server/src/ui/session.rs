@@ -20,20 +20,30 @@ use crate::auth::{Auth, authenticate_key};
 use crate::extract::Json;
 use crate::{ApiError, AppState, hash_key, signing};
 
-/// The cookie's name.
+/// The cookie's name over plain HTTP.
 pub(crate) const COOKIE: &str = "tarea_session";
+/// Its name over TLS: the `__Host-` prefix makes the browser refuse one set by another host,
+/// by a subdomain or with a narrower path, and keeps it from plain-HTTP pages.
+pub(crate) const COOKIE_TLS: &str = "__Host-tarea_session";
 /// The header that carries the CSRF token.
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 /// How long a session lasts: a working day; then the person signs in again.
 const TTL_MS: i64 = 12 * 3600 * 1000;
 
-/// The session token in the request's cookies, if any. (Parsed here: one name=value pair of a
-/// `Cookie` header is not worth a crate.)
+/// The session token in the request's cookies, if there is exactly one. Two mean that
+/// something else set one too (cookies do not keep ports apart: another service on this host
+/// can set a cookie of this name, with a narrower path so it comes first); neither is trusted.
+/// (Parsed here: one name=value pair of a `Cookie` header is not worth a crate.)
 pub(crate) fn token(headers: &HeaderMap) -> Option<&str> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
-        let (name, value) = pair.trim().split_once('=')?;
-        (name == COOKIE && !value.is_empty()).then_some(value)
-    })
+    let mut found =
+        headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).filter_map(
+            |pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                ((name == COOKIE || name == COOKIE_TLS) && !value.is_empty()).then_some(value)
+            },
+        );
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
 }
 
 /// The key of the session whose token is `token`, with the session's hash.
@@ -121,8 +131,8 @@ fn over_tls(state: &AppState, headers: &HeaderMap) -> bool {
 }
 
 fn cookie(value: &str, max_age_s: i64, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{COOKIE}={value}; Path=/; Max-Age={max_age_s}; HttpOnly; SameSite=Strict{secure}"))
+    let (name, secure) = if secure { (COOKIE_TLS, "; Secure") } else { (COOKIE, "") };
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; Max-Age={max_age_s}; HttpOnly; SameSite=Strict{secure}"))
         .expect("a cookie of hex and fixed words is a valid header")
 }
 
@@ -133,6 +143,10 @@ pub(crate) async fn sign_in(
     Json(req): Json<SignIn>,
 ) -> Result<Response, ApiError> {
     let key = authenticate_key(req.key.trim(), &state).await?;
+    // A session this browser had ends: one browser, one session.
+    if let Some(old) = token(&headers) {
+        state.store.session_delete(hash_key(old)).await?;
+    }
     let token = hex::encode(rand::random::<[u8; 32]>());
     let (hash, now) = (hash_key(&token), now_ms());
     state.store.session_create(hash, &key.id, now, now + TTL_MS).await?;

@@ -76,8 +76,24 @@ async fn a_key_is_exchanged_for_a_strict_http_only_cookie() {
         (Some("acme"), Some(false), Some(false))
     );
 
-    let (_, behind_tls) = sign_in(&api, &api.key, &[("x-forwarded-proto", "https")]).await;
-    assert!(behind_tls.contains("; Secure"), "{behind_tls}");
+    let (tls, behind_tls) = sign_in(&api, &api.key, &[("x-forwarded-proto", "https")]).await;
+    assert!(behind_tls.starts_with("__Host-tarea_session=") && behind_tls.contains("; Secure"), "{behind_tls}");
+    let (status, _) = call(&api, &tls, "GET", "/ui/session", None, &[]).await;
+    assert_eq!(status, StatusCode::OK, "the __Host- cookie is read back");
+
+    // Two session cookies (one planted by another service on this host) are trusted neither.
+    let two =
+        Session { cookie: format!("{}; tarea_session=planted", s.cookie), csrf: s.csrf.clone(), view: Value::Null };
+    let (status, _) = call(&api, &two, "GET", "/v1/jobs", None, &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Signing in again from the same browser ends the session it had.
+    let req = Request::post("/ui/session").header("content-type", "application/json").header("cookie", &tls.cookie);
+    let res =
+        api.app.clone().oneshot(req.body(Body::from(json!({"key": api.key}).to_string())).unwrap()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let (status, _) = call(&api, &tls, "GET", "/ui/session", None, &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the old session ended");
 
     let (status, me) = call(&api, &s, "GET", "/ui/session", None, &[]).await;
     assert_eq!((status, &me["csrf"]), (StatusCode::OK, &s.view["csrf"]));
@@ -202,6 +218,30 @@ async fn an_admin_key_acts_in_any_tenant_and_a_tenant_key_only_in_its_own() {
     // Naming its own tenant is no change.
     let (status, _) = api.call_as(&api.key, "GET", "/v1/jobs?tenant=acme", None).await;
     assert_eq!(status, StatusCode::OK);
+    // A tenant that does not exist is not made by a typo.
+    let (status, v) = api.call_as(&admin, "GET", "/v1/jobs?tenant=acmee", None).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+
+    // An admin downloads another tenant's file; nobody loads a file as a script.
+    let upload = Request::post("/v1/uploads?filename=stock.csv")
+        .header("authorization", format!("Bearer {}", api.key))
+        .header("content-type", "text/csv")
+        .body(Body::from("codigo,cantidad\nA1,3\n"))
+        .unwrap();
+    let (status, file) = send(&api.app, upload).await;
+    assert_eq!(status, StatusCode::CREATED, "{file}");
+    let content = format!("/v1/artifacts/{}/content?tenant=acme", file["id"].as_str().unwrap());
+    let res = api
+        .app
+        .clone()
+        .oneshot(Request::get(&content).header("authorization", format!("Bearer {admin}")).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let as_script =
+        Request::get(&content).header("authorization", format!("Bearer {admin}")).header("sec-fetch-dest", "script");
+    let (status, _) = send(&api.app, as_script.body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -237,4 +277,18 @@ async fn what_a_person_does_in_the_dashboard_is_in_the_audit_log_for_admins() {
     assert_eq!(entries[0]["count"], 1);
     let (status, _) = api.call("GET", "/v1/audit", None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "admins only");
+
+    // An admin's change in another tenant is logged in that tenant, named by query or header.
+    let other = api.enqueue(r#"{"kind": "tarea.noop"}"#).await;
+    let (a, _) = sign_in(&api, &admin, &[]).await;
+    let csrf = [("x-csrf-token", a.csrf.as_str())];
+    let path = format!("/v1/jobs/{}/cancel?tenant=acme", other["id"].as_str().unwrap());
+    let (status, v) = call(&api, &a, "POST", &path, None, &csrf).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (_, log) = api.call_as(&admin, "GET", "/v1/audit?limit=1", None).await;
+    assert_eq!(
+        (log["entries"][0]["tenant"].as_str(), log["entries"][0]["key_id"].as_str()),
+        (Some("acme"), a.view["key_id"].as_str()),
+        "{log}"
+    );
 }

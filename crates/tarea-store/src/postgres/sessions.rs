@@ -51,13 +51,18 @@ pub(crate) async fn audit_list(
     before: Option<i64>,
     limit: u32,
 ) -> StoreResult<Vec<AuditEntry>> {
-    let stmt = tx
-        .prepare_cached(
+    // Two statements, so each is planned for its own index (one with `$1 IS NULL OR` is not).
+    let sql = match tenant {
+        Some(_) => {
             "SELECT id, at, tenant, key_id, action, target, count FROM audit_log \
-             WHERE ($1::text IS NULL OR tenant = $1) AND id < $2 ORDER BY id DESC LIMIT $3",
-        )
-        .await
-        .map_err(map_err)?;
+             WHERE tenant = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+        }
+        None => {
+            "SELECT id, at, tenant, key_id, action, target, count FROM audit_log \
+             WHERE $1::text IS NULL AND id < $2 ORDER BY id DESC LIMIT $3"
+        }
+    };
+    let stmt = tx.prepare_cached(sql).await.map_err(map_err)?;
     let rows = tx.query(&stmt, &[&tenant, &before.unwrap_or(i64::MAX), &i64::from(limit)]).await.map_err(map_err)?;
     Ok(rows
         .iter()

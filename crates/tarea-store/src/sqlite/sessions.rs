@@ -52,12 +52,18 @@ pub(crate) fn audit_list(
     before: Option<i64>,
     limit: u32,
 ) -> StoreResult<Vec<AuditEntry>> {
-    let mut stmt = conn
-        .prepare_cached(
+    // Two statements, so each is planned for its own index (one with `?1 IS NULL OR` is not).
+    let sql = match tenant {
+        Some(_) => {
             "SELECT id, at, tenant, key_id, action, target, count FROM audit_log \
-             WHERE (?1 IS NULL OR tenant = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3",
-        )
-        .map_err(map_err)?;
+             WHERE tenant = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
+        }
+        None => {
+            "SELECT id, at, tenant, key_id, action, target, count FROM audit_log \
+             WHERE ?1 IS NULL AND id < ?2 ORDER BY id DESC LIMIT ?3"
+        }
+    };
+    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
     let rows = stmt
         .query_map(params![tenant, before.unwrap_or(i64::MAX), limit], |r| {
             Ok(AuditEntry {

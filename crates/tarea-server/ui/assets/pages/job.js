@@ -179,6 +179,7 @@ export function mount(ctx) {
     } catch (err) {
       if (err.status === 401 || stopped) return;
       if (err.status === 404) return notFound();
+      if (err.status === 403) { stopStream(); return fill(banner, errorBanner(err)); }
       retryTimer = setTimeout(recover, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 30000);
     }

@@ -23,6 +23,8 @@ export function mount(ctx) {
   document.title = `${t("jobs.title")} · tarea`;
   const session = currentSession();
   let filters = filtersOf(ctx.url);
+  // Only an admin acts in another tenant; a tenant key's link with one would only be refused.
+  if (!session.admin) delete filters.tenant;
   let lastRows = "";
 
   const status = h("div", { class: "list-status", "aria-live": "polite" });
@@ -167,7 +169,7 @@ export function mount(ctx) {
       const data = await api.tenants();
       for (const name of data.tenants) if (name !== session.tenant) ensureOption(tenantSel, name);
       tenantSel.value = filters.tenant || "";
-    } catch { /* a read-only admin may not list tenants */ }
+    } catch { /* the tenant list is a convenience: the current tenant stays selectable */ }
   }
 
   fill(ctx.root, h("div", { class: "page page--wide" },
