@@ -221,6 +221,9 @@ pub trait Store: Send + Sync + 'static {
     async fn job_cancel(&self, tenant: &str, id: JobId, now: i64) -> StoreResult<Job>;
     /// Puts a dead, cancelled or failed job back in its queue with attempts reset.
     async fn job_retry(&self, tenant: &str, id: JobId, now: i64) -> StoreResult<Job>;
+    /// Deletes those of `ids` (of `tenant`) that have finished (succeeded, dead, cancelled);
+    /// answers how many. Their artifacts stay until they expire.
+    async fn job_delete_finished(&self, tenant: &str, ids: &[JobId]) -> StoreResult<u64>;
     /// Moves due `scheduled` and `failed` jobs to `queued`; returns how many moved and when the
     /// next one falls due.
     async fn job_promote_due(&self, now: i64) -> StoreResult<(u64, Option<i64>)>;

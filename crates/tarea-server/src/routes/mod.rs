@@ -1,6 +1,7 @@
 //! Routes, one module per area of the API.
 pub(crate) mod artifacts;
 pub(crate) mod batches;
+pub(crate) mod job_actions;
 pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod ops;
@@ -55,6 +56,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/workers", get(workers::list))
         .route("/v1/jobs", post(jobs::enqueue).get(jobs::list))
         .route("/v1/jobs/batch", post(jobs::enqueue_batch))
+        .route("/v1/jobs/actions", post(job_actions::act))
         .route("/v1/jobs/{id}", get(jobs::get))
         .route("/v1/jobs/{id}/cancel", post(jobs::cancel))
         .route("/v1/jobs/{id}/retry", post(jobs::retry))

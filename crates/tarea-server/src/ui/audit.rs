@@ -15,6 +15,9 @@ use crate::{ApiError, AppState};
 
 /// The header by which a route tells how many things a change touched (bulk actions).
 pub(crate) const AFFECTED_HEADER: &str = "x-tarea-affected";
+/// The header by which a route tells that it only counted (a bulk action's dry run): not an
+/// action, not logged.
+pub(crate) const DRY_RUN_HEADER: &str = "x-tarea-dry-run";
 
 /// Writes a successful change made with a session cookie to the audit log.
 pub(crate) async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -34,7 +37,7 @@ pub(crate) async fn record(State(state): State<AppState>, req: Request, next: Ne
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let res = next.run(req).await;
-    if !res.status().is_success() {
+    if !res.status().is_success() || res.headers().contains_key(DRY_RUN_HEADER) {
         return res;
     }
     // Looked up again (the handler's extractor does not hand its caller out): a sign-out has

@@ -146,3 +146,57 @@ async fn operations_endpoints_need_no_key() {
         assert!(text.contains(name), "metrics lack {name}:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn many_jobs_are_cancelled_retried_and_deleted_by_filter_or_id_after_a_dry_run() {
+    let api = Api::new().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let queue = if i < 3 { "informes" } else { "correo" };
+        ids.push(api.enqueue(&format!(r#"{{"kind": "informe.pdf", "queue": "{queue}"}}"#)).await["id"].clone());
+    }
+    // A dry run counts and changes nothing.
+    let (status, v) =
+        api_call(&api, serde_json::json!({"action": "cancel", "filter": {"queue": "informes"}, "dry_run": true})).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!((v["matched"].as_u64(), v["applicable"].as_u64(), v["changed"].as_u64()), (Some(3), Some(3), Some(0)));
+    let (_, list) = api.call("GET", "/v1/jobs?state=cancelled", None).await;
+    assert_eq!(list["jobs"].as_array().unwrap().len(), 0);
+    // Cancel by filter.
+    let (_, v) =
+        api_call(&api, serde_json::json!({"action": "cancel", "filter": {"queue": "informes", "state": "queued"}}))
+            .await;
+    assert_eq!((v["matched"].as_u64(), v["changed"].as_u64(), v["skipped"].as_u64()), (Some(3), Some(3), Some(0)));
+    // Retry by id: two cancelled, one queued (not applicable), one unknown id.
+    let unknown = "0190aaaa-0000-7000-8000-000000000000";
+    let (_, v) = api_call(&api, serde_json::json!({"action": "retry", "ids": [ids[0], ids[1], ids[4], unknown]})).await;
+    assert_eq!(
+        (v["matched"].as_u64(), v["applicable"].as_u64(), v["changed"].as_u64()),
+        (Some(3), Some(2), Some(2)),
+        "{v}"
+    );
+    // Delete what is finished: the one cancelled job left.
+    let (_, v) = api_call(&api, serde_json::json!({"action": "delete", "filter": {}})).await;
+    assert_eq!(
+        (v["matched"].as_u64(), v["applicable"].as_u64(), v["changed"].as_u64()),
+        (Some(5), Some(1), Some(1)),
+        "{v}"
+    );
+    assert_eq!(api.stored_jobs().await, 4);
+    // Bad requests say what is wrong.
+    for (body, field) in [
+        (serde_json::json!({"action": "cancel"}), "ids"),
+        (serde_json::json!({"action": "cancel", "ids": [], "filter": {}}), "ids"),
+        (serde_json::json!({"action": "cancel", "ids": ["x"]}), "ids[0]"),
+        (serde_json::json!({"action": "cancel", "filter": {"state": "perdido"}}), "filter.state"),
+    ] {
+        let (status, v) = api_call(&api, body).await;
+        assert_eq!((status, v["error"]["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{v}");
+    }
+    let (status, _) = api_call(&api, serde_json::json!({"action": "purge", "filter": {}})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+async fn api_call(api: &Api, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
+    api.call("POST", "/v1/jobs/actions", Some(&body.to_string())).await
+}

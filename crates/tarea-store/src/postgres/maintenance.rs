@@ -4,7 +4,7 @@
 //! and cannot apply a change twice.
 use std::sync::LazyLock;
 
-use tarea_core::{JobEvent, QueueSettings, Retention, StoreResult, limits};
+use tarea_core::{JobEvent, JobId, QueueSettings, Retention, StoreResult, limits};
 
 use super::rows::{EVENT_COLUMNS, event_from_row};
 use super::{Tx, map_err};
@@ -77,6 +77,16 @@ const CLASSES: [(&str, &str); 2] = [("3", "retention_succeeded_s"), ("5, 6", "re
 
 fn cutoff(now: i64, keep_ms: u64) -> i64 {
     now.saturating_sub(keep_ms.min(i64::MAX as u64) as i64)
+}
+
+/// Deletes those of `ids` that have finished (an operator's delete).
+pub(crate) async fn delete_finished(tx: &Tx<'_>, tenant: &str, ids: &[JobId]) -> StoreResult<u64> {
+    let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.0).collect();
+    let stmt = tx
+        .prepare_cached("DELETE FROM jobs WHERE tenant = $1 AND id = ANY($2) AND state IN (3, 5, 6)")
+        .await
+        .map_err(map_err)?;
+    tx.execute(&stmt, &[&tenant, &ids]).await.map_err(map_err)
 }
 
 /// Deletes finished jobs past their queue's retention (or the default), at most `limit`.

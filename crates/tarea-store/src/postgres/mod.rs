@@ -435,6 +435,10 @@ impl Store for PgStore {
         self.write(&|tx, ev, _| Box::pin(complete::retry(tx, ev, tenant, id, now))).await
     }
 
+    async fn job_delete_finished(&self, tenant: &str, ids: &[JobId]) -> StoreResult<u64> {
+        self.write(&|tx, _, _| Box::pin(maintenance::delete_finished(tx, tenant, ids))).await
+    }
+
     async fn job_promote_due(&self, now: i64) -> StoreResult<(u64, Option<i64>)> {
         self.write(&|tx, ev, _| Box::pin(maintenance::promote_due(tx, ev, now))).await
     }

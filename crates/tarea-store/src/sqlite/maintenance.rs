@@ -1,7 +1,7 @@
 //! Promotion of due jobs, the lease reaper and the retention cleaner. Each works in bounded
 //! chunks so one call never holds the writer for long; callers loop while a chunk is full.
 use rusqlite::{OptionalExtension, params};
-use tarea_core::{EventKind, JobError, JobEvent, JobState, QueueSettings, Retention, StoreResult, limits};
+use tarea_core::{EventKind, JobError, JobEvent, JobId, JobState, QueueSettings, Retention, StoreResult, limits};
 
 use super::map_err;
 use super::rows::{EVENT_COLUMNS, event_from_row};
@@ -111,6 +111,16 @@ fn delete_counted(b: &mut Batch<'_>, sql: &str, args: &[&dyn rusqlite::ToSql]) -
         b.moved(tenant, queue, JobState::from_code(*state), None);
     }
     Ok(gone.len())
+}
+
+/// Deletes those of `ids` that have finished (an operator's delete), keeping the counts.
+pub(crate) fn delete_finished(b: &mut Batch<'_>, tenant: &str, ids: &[JobId]) -> StoreResult<u64> {
+    let sql = "DELETE FROM jobs WHERE tenant = ?1 AND id = ?2 AND state IN (3, 5, 6) RETURNING tenant, queue, state";
+    let mut n = 0;
+    for id in ids {
+        n += delete_counted(b, sql, params![tenant, id.as_bytes()])? as u64;
+    }
+    Ok(n)
 }
 
 /// The two retention classes: succeeded jobs, and dead or cancelled ones.

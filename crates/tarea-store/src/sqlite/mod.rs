@@ -205,6 +205,11 @@ impl Store for SqliteStore {
         self.writer.write_unguarded(move |b| complete::retry(b, &tenant, id, now)).await
     }
 
+    async fn job_delete_finished(&self, tenant: &str, ids: &[JobId]) -> StoreResult<u64> {
+        let (tenant, ids) = (tenant.to_owned(), ids.to_vec());
+        self.writer.write(move |b| maintenance::delete_finished(b, &tenant, &ids)).await
+    }
+
     async fn job_promote_due(&self, now: i64) -> StoreResult<(u64, Option<i64>)> {
         self.writer.write_unguarded(move |b| maintenance::promote_due(b, now)).await
     }

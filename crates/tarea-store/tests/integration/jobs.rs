@@ -179,3 +179,22 @@ store_test!(concurrent_enqueues_with_one_idempotency_key_make_one_job, |s: S| as
     assert_eq!(created, 1);
     assert_eq!(ids.len(), 1);
 });
+
+store_test!(an_operator_deletes_finished_jobs_only, |s: S| async move {
+    enqueue_one(&s, spec("x", "hecho"), NOW).await;
+    let succeeded_job = claim_one(&s, "hecho", NOW + 1).await;
+    s.job_complete_if_attempt(done(succeeded_job.id, 1, succeeded(), NOW + 2)).await.unwrap();
+    let cancelled = enqueue_one(&s, spec("x", "anulado"), NOW + 3).await;
+    s.job_cancel(T, cancelled.id, NOW + 4).await.unwrap();
+    enqueue_one(&s, spec("x", "en-curso"), NOW + 5).await;
+    let running = claim_one(&s, "en-curso", NOW + 6).await;
+    let ids = [succeeded_job.id, cancelled.id, running.id];
+    // Another tenant's delete touches nothing.
+    assert_eq!(s.job_delete_finished("other", &ids).await.unwrap(), 0);
+    // The running job stays; the succeeded and the cancelled one go.
+    assert_eq!(s.job_delete_finished(T, &ids).await.unwrap(), 2);
+    let left = s.job_list(T, JobFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(left.jobs.iter().map(|j| j.id).collect::<Vec<_>>(), [running.id]);
+    let running_q = s.queue_list(Some(T)).await.unwrap().into_iter().find(|q| q.name == "en-curso").unwrap();
+    assert_eq!(running_q.counts.running, 1, "counts follow");
+});
