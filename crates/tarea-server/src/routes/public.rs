@@ -170,7 +170,7 @@ pub(crate) async fn events(
         q: Signed,
     ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
         let (id, tenant, expires) = check(&state, &raw, &q).await?;
-        super::stream::stream(state, tenant, id, Some((shape, expires))).await
+        super::stream::stream(state, tenant, id, Some((shape, expires)), None).await
     }
     cors(open(state, raw, q).await.into_response())
 }

@@ -37,9 +37,18 @@ pub(crate) async fn events(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    stream(state, auth.tenant, job_id(&id)?, None).await
+    // A stream opened with a dashboard session ends when the session does (sign-out, expiry).
+    let session = match crate::auth::bearer_of(&headers) {
+        Some(_) => None,
+        None => crate::ui::session::token(&headers).map(str::to_owned),
+    };
+    stream(state, auth.tenant, job_id(&id)?, None, session).await
 }
+
+/// How often a stream opened with a session checks that the session still lasts.
+const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How a stream shows each view: as the API does, or through a browser link (see
 /// `public.rs`), which rewrites it.
@@ -52,6 +61,7 @@ pub(crate) async fn stream(
     tenant: String,
     id: JobId,
     shape: Option<(Shape, u64)>,
+    session: Option<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let mut rx = state.hub.subscribe();
     let job = state.store.job_get(Some(&tenant), id).await?.ok_or_else(|| ApiError::not_found("job"))?;
@@ -69,10 +79,18 @@ pub(crate) async fn stream(
         if tx.send(event(&state, "state", first)).await.is_err() || terminal {
             return;
         }
+        let mut check = tokio::time::interval_at(tokio::time::Instant::now() + SESSION_CHECK, SESSION_CHECK);
         loop {
             let name = tokio::select! {
                 _ = tx.closed() => return,
                 _ = state.shutdown.cancelled() => return,
+                _ = check.tick(), if session.is_some() => {
+                    // Ended or signed out: the stream ends. (A store hiccup does not end it.)
+                    match crate::ui::session::find(&state, session.as_deref().unwrap_or_default()).await {
+                        Err(e) if e.code == tarea_core::ErrorCode::Unauthorized => return,
+                        _ => continue,
+                    }
+                }
                 e = rx.recv() => match e {
                     Ok(e) if e.id == id => if e.change == EventKind::Progress { "progress" } else { "state" },
                     Ok(_) => continue,

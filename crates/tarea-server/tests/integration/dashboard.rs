@@ -292,3 +292,32 @@ async fn what_a_person_does_in_the_dashboard_is_in_the_audit_log_for_admins() {
         "{log}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_live_stream_opened_with_a_session_ends_when_the_session_does() {
+    let api = Api::new().await;
+    let job = api.enqueue(r#"{"kind": "tarea.noop"}"#).await;
+    let (s, _) = sign_in(&api, &api.key, &[]).await;
+    let req = Request::get(format!("/v1/jobs/{}/events", job["id"].as_str().unwrap())).header("cookie", &s.cookie);
+    let res = api.app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut body = res.into_body();
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("event: state"));
+    let out = Request::delete("/ui/session").header("cookie", &s.cookie).header("x-csrf-token", &s.csrf);
+    assert_eq!(
+        api.app.clone().oneshot(out.body(Body::empty()).unwrap()).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    // The queued job never finishes here; the stream ends because the session did (checked
+    // every 30 s; the clock is paused, so this takes no real time). Keep-alive comments may
+    // come first.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        while let Some(frame) = body.frame().await {
+            let data = frame.unwrap().into_data().unwrap_or_default();
+            assert!(!String::from_utf8_lossy(&data).contains("event:"), "no more events");
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ended after sign-out");
+}
