@@ -32,6 +32,7 @@ def seed(api) -> dict:
     api.enqueue("correo.resultados", queue="correo", delay_ms=3_600_000, payload={"protocolo": 1230})
     mail = api.enqueue("correo.resultados", queue="correo", payload={"protocolo": 1231})
     api.ok("POST", f"/v1/jobs/{mail['id']}/cancel")
+    ids["cancelled"] = mail["id"]
 
     api.enqueue("presupuesto.pdf", queue="obras", max_attempts=1,
                 payload={"obra": "Calle Mayor 12, Madrid", "partidas": 140})
@@ -72,6 +73,11 @@ def test_screenshots_of_the_main_pages(lab, pages):
 
     sign_in(page, lab)
     expect(page.locator("table.table--jobs tbody tr")).to_have_count(8)
+    # Two jobs ticked for a retry: the bar of the selection shows under the list.
+    for name in ("dead", "cancelled"):
+        page.locator(f"tr[data-id='{ids[name]}'] input[type=checkbox]").check()
+    expect(page.locator("[data-testid=selected-count]")).to_have_text("2 selected")
+    page.wait_for_timeout(300)  # the bar rises in for 0.15 s
     shot(page, "jobs.png")
 
     page.goto(f"{lab.url}/ui/jobs/{ids['running']}")

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Auth;
 use crate::extract::Json;
-use crate::ui::audit::{AFFECTED_HEADER, DRY_RUN_HEADER};
+use crate::ui::audit::{AFFECTED_HEADER, DRY_RUN_HEADER, WHAT_HEADER};
 use crate::{ApiError, AppState};
 
 /// Most jobs one request acts on; `more` says when a filter matched more.
@@ -206,5 +206,11 @@ pub(crate) async fn act(
     let mut res = axum::Json(result).into_response();
     let header = if dry_run { DRY_RUN_HEADER } else { AFFECTED_HEADER };
     res.headers_mut().insert(header, HeaderValue::from(changed));
+    let what = match action {
+        Action::Cancel => "cancel",
+        Action::Retry => "retry",
+        Action::Delete => "delete",
+    };
+    res.headers_mut().insert(WHAT_HEADER, HeaderValue::from_static(what));
     Ok(res)
 }

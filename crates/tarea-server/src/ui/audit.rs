@@ -15,6 +15,9 @@ use crate::{ApiError, AppState};
 
 /// The header by which a route tells how many things a change touched (bulk actions).
 pub(crate) const AFFECTED_HEADER: &str = "x-tarea-affected";
+/// The header by which a route names what a change did where the route does not (a bulk
+/// action's `cancel`, `retry` or `delete`).
+pub(crate) const WHAT_HEADER: &str = "x-tarea-what";
 /// The header by which a route tells that it only counted (a bulk action's dry run): not an
 /// action, not logged.
 pub(crate) const DRY_RUN_HEADER: &str = "x-tarea-dry-run";
@@ -25,19 +28,24 @@ pub(crate) async fn record(State(state): State<AppState>, req: Request, next: Ne
     let by_session = !req.method().is_safe()
         && crate::auth::bearer_of(headers).is_none()
         && super::session::token(headers).is_some();
-    if !by_session {
-        return next.run(req).await;
-    }
     // Signing in and out are the session's own business (a sign-in is logged by its handler).
-    if req.uri().path().starts_with("/ui/") {
-        return next.run(req).await;
+    if !by_session || req.uri().path().starts_with("/ui/") {
+        let mut res = next.run(req).await;
+        for h in [DRY_RUN_HEADER, WHAT_HEADER, AFFECTED_HEADER] {
+            res.headers_mut().remove(h);
+        }
+        return res;
     }
     let token = super::session::token(headers).unwrap_or_default().to_owned();
     let (headers, uri) = (headers.clone(), req.uri().clone());
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
-    let res = next.run(req).await;
-    if !res.status().is_success() || res.headers().contains_key(DRY_RUN_HEADER) {
+    let mut res = next.run(req).await;
+    // These headers are for this log, not for the client.
+    let h = res.headers_mut();
+    let (dry_run, what, affected) =
+        (h.remove(DRY_RUN_HEADER).is_some(), h.remove(WHAT_HEADER), h.remove(AFFECTED_HEADER));
+    if !res.status().is_success() || dry_run {
         return res;
     }
     // Looked up again (the handler's extractor does not hand its caller out): a sign-out has
@@ -45,13 +53,14 @@ pub(crate) async fn record(State(state): State<AppState>, req: Request, next: Ne
     if let Ok((key, _, _)) = super::session::find(&state, &token).await
         && let Ok(acting) = crate::auth::acting_tenant(&key, &headers, Some(&uri))
     {
-        let count = res.headers().get(AFFECTED_HEADER).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(1);
+        let count = affected.and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(1);
+        let what = what.and_then(|v| v.to_str().ok().map(|w| format!(" ({w})"))).unwrap_or_default();
         let entry = AuditEntry {
             id: 0,
             at: now_ms(),
             tenant: acting,
             key_id: key.id,
-            action: format!("{method} {}", route.as_deref().unwrap_or(&path)),
+            action: format!("{method} {}{what}", route.as_deref().unwrap_or(&path)),
             target: path,
             count,
         };

@@ -197,6 +197,24 @@ async fn many_jobs_are_cancelled_retried_and_deleted_by_filter_or_id_after_a_dry
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
+#[tokio::test]
+async fn the_audit_log_s_own_headers_do_not_reach_the_client() {
+    use tower::ServiceExt;
+    let api = Api::new().await;
+    api.enqueue(r#"{"kind": "informe.pdf"}"#).await;
+    for dry_run in [true, false] {
+        let body = serde_json::json!({"action": "cancel", "filter": {}, "dry_run": dry_run}).to_string();
+        let req = axum::http::Request::post("/v1/jobs/actions")
+            .header("authorization", format!("Bearer {}", api.key))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        let res = api.app.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers().keys().all(|k| !k.as_str().starts_with("x-tarea-")), "{:?}", res.headers());
+    }
+}
+
 async fn api_call(api: &Api, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
     api.call("POST", "/v1/jobs/actions", Some(&body.to_string())).await
 }

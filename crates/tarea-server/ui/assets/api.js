@@ -100,6 +100,8 @@ export const api = {
   eventsUrl: (id, tenant) => withQuery(`/v1/jobs/${enc(id)}/events`, { tenant: tenantParam(tenant) }),
   retry: (id, tenant) => request("POST", withQuery(`/v1/jobs/${enc(id)}/retry`, { tenant: tenantParam(tenant) })),
   cancel: (id, tenant) => request("POST", withQuery(`/v1/jobs/${enc(id)}/cancel`, { tenant: tenantParam(tenant) })),
+  /** Retries, cancels or deletes many jobs: `{action, ids | filter, dry_run}` (POST /v1/jobs/actions). */
+  bulk: (body, tenant) => request("POST", withQuery("/v1/jobs/actions", { tenant: tenantParam(tenant) }), body),
   queues: (tenant) => request("GET", withQuery("/v1/queues", { tenant: tenantParam(tenant) })),
   pause: (name, tenant) => request("POST", withQuery(`/v1/queues/${enc(name)}/pause`, { tenant: tenantParam(tenant) })),
   resume: (name, tenant) => request("POST", withQuery(`/v1/queues/${enc(name)}/resume`, { tenant: tenantParam(tenant) })),

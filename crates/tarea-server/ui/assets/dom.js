@@ -148,9 +148,10 @@ export function toast(message) {
  * An action button that a read-only session sees disabled, with the reason on hover and for
  * screen readers (the note `readonly-note` explains it on the page).
  */
-export function actionButton(label, { readOnly, danger, plain, onclick, name }) {
+export function actionButton(label, { readOnly, danger, plain, small, onclick, name }) {
+  const cls = ["btn", danger ? "btn--danger" : plain ? null : "btn--primary", plain || small ? "btn--small" : null];
   const btn = h("button", {
-    type: "button", class: danger ? "btn btn--danger" : plain ? "btn btn--small" : "btn btn--primary", dataset: { action: name },
+    type: "button", class: cls.filter(Boolean).join(" "), dataset: { action: name },
     disabled: readOnly, "aria-describedby": readOnly ? "readonly-note" : null,
     title: readOnly ? t("readonly.tip") : null, onclick: readOnly ? null : onclick,
   }, label);

@@ -1,4 +1,4 @@
-// The confirmation dialog before a change (retry, cancel, pause, resume). A native <dialog>
+// The confirmation dialog before a change (retry, cancel, pause, resume, bulk actions). A native <dialog>
 // opened with showModal() makes the rest of the page inert; Tab is also kept inside by hand
 // (so focus never leaves for the browser's toolbar), Escape closes it, and focus goes back to
 // the button that opened it. The action runs inside the dialog: an error stays on screen in it.
@@ -11,20 +11,28 @@ const FOCUSABLE = "button:not([disabled]), [href], input:not([disabled]), select
  * Asks to confirm, then runs `action()`. Resolves with the action's value, or null when the
  * person went back. While the action runs the buttons are disabled; if it throws, its message
  * is shown in the dialog, which stays open.
+ *
+ * `body` is text or nodes; `note` an optional second paragraph. Without `action` the dialog
+ * only tells something and offers Close (it resolves with null). `opener` is where focus goes
+ * back to (by default whatever had it when the dialog opened).
  */
-export function confirmDialog({ title, body, confirmLabel, danger = false, action }) {
-  const opener = document.activeElement;
+export function confirmDialog({ title, body, note, confirmLabel, danger = false, action, opener = document.activeElement }) {
   return new Promise((resolve) => {
     const errorBox = h("div", { class: "modal__error", role: "alert", hidden: true });
-    const cancelBtn = h("button", { type: "button", class: "btn", dataset: { modal: "cancel" } }, t("modal.back"));
-    const okBtn = h("button", {
+    const cancelBtn = h("button", { type: "button", class: "btn", dataset: { modal: "cancel" } },
+      action ? t("modal.back") : t("modal.close"));
+    const okBtn = action ? h("button", {
       type: "button", class: danger ? "btn btn--danger" : "btn btn--primary", dataset: { modal: "confirm" },
-    }, confirmLabel);
+    }, confirmLabel) : null;
     const titleId = "modal-title-" + Math.random().toString(36).slice(2);
     const bodyId = titleId + "-body";
-    const dialog = h("dialog", { class: "modal", "aria-labelledby": titleId, "aria-describedby": bodyId },
+    const noteId = titleId + "-note";
+    const dialog = h("dialog", {
+      class: "modal", "aria-labelledby": titleId, "aria-describedby": note ? `${bodyId} ${noteId}` : bodyId,
+    },
       h("h2", { class: "modal__title", id: titleId }, title),
       h("p", { class: "modal__body", id: bodyId }, body),
+      note ? h("p", { class: "modal__note", id: noteId }, note) : null,
       errorBox,
       h("div", { class: "modal__actions" }, cancelBtn, okBtn));
 
@@ -70,7 +78,7 @@ export function confirmDialog({ title, body, confirmLabel, danger = false, actio
       if (!inside) close();
     });
     cancelBtn.addEventListener("click", close);
-    okBtn.addEventListener("click", async () => {
+    okBtn?.addEventListener("click", async () => {
       busy = true;
       okBtn.disabled = cancelBtn.disabled = true;
       okBtn.classList.add("is-busy");

@@ -1,14 +1,26 @@
 // The jobs list: filters and the page cursor live in the URL (a link can be shared, reload keeps
 // them), the rows refresh every few seconds while the tab is visible, and only the rows are
 // redrawn so the filters keep focus and the page keeps its scroll.
+//
+// Bulk actions: a checkbox per row (kept across refreshes while the row is shown) and a bar
+// that retries, cancels or deletes the selected jobs; "Act on all matching…" does the same to
+// every job the URL's filters match. Each first asks the server for a dry run, so the dialog
+// says exactly how many jobs it will touch, and only then acts (POST /v1/jobs/actions).
 import { api, currentSession, withQuery } from "../api.js";
 import {
-  emptyState, errorBanner, fill, h, loading, progressBar, shortId, STATES, stateBadge, timeEl,
+  actionButton, emptyState, errorBanner, fill, h, loading, progressBar, readOnlyNote, shortId, STATES,
+  stateBadge, timeEl, toast,
 } from "../dom.js";
-import { t } from "../i18n.js";
+import { formatNumber, t, tn } from "../i18n.js";
+import { confirmDialog } from "../modal.js";
 
 const FILTERS = ["state", "queue", "kind", "tag", "batch", "tenant"];
 const REFRESH_MS = 4000;
+const ACTIONS = ["retry", "cancel", "delete"];
+/** What the action route takes of the filters (not the tenant, which goes in the query). */
+const ACTION_FILTERS = ["state", "queue", "kind", "tag", "batch"];
+/** Most jobs one bulk action by filter takes (the server's limit; `more` says when there are more). */
+const MAX_MATCHED = 100000;
 
 function filtersOf(url) {
   const f = {};
@@ -26,6 +38,11 @@ export function mount(ctx) {
   // Only an admin acts in another tenant; a tenant key's link with one would only be refused.
   if (!session.admin) delete filters.tenant;
   let lastRows = "";
+  let loadSeq = 0;
+  const readOnly = !!session.read_only;
+  /** The ids of the selected jobs: only ever ones whose rows are on screen. */
+  const selected = new Set();
+  let acting = false;
 
   const status = h("div", { class: "list-status", "aria-live": "polite" });
   const banner = h("div", { class: "banner-slot" });
@@ -123,12 +140,15 @@ export function mount(ctx) {
   async function load() {
     try { sessionStorage.setItem("tarea.lastList", location.pathname + location.search); } catch { /* off */ }
     const shown = { ...filters, limit: 50 };
+    // A refresh that answers after a newer one (a click while the timer's was on its way) is dropped.
+    const seq = ++loadSeq;
     try {
       const data = await api.jobs(shown);
+      if (seq !== loadSeq) return;
       fill(banner);
       drawRows(data, shown);
     } catch (err) {
-      if (err.status === 401) return;
+      if (err.status === 401 || seq !== loadSeq) return;
       fill(banner, errorBanner(err, { retry: load }));
       if (body.querySelector(".loading")) fill(body);
     }
@@ -142,18 +162,163 @@ export function mount(ctx) {
     lastRows = key;
     const kinds = new Set(data.jobs.map((j) => j.kind));
     fill(kindsSeen, [...kinds].sort().map((k) => h("option", { value: k })));
+    // The selection keeps the ids still on screen.
+    const ids = new Set(data.jobs.map((j) => j.id));
+    for (const id of selected) if (!ids.has(id)) selected.delete(id);
+    allMenu.hidden = !data.jobs.length;
     if (!data.jobs.length) {
       const filtered = FILTERS.some((k) => shown[k]) || shown.cursor;
       fill(body, filtered
         ? emptyState(t("jobs.emptyFiltered"), t("jobs.emptyFilteredHelp"))
         : emptyState(t("jobs.empty"), t("jobs.emptyHelp")));
     } else {
-      fill(body, table(data.jobs, session.admin));
+      // Focus on a checkbox or link of the table stays on the same one in the new rows.
+      const refocus = focusKey(body);
+      fill(body, table(data.jobs, { admin: session.admin, selected, readOnly }));
+      if (refocus) body.querySelector(refocus)?.focus({ preventScroll: true });
     }
+    showSelection();
     fill(status, data.jobs.length ? t("jobs.count", { n: data.jobs.length }) : "");
     fill(pager,
       shown.cursor ? h("button", { type: "button", class: "btn", dataset: { action: "first-page" }, onclick: () => apply({ ...filters, cursor: undefined }) }, t("jobs.first")) : null,
       data.next_cursor ? h("button", { type: "button", class: "btn", dataset: { action: "next-page" }, onclick: () => apply({ ...filters, cursor: data.next_cursor }) }, t("jobs.next")) : null);
+  }
+
+  // Selection: one listener for every checkbox of the table, which is redrawn on refreshes.
+  body.addEventListener("change", (e) => {
+    const box = e.target;
+    if (!(box instanceof HTMLInputElement) || box.type !== "checkbox" || readOnly) return;
+    if (box.id === "select-all") {
+      for (const el of body.querySelectorAll("input[data-select]")) {
+        if (box.checked) selected.add(el.dataset.select);
+        else selected.delete(el.dataset.select);
+      }
+    } else if (box.dataset.select) {
+      if (box.checked) selected.add(box.dataset.select);
+      else selected.delete(box.dataset.select);
+    }
+    showSelection();
+  });
+
+  const barCount = h("span", { class: "bulk-bar__count", dataset: { testid: "selected-count" }, "aria-live": "polite" });
+  const bar = h("div", { class: "bulk-bar", role: "region", "aria-label": t("bulk.bar"), hidden: true },
+    h("div", { class: "bulk-bar__info" },
+      barCount,
+      h("button", {
+        type: "button", class: "btn btn--ghost btn--small", dataset: { action: "bulk-clear" },
+        onclick: () => { selected.clear(); showSelection(); },
+      }, t("bulk.clear"))),
+    h("div", { class: "bulk-bar__actions" }, ACTIONS.map((action) => actionButton(t(`bulk.verb.${action}`), {
+      name: `bulk-${action}`, readOnly, small: true, plain: action !== "delete", danger: action === "delete",
+      onclick: (e) => bulk(action, { ids: [...selected] }, e.currentTarget),
+    }))));
+
+  /** Ticks the checkboxes from the selection, and shows or hides the bar. */
+  function showSelection() {
+    const boxes = [...body.querySelectorAll("input[data-select]")];
+    for (const box of boxes) {
+      box.checked = selected.has(box.dataset.select);
+      box.closest("tr")?.classList.toggle("is-selected", box.checked);
+    }
+    const all = body.querySelector("#select-all");
+    if (all) {
+      const n = boxes.filter((b) => b.checked).length;
+      all.checked = n > 0 && n === boxes.length;
+      all.indeterminate = n > 0 && n < boxes.length;
+    }
+    bar.hidden = !selected.size;
+    barCount.textContent = selected.size ? tn("bulk.selected", selected.size) : "";
+  }
+
+  // "Act on all matching…": a menu of the three actions on the URL's filters.
+  const allToggle = h("summary", { class: "btn btn--small menu__toggle", dataset: { action: "bulk-all" } }, t("bulk.allMatching"));
+  const allDetails = h("details", { class: "menu" }, allToggle,
+    h("div", { class: "menu__list" }, ACTIONS.map((action) => h("button", {
+      type: "button", class: action === "delete" ? "menu__item menu__item--danger" : "menu__item",
+      dataset: { action: `all-${action}` },
+      onclick: () => {
+        allDetails.open = false;
+        allToggle.focus();
+        bulk(action, { filter: actionFilter() }, allToggle);
+      },
+    }, t(`bulk.all.${action}`)))));
+  allDetails.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape" || !allDetails.open) return;
+    e.preventDefault();
+    allDetails.open = false;
+    allToggle.focus();
+  });
+  const closeMenu = (e) => {
+    if (allDetails.open && !allDetails.contains(e.target)) allDetails.open = false;
+  };
+  document.addEventListener("click", closeMenu);
+  ctx.onLeave(() => document.removeEventListener("click", closeMenu));
+  const allMenu = h("div", { class: "bulk-all", hidden: true }, readOnly
+    ? actionButton(t("bulk.allMatching"), { name: "bulk-all", readOnly, plain: true })
+    : allDetails);
+
+  function actionFilter() {
+    const f = {};
+    for (const k of ACTION_FILTERS) if (filters[k]) f[k] = filters[k];
+    return f;
+  }
+
+  /**
+   * Counts with a dry run, says how many jobs the action will touch and asks; on yes, acts,
+   * says what was done, clears the selection and reloads the rows.
+   */
+  async function bulk(action, target, opener) {
+    if (acting || readOnly) return;
+    acting = true;
+    opener?.setAttribute("aria-busy", "true");
+    const tenant = filters.tenant;
+    let dry;
+    try {
+      dry = await api.bulk({ action, ...target, dry_run: true }, tenant);
+    } catch (err) {
+      if (err.status !== 401) {
+        await confirmDialog({
+          title: t("bulk.errorTitle"), opener,
+          body: [err.message, err.code ? " " : null, err.code ? h("code", { class: "banner__code" }, err.code) : null],
+        });
+      }
+      return;
+    } finally {
+      acting = false;
+      opener?.removeAttribute("aria-busy");
+    }
+    const can = t(`bulk.can.${action}`);
+    // By ids, by a filter, or (no filter at all) every job of the tenant.
+    const scope = target.ids ? "Ids" : Object.keys(target.filter).length ? "Filter" : "All";
+    const note = dry.more ? t("bulk.more", { max: formatNumber(MAX_MATCHED) }) : null;
+    if (!dry.applicable) {
+      const body = dry.matched
+        ? tn(`bulk.none${scope}`, dry.matched, { can })
+        : t(scope === "Ids" ? "bulk.gone" : scope === "Filter" ? "bulk.noMatch" : "bulk.noJobs");
+      await confirmDialog({ title: t(`bulk.none.${action}`), body, note, opener });
+      return;
+    }
+    // "40 match the filter; 3 of them are not in a state that can be cancelled." By ids, only
+    // when some of them cannot be: the person has just ticked them.
+    const rest = dry.matched - dry.applicable;
+    const matched = tn(`bulk.match${scope}`, dry.matched);
+    const first = rest ? `${matched}; ${tn("bulk.notApplicable", rest, { can })}.` : scope !== "Ids" ? `${matched}.` : null;
+    const done = await confirmDialog({
+      title: tn(`bulk.title.${action}`, dry.applicable),
+      body: [first, t(`bulk.effect.${action}`)].filter(Boolean).join(" "),
+      note,
+      confirmLabel: tn(`bulk.confirm.${action}`, dry.applicable),
+      danger: action !== "retry",
+      opener,
+      action: () => api.bulk({ action, ...target }, tenant),
+    });
+    if (!done) return;
+    const said = tn(`bulk.done.${action}`, done.changed);
+    toast(done.skipped ? `${said} (${tn("bulk.skipped", done.skipped)})` : said);
+    selected.clear();
+    showSelection();
+    lastRows = "";
+    load();
   }
 
   async function loadQueues() {
@@ -176,8 +341,9 @@ export function mount(ctx) {
     h("div", { class: "page__head" },
       h("h1", { class: "page__title" }, t("jobs.title")),
       h("span", { class: "live-hint" }, h("span", { class: "live-dot", "aria-hidden": "true" }), t("jobs.live")),
-      toggle),
-    form, batchChip, banner, body,
+      h("div", { class: "page__tools" }, allMenu, toggle)),
+    readOnly ? readOnlyNote() : null,
+    form, batchChip, banner, body, bar,
     h("div", { class: "list-foot" }, status, pager)));
   showFilters();
   load();
@@ -207,23 +373,48 @@ function jobHref(job) {
     : `/ui/jobs/${job.id}`;
 }
 
-function table(jobs, admin) {
+/** A selector for the checkbox or link of the table that has focus, to find it again in new rows. */
+function focusKey(root) {
+  const el = document.activeElement;
+  if (!el || !root.contains(el)) return null;
+  if (el.id === "select-all") return "#select-all";
+  const id = el.closest("tr")?.dataset.id;
+  if (!id) return null;
+  return `tr[data-id="${CSS.escape(id)}"] ${el.matches("input") ? "input[data-select]" : "a"}`;
+}
+
+/** A checkbox in a label that is easier to hit than the box itself. */
+function checkbox(attrs, readOnly) {
+  return h("label", { class: "check", title: readOnly ? t("readonly.tip") : null },
+    h("input", {
+      type: "checkbox", class: "check__box", disabled: readOnly,
+      "aria-describedby": readOnly ? "readonly-note" : null, ...attrs,
+    }));
+}
+
+function table(jobs, { admin, selected, readOnly }) {
   const cols = [
     ["jobs.id", "col-id"], admin ? ["jobs.tenant", "col-tenant"] : null, ["jobs.kind", "col-kind"],
     ["jobs.queue", "col-queue"], ["jobs.state", "col-state"], ["jobs.progress", "col-progress"],
     ["jobs.attempts", "col-num"], ["jobs.created", "col-time"], ["jobs.finished", "col-time"],
   ].filter(Boolean);
   return h("table", { class: "table table--jobs" },
-    h("thead", {}, h("tr", {}, cols.map(([k, c]) => h("th", { scope: "col", class: c }, t(k))))),
-    h("tbody", {}, jobs.map((job) => row(job, admin))));
+    h("thead", {}, h("tr", {},
+      h("th", { scope: "col", class: "col-select" },
+        checkbox({ id: "select-all", "aria-label": t("bulk.selectAll") }, readOnly)),
+      cols.map(([k, c]) => h("th", { scope: "col", class: c }, t(k))))),
+    h("tbody", {}, jobs.map((job) => row(job, admin, selected.has(job.id), readOnly))));
 }
 
-function row(job, admin) {
+function row(job, admin, isSelected, readOnly) {
   const cell = (label, cls, ...content) => h("td", { class: cls, dataset: { label: t(label) } }, ...content);
   const empty = (el) => { el.classList.add("is-empty"); return el; };
   const pct = job.progress && Number.isFinite(job.progress.percent) ? job.progress.percent : null;
   const showBar = pct !== null && !["succeeded", "queued", "scheduled"].includes(job.state);
-  return h("tr", { dataset: { id: job.id, state: job.state } },
+  return h("tr", { class: isSelected ? "is-selected" : null, dataset: { id: job.id, state: job.state } },
+    h("td", { class: "col-select" }, checkbox({
+      "aria-label": t("bulk.select", { id: shortId(job.id) }), dataset: { select: job.id }, checked: isSelected,
+    }, readOnly)),
     h("th", { scope: "row", class: "col-id", dataset: { label: t("jobs.id") } },
       h("a", { class: "mono id-link", href: jobHref(job), title: job.id }, shortId(job.id))),
     admin ? cell("jobs.tenant", "col-tenant", job.tenant) : null,
