@@ -13,7 +13,20 @@ pub struct S3Server {
 
 impl S3Server {
     /// Starts `moto_server` on 127.0.0.1; panics (the tests must not skip) if it is missing.
+    ///
+    /// A free port can be taken by another test's server between our probe and moto's bind; then
+    /// moto exits and the port answers someone else. So the server counts as up only when it
+    /// answers as S3 and our moto is still running; otherwise it is tried again on another port.
     pub fn start() -> S3Server {
+        for _ in 0..5 {
+            if let Some(server) = Self::try_start() {
+                return server;
+            }
+        }
+        panic!("moto_server did not start on any of five ports");
+    }
+
+    fn try_start() -> Option<S3Server> {
         let port = free_port();
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -25,13 +38,18 @@ impl S3Server {
                     "cannot start moto_server ({e}); `bash scripts/test` installs it with pip install 'moto[server]'"
                 )
             });
-        let server = S3Server { child, port };
+        let mut server = S3Server { child, port };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not listen on {port} within 30 s");
+        loop {
+            if server.child.try_wait().ok().flatten().is_some() {
+                return None; // it could not bind: the port was taken
+            }
+            if answers_as_s3(port) {
+                return Some(server);
+            }
+            assert!(Instant::now() < deadline, "moto_server did not answer on {port} within 30 s");
             std::thread::sleep(Duration::from_millis(100));
         }
-        server
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -69,4 +87,17 @@ impl Drop for S3Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether the server on `port` answers `GET /` as S3 does (a bucket listing).
+fn answers_as_s3(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+    if conn.write_all(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).contains("ListAllMyBucketsResult")
 }
