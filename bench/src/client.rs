@@ -94,8 +94,19 @@ impl Conn {
 
     /// Puts JSON; answers the status and the JSON answer.
     pub async fn put(&mut self, path: &str, body: &Value) -> Result<(u16, Value)> {
+        self.json(hyper::Method::PUT, path, body).await
+    }
+
+    /// Posts JSON; answers the status and the JSON answer.
+    pub async fn post(&mut self, path: &str, body: &Value) -> Result<(u16, Value)> {
+        self.json(hyper::Method::POST, path, body).await
+    }
+
+    async fn json(&mut self, method: hyper::Method, path: &str, body: &Value) -> Result<(u16, Value)> {
         self.sender.ready().await?;
-        let req = Request::put(path)
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
             .header("host", &self.host)
             .header("authorization", format!("Bearer {}", self.key))
             .header("content-type", "application/json")
@@ -104,20 +115,6 @@ impl Conn {
         let status = res.status().as_u16();
         let bytes = res.into_body().collect().await?.to_bytes();
         Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
-    }
-
-    pub async fn post(&mut self, path: &str, body: &Value) -> Result<(u16, Value)> {
-        self.sender.ready().await?;
-        let req = Request::post(path)
-            .header("host", &self.host)
-            .header("authorization", format!("Bearer {}", self.key))
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body.to_string())))?;
-        let res = self.sender.send_request(req).await?;
-        let status = res.status().as_u16();
-        let bytes = res.into_body().collect().await?.to_bytes();
-        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Ok((status, value))
     }
 }
 

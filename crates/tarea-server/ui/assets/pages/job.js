@@ -170,12 +170,16 @@ export function mount(ctx) {
       }
     });
   }
+  // Reads the job, shows it and follows it while it can still change.
+  async function show() {
+    const view = await api.job(id, tenant);
+    update(view);
+    if (TERMINAL.has(view.state)) setLive("final");
+    else follow();
+  }
   async function recover() {
     try {
-      const view = await api.job(id, tenant);
-      update(view);
-      if (TERMINAL.has(view.state)) setLive("final");
-      else follow();
+      await show();
     } catch (err) {
       if (err.status === 401 || stopped) return;
       if (err.status === 404) return notFound();
@@ -193,10 +197,7 @@ export function mount(ctx) {
 
   (async () => {
     try {
-      const view = await api.job(id, tenant);
-      update(view);
-      if (TERMINAL.has(view.state)) setLive("final");
-      else follow();
+      await show();
     } catch (err) {
       if (err.status === 401) return;
       if (err.status === 404) return notFound();
