@@ -10,6 +10,7 @@ mod batch;
 mod error;
 mod event;
 mod handler;
+mod history;
 mod ids;
 mod job;
 mod names;
@@ -33,6 +34,7 @@ pub use event::{EventKind, JobEvent};
 pub use handler::{
     ArtifactSink, Handler, HandlerError, JobContext, NewArtifact, PayloadError, ProgressSink, SettingCheck,
 };
+pub use history::{JobAttempt, STATS_GRACE_MS, STATS_KEEP_MS, STATS_MINUTE_MS, StatsBucket, attempts_of};
 pub use ids::{ArtifactId, BatchId, JobId, WebhookId};
 pub use job::{Job, JobSpec, Progress, ProgressUpdate};
 pub use names::{NameError, validate_name};

@@ -6,8 +6,9 @@ use serde_json::value::RawValue;
 
 use crate::{
     ApiKey, Artifact, ArtifactId, ArtifactRetention, AuditEntry, Batch, BatchId, ExternalWorker, IllegalTransition,
-    Job, JobError, JobEvent, JobId, JobSpec, JobState, KeyHash, NodeInfo, ProgressUpdate, QueueInfo, QueueSettings,
-    Schedule, ScheduleSpec, SchedulesFired, TemplateSummary, TemplateVersion, Webhook, WebhookId, WebhookSpec,
+    Job, JobAttempt, JobError, JobEvent, JobId, JobSpec, JobState, KeyHash, NodeInfo, ProgressUpdate, QueueInfo,
+    QueueSettings, Schedule, ScheduleSpec, SchedulesFired, StatsBucket, TemplateSummary, TemplateVersion, Webhook,
+    WebhookId, WebhookSpec,
 };
 
 /// Portable store errors. Backends map their driver codes onto these; nothing above the store
@@ -129,6 +130,15 @@ pub struct JobFilter {
     pub tag: Option<String>,
     /// Only the items of this batch.
     pub batch: Option<BatchId>,
+    /// Only jobs created at or after this time (ms since the epoch).
+    pub created_after: Option<i64>,
+    /// Only jobs created before this time (ms since the epoch).
+    pub created_before: Option<i64>,
+    /// Only jobs whose payload, result or error holds these words in this order (letter case
+    /// and accents aside); the last word may be the start of a longer one.
+    pub search: Option<String>,
+    /// Every tenant's jobs (admin listings); the tenant argument is then ignored.
+    pub all_tenants: bool,
     /// Page size.
     pub limit: u32,
     /// Continue after this job (exclusive).
@@ -224,6 +234,22 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes those of `ids` (of `tenant`) that have finished (succeeded, dead, cancelled);
     /// answers how many. Their artifacts stay until they expire.
     async fn job_delete_finished(&self, tenant: &str, ids: &[JobId]) -> StoreResult<u64>;
+    /// The attempts of a job kept in its history (those another attempt followed), oldest
+    /// first; `attempts_of` adds the job's latest attempt from its row.
+    async fn job_attempts(&self, tenant: Option<&str>, id: JobId) -> StoreResult<Vec<JobAttempt>>;
+    /// Counts the finished work of every whole minute not counted yet that ended at least
+    /// `STATS_GRACE_MS` before `now`, and forgets minutes older than `STATS_KEEP_MS` (leader
+    /// duty). Answers how many minutes it counted.
+    async fn stats_rollup(&self, now: i64) -> StoreResult<u64>;
+    /// Finished work from `from` on, in buckets of `step_ms` (a multiple of a minute), of one
+    /// tenant or (`None`) all, of one queue or all. Buckets with nothing in them are left out.
+    async fn stats_series(
+        &self,
+        tenant: Option<&str>,
+        queue: Option<&str>,
+        from: i64,
+        step_ms: i64,
+    ) -> StoreResult<Vec<StatsBucket>>;
     /// Moves due `scheduled` and `failed` jobs to `queued`; returns how many moved and when the
     /// next one falls due.
     async fn job_promote_due(&self, now: i64) -> StoreResult<(u64, Option<i64>)>;

@@ -1,5 +1,6 @@
 //! Keeping the store tidy: the promoter moves due jobs to `queued` exactly when they fall due,
-//! the reaper gives expired leases back, and the retention cleaner deletes old finished jobs.
+//! the reaper gives expired leases back, the retention cleaner deletes old finished jobs, and
+//! the statistics duty counts finished work per minute.
 //! Only the node that holds the leadership runs them (on SQLite, the one process).
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +90,34 @@ pub(crate) async fn reaper(
             Ok(0) => {}
             Ok(n) => tracing::info!(jobs = n, "gave back jobs whose lease expired"),
             Err(e) => tracing::warn!(error = %e, "reaping expired leases failed"),
+        }
+    }
+}
+
+/// How often the leader counts the minutes that ended (see `Store::stats_rollup`).
+const STATS_EVERY: Duration = Duration::from_secs(10);
+
+/// Counts finished work per minute for the dashboard's charts.
+pub(crate) async fn statistics(store: Arc<dyn Store>, mut leader: watch::Receiver<bool>, stop: CancellationToken) {
+    loop {
+        if !until_leader(&mut leader, &stop).await {
+            break;
+        }
+        // A new store catches up on the days it keeps, an hour of minutes per call.
+        loop {
+            match store.stats_rollup(now_ms()).await {
+                Ok(0) => break,
+                Ok(_) if stop.is_cancelled() => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "counting finished work failed");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(STATS_EVERY) => {}
         }
     }
 }

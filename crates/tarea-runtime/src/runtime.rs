@@ -119,6 +119,7 @@ impl Runtime {
             }
             services.spawn(maintenance::promoter(Arc::clone(&store), Arc::clone(&hub), leader.clone(), stop.clone()));
             services.spawn(maintenance::reaper(Arc::clone(&store), m.reap_every, leader.clone(), stop.clone()));
+            services.spawn(maintenance::statistics(Arc::clone(&store), leader.clone(), stop.clone()));
             services.spawn(crate::scheduler::scheduler(Arc::clone(&store), leader.clone(), stop.clone()));
             let follow =
                 crate::follow_ups::follow_ups(Arc::clone(&store), Arc::clone(&hub), leader.clone(), stop.clone());

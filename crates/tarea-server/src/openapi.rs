@@ -4,8 +4,8 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
 use crate::routes::{
-    artifacts, batches, job_actions, jobs, keys, ops, public, queues, schedules, settings, stream, templates, tenants,
-    uploads, webhooks, worker, workers,
+    artifacts, batches, job_actions, jobs, keys, ops, public, queues, schedules, settings, stats, stream, templates,
+    tenants, uploads, webhooks, worker, workers,
 };
 
 #[derive(OpenApi)]
@@ -13,10 +13,10 @@ use crate::routes::{
     info(title = "tarea", description = "Background jobs for web apps that produce documents. Every error is `{\"error\": {\"code\", \"message\", \"details\"}}`."),
     paths(
         jobs::enqueue, jobs::enqueue_batch,
-        job_actions::act, jobs::get, jobs::list, jobs::cancel, jobs::retry,
+        job_actions::act, jobs::get, jobs::attempts, jobs::list, jobs::cancel, jobs::retry,
         stream::events, public::link, public::job, public::events,
         worker::claim, worker::complete_many, worker::heartbeat, worker::progress, worker::complete, worker::fail,
-        queues::list, queues::update, queues::pause, queues::resume,
+        queues::list, queues::update, queues::pause, queues::resume, stats::get,
         keys::create,
         tenants::list,
         crate::ui::audit::list,

@@ -1,7 +1,7 @@
 //! What clients see: views distinct from stored rows, so the contract changes only on purpose.
 use serde::Serialize;
 use serde_json::value::RawValue;
-use tarea_core::{Artifact, Job, JobError, Progress, QueueInfo, StateCounts, format_ms};
+use tarea_core::{Artifact, Job, JobAttempt, JobError, Progress, QueueInfo, StateCounts, format_ms};
 use utoipa::ToSchema;
 
 /// A job, as every endpoint shows it.
@@ -248,4 +248,47 @@ impl From<QueueInfo> for QueueView {
 pub struct QueueList {
     /// By name.
     pub queues: Vec<QueueView>,
+}
+
+/// One attempt of a job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptView {
+    /// Its number, 1 for the first.
+    pub attempt: u32,
+    /// The state it left the job in: `running` (the current attempt), `succeeded`, `failed`
+    /// (another attempt was due), `dead`, `cancelled`, or `queued` (released, or its lease
+    /// expired: then `error` says so).
+    pub state: String,
+    /// The worker or node that ran it.
+    pub worker: Option<String>,
+    /// RFC 3339.
+    pub started_at: Option<String>,
+    /// RFC 3339; null while it runs.
+    pub ended_at: Option<String>,
+    /// How long it ran.
+    pub duration_ms: Option<i64>,
+    /// Why it failed.
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<JobError>,
+}
+
+impl From<JobAttempt> for AttemptView {
+    fn from(a: JobAttempt) -> Self {
+        AttemptView {
+            duration_ms: a.duration_ms(),
+            attempt: a.attempt,
+            state: a.state.as_str().to_owned(),
+            worker: a.worker,
+            started_at: a.started_at.map(format_ms),
+            ended_at: a.ended_at.map(format_ms),
+            error: a.error,
+        }
+    }
+}
+
+/// Every attempt of a job, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Attempts {
+    /// The attempts.
+    pub attempts: Vec<AttemptView>,
 }

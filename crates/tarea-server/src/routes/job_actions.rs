@@ -7,10 +7,11 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use tarea_core::{Job, JobFilter, JobId, JobState, StoreError, validate_name};
+use tarea_core::{Job, JobId, JobState, StoreError};
 use tarea_runtime::now_ms;
 use utoipa::ToSchema;
 
+use super::job_filter::FilterFields;
 use crate::auth::Auth;
 use crate::extract::Json;
 use crate::ui::audit::{AFFECTED_HEADER, DRY_RUN_HEADER, WHAT_HEADER};
@@ -46,17 +47,6 @@ impl Action {
     }
 }
 
-/// Which jobs: the filters of `GET /v1/jobs`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ActionFilter {
-    state: Option<String>,
-    queue: Option<String>,
-    kind: Option<String>,
-    tag: Option<String>,
-    batch: Option<String>,
-}
-
 /// A bulk action.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -66,7 +56,7 @@ pub(crate) struct ActionRequest {
     /// These jobs (at most 1,000)…
     ids: Option<Vec<String>>,
     /// …or every job that matches (at most 100,000 a request; `more` says when there are more).
-    filter: Option<ActionFilter>,
+    filter: Option<FilterFields>,
     /// Only count: what would be matched and touched.
     #[serde(default)]
     dry_run: bool,
@@ -88,21 +78,6 @@ pub(crate) struct ActionResult {
     skipped: u64,
     /// The filter matched more than one request acts on: send it again for the rest.
     more: bool,
-}
-
-fn filter_of(f: ActionFilter) -> Result<JobFilter, ApiError> {
-    let state = f
-        .state
-        .map(|s| s.parse::<JobState>().map_err(|e| ApiError::field("filter.state", e.to_string())))
-        .transpose()?;
-    for (field, v) in [("filter.queue", &f.queue), ("filter.kind", &f.kind)] {
-        if let Some(v) = v {
-            validate_name(v).map_err(|e| ApiError::field(field, e.to_string()))?;
-        }
-    }
-    let batch =
-        f.batch.map(|b| b.parse().map_err(|_| ApiError::field("filter.batch", "not a batch id"))).transpose()?;
-    Ok(JobFilter { state, queue: f.queue, kind: f.kind, tag: f.tag, batch, limit: 1000, cursor: None })
 }
 
 /// The jobs a request names, and whether a filter matched more than it may act on.
@@ -127,7 +102,7 @@ async fn matched(state: &AppState, tenant: &str, req: &mut ActionRequest) -> Res
             Ok((jobs, false))
         }
         (None, Some(filter)) => {
-            let mut filter = filter_of(filter)?;
+            let mut filter = filter.parse("filter.", 1000)?;
             let mut jobs = Vec::new();
             loop {
                 let page = state.store.job_list(tenant, filter.clone()).await?;

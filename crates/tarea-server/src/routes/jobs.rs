@@ -2,15 +2,16 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use tarea_core::{Enqueued, JobFilter, JobState, validate_name};
+use tarea_core::{Enqueued, ErrorCode, JobFilter};
 use tarea_runtime::now_ms;
 use utoipa::IntoParams;
 
+use super::job_filter::FilterFields;
 use super::job_id;
 use crate::auth::Auth;
 use crate::extract::{Json, Query};
 use crate::validate::{BatchRequest, EnqueueRequest};
-use crate::views::{JobList, JobView, Jobs};
+use crate::views::{Attempts, JobList, JobView, Jobs};
 use crate::{ApiError, AppState};
 
 fn count_created(state: &AppState, done: &[Enqueued]) {
@@ -41,16 +42,12 @@ pub(crate) async fn enqueue(
         // A new job has made nothing yet.
         return Ok((StatusCode::CREATED, axum::Json(e.job.into())));
     }
-    Ok((StatusCode::OK, one_view(&state, &auth.tenant, e.job).await?))
+    Ok((StatusCode::OK, one_view(&state, e.job).await?))
 }
 
 /// The view of one job with its artifacts.
-pub(crate) async fn one_view(
-    state: &AppState,
-    tenant: &str,
-    job: tarea_core::Job,
-) -> Result<axum::Json<JobView>, ApiError> {
-    let view = super::job_views(state, tenant, vec![job]).await?.pop().ok_or_else(|| ApiError::not_found("job"))?;
+pub(crate) async fn one_view(state: &AppState, job: tarea_core::Job) -> Result<axum::Json<JobView>, ApiError> {
+    let view = super::job_views(state, vec![job]).await?.pop().ok_or_else(|| ApiError::not_found("job"))?;
     Ok(axum::Json(view))
 }
 
@@ -95,12 +92,27 @@ pub(crate) async fn get(
 ) -> Result<axum::Json<JobView>, ApiError> {
     let id = job_id(&id)?;
     let job = state.store.job_get(Some(&auth.tenant), id).await?.ok_or_else(|| ApiError::not_found("job"))?;
-    let view =
-        super::job_views(&state, &auth.tenant, vec![job]).await?.pop().ok_or_else(|| ApiError::not_found("job"))?;
+    let view = super::job_views(&state, vec![job]).await?.pop().ok_or_else(|| ApiError::not_found("job"))?;
     Ok(axum::Json(view))
 }
 
-/// Filters of `GET /v1/jobs`.
+/// Every attempt of a job: when, where, how long, how it ended.
+#[utoipa::path(get, path = "/v1/jobs/{id}/attempts", tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = Attempts), (status = 404, description = "not_found")))]
+pub(crate) async fn attempts(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Attempts>, ApiError> {
+    let id = job_id(&id)?;
+    let job = state.store.job_get(Some(&auth.tenant), id).await?.ok_or_else(|| ApiError::not_found("job"))?;
+    let kept = state.store.job_attempts(Some(&auth.tenant), id).await?;
+    let attempts = tarea_core::attempts_of(&job, kept).into_iter().map(Into::into).collect();
+    Ok(axum::Json(Attempts { attempts }))
+}
+
+/// Filters of `GET /v1/jobs`: those of [`FilterFields`], flat in the query.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
@@ -114,6 +126,15 @@ pub(crate) struct ListQuery {
     tag: Option<String>,
     /// Only the items of this batch.
     batch: Option<String>,
+    /// Only jobs created at or after this time (RFC 3339).
+    created_after: Option<String>,
+    /// Only jobs created before this time (RFC 3339).
+    created_before: Option<String>,
+    /// Only jobs whose payload, result or error holds these words, in this order (letter case
+    /// and accents aside; the last word may be the start of a longer one).
+    search: Option<String>,
+    /// Admin keys only: every tenant's jobs, newest first (each job view names its tenant).
+    all_tenants: Option<bool>,
     /// Page size, 1..1000 (default 50).
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -125,27 +146,28 @@ pub(crate) struct ListQuery {
 
 /// The tenant's jobs, newest first.
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(ListQuery),
-    responses((status = 200, body = JobList)))]
+    responses((status = 200, body = JobList), (status = 403, description = "all_tenants with a tenant key")))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     auth: Auth,
     Query(q): Query<ListQuery>,
 ) -> Result<axum::Json<JobList>, ApiError> {
-    let state_filter =
-        q.state.map(|s| s.parse::<JobState>().map_err(|e| ApiError::field("state", e.to_string()))).transpose()?;
-    for (field, v) in [("queue", &q.queue), ("kind", &q.kind)] {
-        if let Some(v) = v {
-            validate_name(v).map_err(|e| ApiError::field(field, e.to_string()))?;
-        }
+    let all_tenants = q.all_tenants.unwrap_or(false);
+    if all_tenants && !auth.admin {
+        return Err(ApiError::new(ErrorCode::Forbidden, "only an admin key may list every tenant's jobs"));
     }
     let (limit, cursor) = super::page_of(q.limit, q.cursor)?;
-    let batch = q
-        .batch
-        .map(|b| {
-            b.parse().map_err(|_| ApiError::field("batch", "batch must be a batch id, as POST /v1/batches answers it"))
-        })
-        .transpose()?;
-    let filter = JobFilter { state: state_filter, queue: q.queue, kind: q.kind, tag: q.tag, batch, limit, cursor };
+    let fields = FilterFields {
+        state: q.state,
+        queue: q.queue,
+        kind: q.kind,
+        tag: q.tag,
+        batch: q.batch,
+        created_after: q.created_after,
+        created_before: q.created_before,
+        search: q.search,
+    };
+    let filter = JobFilter { cursor, all_tenants, ..fields.parse("", limit)? };
     Ok(axum::Json(super::job_page(&state, &auth.tenant, filter).await?))
 }
 
@@ -159,7 +181,7 @@ pub(crate) async fn cancel(
     Path(id): Path<String>,
 ) -> Result<axum::Json<JobView>, ApiError> {
     let job = state.store.job_cancel(&auth.tenant, job_id(&id)?, now_ms()).await?;
-    one_view(&state, &auth.tenant, job).await
+    one_view(&state, job).await
 }
 
 /// Puts a dead, cancelled or failed job back in its queue with attempts reset.
@@ -172,5 +194,5 @@ pub(crate) async fn retry(
     Path(id): Path<String>,
 ) -> Result<axum::Json<JobView>, ApiError> {
     let job = state.store.job_retry(&auth.tenant, job_id(&id)?, now_ms()).await?;
-    one_view(&state, &auth.tenant, job).await
+    one_view(&state, job).await
 }

@@ -2,6 +2,7 @@
 pub(crate) mod artifacts;
 pub(crate) mod batches;
 pub(crate) mod job_actions;
+mod job_filter;
 pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod ops;
@@ -9,6 +10,7 @@ pub(crate) mod public;
 pub(crate) mod queues;
 pub(crate) mod schedules;
 pub(crate) mod settings;
+pub(crate) mod stats;
 pub(crate) mod stream;
 pub(crate) mod templates;
 pub(crate) mod tenants;
@@ -26,18 +28,26 @@ use crate::views::{ArtifactView, JobView};
 use crate::{ApiError, AppState};
 
 /// Views of `jobs` with the artifacts each made (one store read for all of them).
-pub(crate) async fn job_views(state: &AppState, tenant: &str, jobs: Vec<Job>) -> Result<Vec<JobView>, ApiError> {
-    let ids: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
-    let mut artifacts =
-        if ids.is_empty() { Vec::new() } else { state.store.artifact_list_for_jobs(tenant, &ids).await? };
+pub(crate) async fn job_views(state: &AppState, jobs: Vec<Job>) -> Result<Vec<JobView>, ApiError> {
+    // Each job's own tenant: an admin's page may hold many tenants' jobs.
+    let mut by_tenant: std::collections::BTreeMap<&str, Vec<JobId>> = Default::default();
+    for j in &jobs {
+        by_tenant.entry(j.tenant.as_str()).or_default().push(j.id);
+    }
+    let mut artifacts: std::collections::HashMap<JobId, Vec<ArtifactView>> = Default::default();
+    for (tenant, ids) in by_tenant {
+        for a in state.store.artifact_list_for_jobs(tenant, &ids).await? {
+            if let Some(job) = a.job_id {
+                artifacts.entry(job).or_default().push(ArtifactView::from(a));
+            }
+        }
+    }
     Ok(jobs
         .into_iter()
         .map(|j| {
             let id = j.id;
             let mut view = JobView::from(j);
-            let (mine, rest): (Vec<_>, Vec<_>) = artifacts.drain(..).partition(|a| a.job_id == Some(id));
-            artifacts = rest;
-            view.artifacts = mine.into_iter().map(ArtifactView::from).collect();
+            view.artifacts = artifacts.remove(&id).unwrap_or_default();
             view
         })
         .collect())
@@ -54,10 +64,12 @@ pub(crate) fn ops_router() -> Router<AppState> {
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/workers", get(workers::list))
+        .route("/v1/stats", get(stats::get))
         .route("/v1/jobs", post(jobs::enqueue).get(jobs::list))
         .route("/v1/jobs/batch", post(jobs::enqueue_batch))
         .route("/v1/jobs/actions", post(job_actions::act))
         .route("/v1/jobs/{id}", get(jobs::get))
+        .route("/v1/jobs/{id}/attempts", get(jobs::attempts))
         .route("/v1/jobs/{id}/cancel", post(jobs::cancel))
         .route("/v1/jobs/{id}/retry", post(jobs::retry))
         .route("/v1/jobs/{id}/events", get(stream::events))
@@ -140,7 +152,7 @@ pub(crate) async fn job_page(
 ) -> Result<crate::views::JobList, ApiError> {
     let page = state.store.job_list(tenant, filter).await?;
     Ok(crate::views::JobList {
-        jobs: job_views(state, tenant, page.jobs).await?,
+        jobs: job_views(state, page.jobs).await?,
         next_cursor: page.next_cursor.map(|c| c.to_string()),
     })
 }

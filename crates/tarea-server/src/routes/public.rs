@@ -146,8 +146,7 @@ pub(crate) async fn job(State(state): State<AppState>, Path(raw): Path<String>, 
     let result = async {
         let (id, tenant, expires) = check(&state, &raw, &q).await?;
         let job = state.store.job_get(Some(&tenant), id).await?.ok_or_else(|| ApiError::not_found("job"))?;
-        let view =
-            super::job_views(&state, &tenant, vec![job]).await?.pop().ok_or_else(|| ApiError::not_found("job"))?;
+        let view = super::job_views(&state, vec![job]).await?.pop().ok_or_else(|| ApiError::not_found("job"))?;
         Ok::<_, ApiError>(axum::Json(shape(&state, view, expires)))
     }
     .await;

@@ -18,9 +18,9 @@ use crate::{ApiError, AppState};
 
 /// The view of `job`; state events list its artifacts (a finished job's files are what a
 /// watching page waits for), progress events skip that read.
-async fn view(state: &AppState, tenant: &str, job: Job, name: &str) -> JobView {
+async fn view(state: &AppState, job: Job, name: &str) -> JobView {
     if name == "state"
-        && let Ok(mut v) = super::job_views(state, tenant, vec![job.clone()]).await
+        && let Ok(mut v) = super::job_views(state, vec![job.clone()]).await
         && let Some(v) = v.pop()
     {
         return v;
@@ -75,7 +75,7 @@ pub(crate) async fn stream(
     };
     tokio::spawn(async move {
         let terminal = job.state.is_terminal();
-        let first = view(&state, &tenant, job, "state").await;
+        let first = view(&state, job, "state").await;
         if tx.send(event(&state, "state", first)).await.is_err() || terminal {
             return;
         }
@@ -100,7 +100,7 @@ pub(crate) async fn stream(
             };
             let Ok(Some(job)) = state.store.job_get(Some(&tenant), id).await else { return };
             let terminal = job.state.is_terminal();
-            let v = view(&state, &tenant, job, name).await;
+            let v = view(&state, job, name).await;
             if tx.send(event(&state, name, v)).await.is_err() || terminal {
                 return;
             }

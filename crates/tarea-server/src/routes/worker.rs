@@ -271,7 +271,7 @@ async fn finish(
     if let (Some(start), Some(end)) = (job.started_at, job.finished_at) {
         state.metrics.job_ran(&job.tenant, &job.queue, &job.kind, (end - start).max(0) as f64 / 1000.0);
     }
-    super::jobs::one_view(state, &auth.tenant, job).await
+    super::jobs::one_view(state, job).await
 }
 
 /// Completes a job.

@@ -5,6 +5,7 @@ mod batches;
 mod dashboard;
 mod errors;
 mod grafana;
+mod history;
 mod jobs;
 mod live;
 mod openapi;

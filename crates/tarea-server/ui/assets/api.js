@@ -97,6 +97,7 @@ const enc = encodeURIComponent;
 export const api = {
   jobs: (filters) => request("GET", withQuery("/v1/jobs", filters)),
   job: (id, tenant) => request("GET", withQuery(`/v1/jobs/${enc(id)}`, { tenant: tenantParam(tenant) })),
+  attempts: (id, tenant) => request("GET", withQuery(`/v1/jobs/${enc(id)}/attempts`, { tenant: tenantParam(tenant) })),
   eventsUrl: (id, tenant) => withQuery(`/v1/jobs/${enc(id)}/events`, { tenant: tenantParam(tenant) }),
   retry: (id, tenant) => request("POST", withQuery(`/v1/jobs/${enc(id)}/retry`, { tenant: tenantParam(tenant) })),
   cancel: (id, tenant) => request("POST", withQuery(`/v1/jobs/${enc(id)}/cancel`, { tenant: tenantParam(tenant) })),
@@ -106,5 +107,7 @@ export const api = {
   pause: (name, tenant) => request("POST", withQuery(`/v1/queues/${enc(name)}/pause`, { tenant: tenantParam(tenant) })),
   resume: (name, tenant) => request("POST", withQuery(`/v1/queues/${enc(name)}/resume`, { tenant: tenantParam(tenant) })),
   tenants: () => request("GET", "/v1/tenants"),
+  stats: (window, tenant) => request("GET", withQuery("/v1/stats", { window, tenant: tenantParam(tenant) })),
+  workers: (tenant) => request("GET", withQuery("/v1/workers", { tenant: tenantParam(tenant) })),
   contentUrl: (artifact, tenant) => withQuery(artifact.content_url, { tenant: tenantParam(tenant) }),
 };

@@ -9,12 +9,14 @@ import * as signinPage from "./pages/signin.js";
 import * as jobsPage from "./pages/jobs.js";
 import * as jobPage from "./pages/job.js";
 import * as queuesPage from "./pages/queues.js";
+import * as overviewPage from "./pages/overview.js";
 
 const main = document.getElementById("main");
 const topbar = document.getElementById("topbar");
 
 const ROUTES = [
   { name: "signin", re: /^\/ui\/signin\/?$/, page: signinPage, public: true },
+  { name: "overview", re: /^\/ui\/overview\/?$/, page: overviewPage, nav: "overview" },
   { name: "jobs", re: /^\/ui\/jobs\/?$/, page: jobsPage, nav: "jobs" },
   { name: "job", re: /^\/ui\/jobs\/([^/]+)\/?$/, page: jobPage, nav: "jobs" },
   { name: "queues", re: /^\/ui\/queues\/?$/, page: queuesPage, nav: "queues" },
@@ -161,7 +163,7 @@ function drawTopbar(route) {
     type: "button", class: "menu-toggle", "aria-expanded": "false", "aria-controls": "topbar-menu",
   }, h("span", { class: "menu-toggle__bars", "aria-hidden": "true" }), h("span", { class: "visually-hidden" }, t("nav.menu")));
   const menu = h("div", { class: "topbar__menu", id: "topbar-menu" },
-    h("nav", { class: "nav", "aria-label": t("nav.main") }, link("jobs", "/ui/jobs"), link("queues", "/ui/queues")),
+    h("nav", { class: "nav", "aria-label": t("nav.main") }, link("overview", "/ui/overview"), link("jobs", "/ui/jobs"), link("queues", "/ui/queues")),
     h("div", { class: "topbar__right" },
       h("span", { class: "who", title: session.key_id },
         h("span", { class: "who__label" }, t("role.tenant")),

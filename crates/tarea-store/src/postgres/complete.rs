@@ -116,7 +116,7 @@ async fn finish(tx: &Tx<'_>, p: &CompleteParams, returning: &str) -> StoreResult
         Outcome::Released => ("state = 1, attempt_base = attempt_base + 1, run_at = $4", None, None),
     };
     let sql = format!(
-        "UPDATE jobs SET locked_by = NULL, locked_until = NULL, lost = 0, {set} \
+        "UPDATE jobs SET locked_until = NULL, lost = 0, {set} \
          WHERE id = $1 AND state = 2 AND attempt = $2 AND ($3::text IS NULL OR tenant = $3) RETURNING {returning}"
     );
     let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
@@ -182,7 +182,7 @@ pub(crate) async fn complete_many(
 /// Successful completions of one tenant scope. Parameters: now, ids, attempts, results, tenant.
 pub(crate) static COMPLETE_SUCCESSES_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "UPDATE jobs SET locked_by = NULL, locked_until = NULL, lost = 0, state = 3, result = c.result::json, \
+        "UPDATE jobs SET locked_until = NULL, lost = 0, state = 3, result = c.result::json, \
          error = NULL, finished_at = $1, \
          progress = CASE WHEN progress IS NULL THEN NULL ELSE jsonb_set(progress, '{{percent}}', '100.0') END \
          FROM unnest($2::uuid[], $3::int[], $4::text[]) AS c(id, attempt, result) \
@@ -292,7 +292,7 @@ pub(crate) async fn cancel(
     id: JobId,
     now: i64,
 ) -> StoreResult<Job> {
-    let set = "state = 6, locked_by = NULL, locked_until = NULL, finished_at = $2";
+    let set = "state = 6, locked_until = NULL, finished_at = $2";
     operator_transition(tx, events, tenant, id, now, Transition::Cancel, set).await
 }
 
@@ -305,7 +305,7 @@ pub(crate) async fn retry(
     now: i64,
 ) -> StoreResult<Job> {
     let set = "state = 1, attempt_base = attempt, lost = 0, run_at = $2, error = NULL, result = NULL, \
-               progress = NULL, started_at = NULL, finished_at = NULL";
+               progress = NULL, started_at = NULL, finished_at = NULL, locked_by = NULL";
     let job = operator_transition(tx, events, tenant, id, now, Transition::Retry, set).await?;
     if let Some(batch) = job.batch_id {
         super::batches::reopen(tx, batch).await?;

@@ -1,12 +1,10 @@
 //! Enqueue, get and list, mirroring the SQLite store's `jobs.rs`.
 use std::collections::HashMap;
 
-use tarea_core::{
-    Enqueued, Job, JobEvent, JobFilter, JobId, JobPage, JobSpec, QueueSettings, StoreError, StoreResult, limits,
-};
+use tarea_core::{Enqueued, Job, JobEvent, JobId, JobSpec, QueueSettings, StoreError, StoreResult, limits};
 use tokio_postgres::types::ToSql;
 
-use super::rows::{JOB_COLUMNS, job_from_row, jobs_from_rows, state_event};
+use super::rows::{JOB_COLUMNS, job_from_row, state_event};
 use super::{Tx, map_err, queues};
 
 /// Creates the jobs of one request, all or nothing.
@@ -192,50 +190,4 @@ pub(crate) async fn get(tx: &Tx<'_>, tenant: Option<&str>, id: JobId) -> StoreRe
     let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
     let row = tx.query_opt(&stmt, &[&id.0, &tenant]).await.map_err(map_err)?;
     row.as_ref().map(job_from_row).transpose()
-}
-
-/// A page of a tenant's jobs, newest first. Only the filters given go into the statement, so
-/// each combination gets a plan of its own (a generic plan with `$n IS NULL OR …` arms can
-/// pick a full scan).
-pub(crate) async fn list(tx: &Tx<'_>, tenant: &str, f: &JobFilter) -> StoreResult<JobPage> {
-    let limit = i64::from(f.limit.max(1));
-    let state = f.state.map(|s| s.code() as i16);
-    let cursor = f.cursor.map(|c| c.0);
-    let batch = f.batch.map(|b| b.0);
-    let fetch = limit + 1;
-    let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = $1");
-    let mut args: Vec<&(dyn ToSql + Sync)> = vec![&tenant];
-    fn push<'v>(cond: &str, arg: &'v (dyn ToSql + Sync), sql: &mut String, args: &mut Vec<&'v (dyn ToSql + Sync)>) {
-        args.push(arg);
-        sql.push_str(&cond.replace('?', &format!("${}", args.len())));
-    }
-    if let Some(cursor) = &cursor {
-        push(" AND id < ?", cursor, &mut sql, &mut args);
-    }
-    if let Some(state) = &state {
-        push(" AND state = ?", state, &mut sql, &mut args);
-    }
-    if let Some(queue) = &f.queue {
-        push(" AND queue = ?", queue, &mut sql, &mut args);
-    }
-    if let Some(kind) = &f.kind {
-        push(" AND kind = ?", kind, &mut sql, &mut args);
-    }
-    if let Some(tag) = &f.tag {
-        push(" AND tags @> ARRAY[?::text]", tag, &mut sql, &mut args);
-    }
-    if let Some(batch) = &batch {
-        push(" AND batch_id = ?", batch, &mut sql, &mut args);
-    }
-    push(" ORDER BY tenant DESC, id DESC LIMIT ?", &fetch, &mut sql, &mut args);
-    let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
-    let rows = tx.query(&stmt, &args).await.map_err(map_err)?;
-    let mut jobs = jobs_from_rows(&rows)?;
-    let next_cursor = if jobs.len() > limit as usize {
-        jobs.truncate(limit as usize);
-        jobs.last().map(|j| j.id)
-    } else {
-        None
-    };
-    Ok(JobPage { jobs, next_cursor })
 }

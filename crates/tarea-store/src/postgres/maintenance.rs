@@ -36,7 +36,7 @@ pub(crate) static REAP_SQL: LazyLock<String> = LazyLock::new(|| {
              ELSE jsonb_build_object('code', 'lease_expired', \
                'message', 'the worker''s lease expired; the job runs again', 'details', '{{}}'::jsonb) END, \
            finished_at = CASE WHEN lost + 1 >= $3 OR attempt - attempt_base >= max_attempts THEN $1 END, \
-           lost = lost + 1, locked_by = NULL, locked_until = NULL, run_at = $1 \
+           lost = lost + 1, locked_until = NULL, run_at = $1 \
          WHERE id = ANY (ARRAY(SELECT id FROM jobs WHERE state = 2 AND locked_until < $1 \
                       ORDER BY locked_until LIMIT $2 FOR UPDATE SKIP LOCKED)) \
          RETURNING {EVENT_COLUMNS}"

@@ -383,6 +383,129 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_tenant ON audit_log (tenant, id);
 "#,
+    r#"
+-- The history of attempts and per-minute statistics (as in SQLite's migration 5): only an
+-- attempt that another one follows is copied here, by a row trigger whose WHEN clause keeps a
+-- first-time success from calling it at all.
+CREATE TABLE job_attempts (
+    job_id      uuid NOT NULL,
+    attempt     integer NOT NULL,
+    tenant      text NOT NULL,
+    queue       text NOT NULL,
+    state       smallint NOT NULL,
+    worker      text,
+    started_at  bigint,
+    ended_at    bigint NOT NULL,
+    error       jsonb,
+    PRIMARY KEY (job_id, attempt)
+);
+CREATE INDEX job_attempts_ended ON job_attempts (ended_at);
+CREATE FUNCTION job_attempt_ended() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+BEGIN
+    INSERT INTO job_attempts VALUES (NEW.id, OLD.attempt, NEW.tenant, NEW.queue, NEW.state, OLD.locked_by,
+        OLD.started_at, CASE NEW.state WHEN 4 THEN NEW.finished_at ELSE NEW.run_at END,
+        CASE WHEN NEW.state = 4 OR NEW.lost > OLD.lost THEN NEW.error END)
+    ON CONFLICT (job_id, attempt) DO UPDATE SET state = EXCLUDED.state, ended_at = EXCLUDED.ended_at,
+        error = EXCLUDED.error;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER jobs_attempt_ended AFTER UPDATE OF state ON jobs FOR EACH ROW
+WHEN (OLD.state = 2 AND NEW.state IN (1, 4))
+EXECUTE FUNCTION job_attempt_ended();
+CREATE FUNCTION job_attempt_retried() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+BEGIN
+    INSERT INTO job_attempts VALUES (OLD.id, OLD.attempt, OLD.tenant, OLD.queue, OLD.state, OLD.locked_by,
+        OLD.started_at, COALESCE(OLD.finished_at, OLD.run_at), OLD.error)
+    ON CONFLICT (job_id, attempt) DO NOTHING;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER jobs_attempt_retried AFTER UPDATE OF state ON jobs FOR EACH ROW
+WHEN (OLD.state IN (3, 5, 6) AND NEW.state NOT IN (3, 5, 6) AND OLD.attempt > 0)
+EXECUTE FUNCTION job_attempt_retried();
+-- Deleted jobs take their history along: one statement per DELETE, not one call per row.
+CREATE FUNCTION job_attempts_deleted() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+BEGIN
+    DELETE FROM job_attempts a USING gone g WHERE a.job_id = g.id;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER jobs_attempts_deleted AFTER DELETE ON jobs REFERENCING OLD TABLE AS gone
+FOR EACH STATEMENT EXECUTE FUNCTION job_attempts_deleted();
+CREATE TABLE job_stats (
+    tenant     text NOT NULL,
+    minute     bigint NOT NULL,
+    queue      text NOT NULL,
+    succeeded  bigint NOT NULL,
+    failed     bigint NOT NULL,
+    dead       bigint NOT NULL,
+    cancelled  bigint NOT NULL,
+    PRIMARY KEY (tenant, minute, queue)
+);
+CREATE INDEX job_stats_minute ON job_stats (minute);
+CREATE TABLE stats_rolled (
+    one    integer PRIMARY KEY CHECK (one = 1),
+    until  bigint NOT NULL
+);
+"#,
+    r#"
+-- Listings filtered by state, queue or kind walk an index of their own, newest first (see
+-- listing.rs). Running jobs are left out: a claim and every heartbeat would otherwise add
+-- entries to each (no update of a job is HOT), and running jobs are few and found through
+-- jobs_lease.
+CREATE INDEX jobs_list_state ON jobs (tenant, state, id) WHERE state <> 2;
+CREATE INDEX jobs_list_queue ON jobs (tenant, queue, id) WHERE state <> 2;
+CREATE INDEX jobs_list_kind ON jobs (tenant, kind, id) WHERE state <> 2;
+-- Search: the words of each job's payload, result and error in a table of their own, so the
+-- many updates of a job that change neither leave the text index alone. Lower case, accents
+-- folded as in SQLite.
+-- Words are runs of letters and digits, as SQLite's tokenizer has them (PostgreSQL's own parser
+-- would keep `informe-final.pdf` or an e-mail address whole).
+CREATE FUNCTION search_words(t text) RETURNS text LANGUAGE sql IMMUTABLE
+AS $$ SELECT regexp_replace(translate(lower(t), 'áéíóúüñàèìòùâêîôûç', 'aeiouunaeiouaeiouc'), '[^[:alnum:]]+', ' ', 'g') $$;
+CREATE FUNCTION job_words(payload json, result json, error jsonb) RETURNS tsvector LANGUAGE sql IMMUTABLE
+AS $$ SELECT to_tsvector('simple', search_words(payload::text || ' ' || coalesce(result::text, '') || ' '
+    || coalesce(error::text, ''))) $$;
+CREATE TABLE job_text (
+    job_id  uuid PRIMARY KEY,
+    words   tsvector NOT NULL
+);
+CREATE INDEX job_text_words ON job_text USING gin (words);
+INSERT INTO job_text SELECT id, job_words(payload, result, error) FROM jobs;
+CREATE FUNCTION job_text_added() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+BEGIN
+    INSERT INTO job_text SELECT id, job_words(payload, NULL, NULL) FROM added;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER jobs_text_added AFTER INSERT ON jobs REFERENCING NEW TABLE AS added
+FOR EACH STATEMENT EXECUTE FUNCTION job_text_added();
+CREATE FUNCTION job_text_changed() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+BEGIN
+    INSERT INTO job_text VALUES (NEW.id, job_words(NEW.payload, NEW.result, NEW.error))
+    ON CONFLICT (job_id) DO UPDATE SET words = EXCLUDED.words;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER jobs_text_changed AFTER UPDATE OF result, error ON jobs FOR EACH ROW
+WHEN (NEW.result::text IS DISTINCT FROM OLD.result::text OR NEW.error IS DISTINCT FROM OLD.error)
+EXECUTE FUNCTION job_text_changed();
+CREATE FUNCTION job_text_deleted() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+BEGIN
+    DELETE FROM job_text t USING gone g WHERE t.job_id = g.id;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER jobs_text_deleted AFTER DELETE ON jobs REFERENCING OLD TABLE AS gone
+FOR EACH STATEMENT EXECUTE FUNCTION job_text_deleted();
+"#,
 ];
 
 /// The channel on which this schema's nodes hear of each other's changes.

@@ -7,8 +7,10 @@ mod batches;
 mod claim;
 mod complete;
 mod db;
+mod history;
 mod jobs;
 mod listener;
+mod listing;
 mod maintenance;
 mod migrations;
 mod nodes;
@@ -31,9 +33,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::future::BoxFuture;
 use tarea_core::{
     ApiKey, Artifact, ArtifactId, ArtifactRetention, AuditEntry, Batch, BatchId, ClaimParams, CompleteParams, Enqueued,
-    EventSink, ExternalWorker, FollowUps, Job, JobEvent, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo,
-    ProgressUpdate, QueueInfo, QueueSettings, Retention, Schedule, ScheduleSpec, SchedulesFired, Store, StoreError,
-    StoreResult, TemplateSummary, TemplateVersion, Webhook, WebhookId, WebhookSpec,
+    EventSink, ExternalWorker, FollowUps, Job, JobAttempt, JobEvent, JobFilter, JobId, JobPage, JobSpec, KeyHash,
+    NodeInfo, ProgressUpdate, QueueInfo, QueueSettings, Retention, Schedule, ScheduleSpec, SchedulesFired, StatsBucket,
+    Store, StoreError, StoreResult, TemplateSummary, TemplateVersion, Webhook, WebhookId, WebhookSpec,
 };
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
@@ -392,7 +394,7 @@ impl Store for PgStore {
     }
 
     async fn job_list(&self, tenant: &str, filter: JobFilter) -> StoreResult<JobPage> {
-        self.read(&|tx, _, _| Box::pin(jobs::list(tx, tenant, &filter))).await
+        self.read(&|tx, _, _| Box::pin(listing::list(tx, tenant, &filter))).await
     }
 
     async fn job_claim(&self, params: ClaimParams) -> StoreResult<Vec<Job>> {
@@ -437,6 +439,24 @@ impl Store for PgStore {
 
     async fn job_delete_finished(&self, tenant: &str, ids: &[JobId]) -> StoreResult<u64> {
         self.write(&|tx, _, _| Box::pin(maintenance::delete_finished(tx, tenant, ids))).await
+    }
+
+    async fn job_attempts(&self, tenant: Option<&str>, id: JobId) -> StoreResult<Vec<JobAttempt>> {
+        self.read(&|tx, _, _| Box::pin(history::attempts(tx, tenant, id))).await
+    }
+
+    async fn stats_rollup(&self, now: i64) -> StoreResult<u64> {
+        self.write(&|tx, _, _| Box::pin(history::rollup(tx, now))).await
+    }
+
+    async fn stats_series(
+        &self,
+        tenant: Option<&str>,
+        queue: Option<&str>,
+        from: i64,
+        step_ms: i64,
+    ) -> StoreResult<Vec<StatsBucket>> {
+        self.read(&|tx, _, _| Box::pin(history::series(tx, tenant, queue, from, step_ms))).await
     }
 
     async fn job_promote_due(&self, now: i64) -> StoreResult<(u64, Option<i64>)> {

@@ -19,7 +19,7 @@ fn raw(s: String) -> StoreResult<Box<RawValue>> {
     RawValue::from_string(s).map_err(corrupt)
 }
 
-fn json<T: serde::de::DeserializeOwned>(s: Option<String>) -> StoreResult<Option<T>> {
+pub(crate) fn json<T: serde::de::DeserializeOwned>(s: Option<String>) -> StoreResult<Option<T>> {
     s.map(|s| serde_json::from_str(&s)).transpose().map_err(corrupt)
 }
 

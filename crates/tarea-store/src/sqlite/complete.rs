@@ -100,7 +100,7 @@ fn finish<T>(
         Outcome::Released => "state = 1, attempt_base = attempt_base + 1, run_at = ?4",
     };
     let sql = format!(
-        "UPDATE jobs SET locked_by = NULL, locked_until = NULL, lost = 0, {set} \
+        "UPDATE jobs SET locked_until = NULL, lost = 0, {set} \
          WHERE id = ?1 AND state = 2 AND attempt = ?2 AND (?3 IS NULL OR tenant = ?3) RETURNING {returning}"
     );
     let row = b
@@ -176,7 +176,7 @@ fn complete_successes(
     let done: Vec<JobEvent> = b
         .conn
         .prepare_cached(
-            "UPDATE jobs SET locked_by = NULL, locked_until = NULL, lost = 0, state = 3, result = c.result, \
+            "UPDATE jobs SET locked_until = NULL, lost = 0, state = 3, result = c.result, \
              error = NULL, finished_at = ?1, \
              progress = CASE WHEN progress IS NULL THEN NULL ELSE json_set(progress, '$.percent', 100.0) END \
              FROM (SELECT unhex(value ->> 0) AS id, value ->> 1 AS attempt, value ->> 2 AS result \
@@ -266,7 +266,7 @@ pub(crate) fn cancel(b: &mut Batch<'_>, tenant: &str, id: JobId, now: i64) -> St
     let cur = current(b.conn, Some(tenant), id)?;
     Transition::Cancel.apply(cur.state)?;
     let sql = format!(
-        "UPDATE jobs SET state = 6, locked_by = NULL, locked_until = NULL, finished_at = ?2 \
+        "UPDATE jobs SET state = 6, locked_until = NULL, finished_at = ?2 \
          WHERE id = ?1 AND state = ?3 RETURNING {JOB_COLUMNS}"
     );
     let job = b
@@ -287,7 +287,7 @@ pub(crate) fn retry(b: &mut Batch<'_>, tenant: &str, id: JobId, now: i64) -> Sto
     Transition::Retry.apply(cur.state)?;
     let sql = format!(
         "UPDATE jobs SET state = 1, attempt_base = attempt, lost = 0, run_at = ?2, error = NULL, result = NULL, \
-         progress = NULL, started_at = NULL, finished_at = NULL WHERE id = ?1 AND state = ?3 \
+         progress = NULL, started_at = NULL, finished_at = NULL, locked_by = NULL WHERE id = ?1 AND state = ?3 \
          RETURNING {JOB_COLUMNS}"
     );
     let job = b

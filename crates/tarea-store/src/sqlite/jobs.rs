@@ -1,9 +1,8 @@
-//! Enqueue, get and list.
+//! Enqueue and get.
 use std::collections::HashMap;
 
-use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
-use tarea_core::{Enqueued, Job, JobFilter, JobId, JobPage, JobSpec, QueueSettings, StoreError, StoreResult, limits};
+use rusqlite::{Connection, OptionalExtension, params};
+use tarea_core::{Enqueued, Job, JobId, JobSpec, QueueSettings, StoreError, StoreResult, limits};
 
 use super::rows::{JOB_COLUMNS, job_from_row, state_event};
 use super::writer::Batch;
@@ -130,48 +129,4 @@ pub(crate) fn get(conn: &Connection, tenant: Option<&str>, id: JobId) -> StoreRe
     conn.prepare_cached(&sql)
         .and_then(|mut s| s.query_row(params![id.as_bytes(), tenant], job_from_row).optional())
         .map_err(map_err)
-}
-
-/// A page of a tenant's jobs, newest first.
-pub(crate) fn list(conn: &Connection, tenant: &str, f: &JobFilter) -> StoreResult<JobPage> {
-    let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ?");
-    let mut args: Vec<Value> = vec![Value::Text(tenant.to_owned())];
-    if let Some(cursor) = f.cursor {
-        sql.push_str(" AND id < ?");
-        args.push(Value::Blob(cursor.as_bytes().to_vec()));
-    }
-    if let Some(state) = f.state {
-        sql.push_str(" AND state = ?");
-        args.push(Value::Integer(state.code()));
-    }
-    if let Some(queue) = &f.queue {
-        sql.push_str(" AND queue = ?");
-        args.push(Value::Text(queue.clone()));
-    }
-    if let Some(kind) = &f.kind {
-        sql.push_str(" AND kind = ?");
-        args.push(Value::Text(kind.clone()));
-    }
-    if let Some(tag) = &f.tag {
-        sql.push_str(" AND tags IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = ?)");
-        args.push(Value::Text(tag.clone()));
-    }
-    if let Some(batch) = f.batch {
-        sql.push_str(" AND batch_id = ?");
-        args.push(Value::Blob(batch.as_bytes().to_vec()));
-    }
-    sql.push_str(" ORDER BY tenant DESC, id DESC LIMIT ?");
-    let limit = f.limit.max(1);
-    args.push(Value::Integer(i64::from(limit) + 1));
-    let mut jobs = conn
-        .prepare_cached(&sql)
-        .and_then(|mut s| s.query_map(params_from_iter(args), job_from_row)?.collect::<Result<Vec<_>, _>>())
-        .map_err(map_err)?;
-    let next_cursor = if jobs.len() > limit as usize {
-        jobs.truncate(limit as usize);
-        jobs.last().map(|j| j.id)
-    } else {
-        None
-    };
-    Ok(JobPage { jobs, next_cursor })
 }

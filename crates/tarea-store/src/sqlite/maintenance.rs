@@ -59,7 +59,7 @@ pub(crate) fn reap_expired(b: &mut Batch<'_>, now: i64) -> StoreResult<u64> {
         })
         .map_err(map_err)?;
     let sql = format!(
-        "UPDATE jobs SET state = ?2, lost = lost + 1, error = ?3, locked_by = NULL, \
+        "UPDATE jobs SET state = ?2, lost = lost + 1, error = ?3, \
          locked_until = NULL, run_at = ?4, finished_at = CASE WHEN ?2 = 5 THEN ?4 END \
          WHERE id = ?1 AND state = 2 AND attempt = ?5 RETURNING {EVENT_COLUMNS}"
     );

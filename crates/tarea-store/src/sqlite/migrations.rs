@@ -281,6 +281,87 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_tenant ON audit_log (tenant, id);
 "#,
+    r#"
+-- The history of attempts: a job's row describes its latest attempt, so only an attempt that
+-- another one follows is copied here, in the transaction that ends it. A first-time success
+-- writes nothing. See tarea_core::history.
+CREATE TABLE job_attempts (
+    job_id      BLOB NOT NULL,
+    attempt     INTEGER NOT NULL,
+    tenant      TEXT NOT NULL,
+    queue       TEXT NOT NULL,
+    state       INTEGER NOT NULL,
+    worker      TEXT,
+    started_at  INTEGER,
+    ended_at    INTEGER NOT NULL,
+    error       TEXT,
+    PRIMARY KEY (job_id, attempt)
+) WITHOUT ROWID;
+CREATE INDEX job_attempts_ended ON job_attempts (ended_at);
+-- A running attempt that fails with a retry due, is released, or loses its lease.
+CREATE TRIGGER jobs_attempt_ended AFTER UPDATE OF state ON jobs
+WHEN OLD.state = 2 AND NEW.state IN (1, 4)
+BEGIN
+    INSERT OR REPLACE INTO job_attempts VALUES (NEW.id, OLD.attempt, NEW.tenant, NEW.queue, NEW.state,
+        OLD.locked_by, OLD.started_at, CASE NEW.state WHEN 4 THEN NEW.finished_at ELSE NEW.run_at END,
+        CASE WHEN NEW.state = 4 OR NEW.lost > OLD.lost THEN NEW.error END);
+END;
+-- A finished job sent back to the queue by hand: its last attempt becomes history.
+CREATE TRIGGER jobs_attempt_retried AFTER UPDATE OF state ON jobs
+WHEN OLD.state IN (3, 5, 6) AND NEW.state NOT IN (3, 5, 6) AND OLD.attempt > 0
+BEGIN
+    INSERT OR IGNORE INTO job_attempts VALUES (OLD.id, OLD.attempt, OLD.tenant, OLD.queue, OLD.state,
+        OLD.locked_by, OLD.started_at, COALESCE(OLD.finished_at, OLD.run_at), OLD.error);
+END;
+CREATE TRIGGER jobs_attempts_deleted AFTER DELETE ON jobs
+BEGIN
+    DELETE FROM job_attempts WHERE job_id = OLD.id;
+END;
+-- Finished work per minute, counted by the leader from jobs and job_attempts once a minute is
+-- over (see stats.rs), for the dashboard's charts.
+CREATE TABLE job_stats (
+    tenant     TEXT NOT NULL,
+    minute     INTEGER NOT NULL,
+    queue      TEXT NOT NULL,
+    succeeded  INTEGER NOT NULL,
+    failed     INTEGER NOT NULL,
+    dead       INTEGER NOT NULL,
+    cancelled  INTEGER NOT NULL,
+    PRIMARY KEY (tenant, minute, queue)
+) WITHOUT ROWID;
+CREATE INDEX job_stats_minute ON job_stats (minute);
+CREATE TABLE stats_rolled (
+    one    INTEGER PRIMARY KEY CHECK (one = 1),
+    until  INTEGER NOT NULL
+);
+"#,
+    r#"
+-- Listings filtered by state, queue or kind walk an index of their own, newest first (see
+-- listing.rs). The queue and kind entries never change after the insert.
+CREATE INDEX jobs_list_state ON jobs (tenant, state, id);
+CREATE INDEX jobs_list_queue ON jobs (tenant, queue, id);
+CREATE INDEX jobs_list_kind ON jobs (tenant, kind, id);
+-- Search: the words of each job's payload, result and error, keyed by the job's rowid (rows are
+-- never renumbered: tarea does not VACUUM). Contentless, so no text is stored twice.
+CREATE VIRTUAL TABLE jobs_text USING fts5(body, content = '', contentless_delete = 1,
+    tokenize = 'unicode61 remove_diacritics 2');
+INSERT INTO jobs_text (rowid, body)
+    SELECT rowid, payload || ' ' || coalesce(result, '') || ' ' || coalesce(error, '') FROM jobs;
+CREATE TRIGGER jobs_text_added AFTER INSERT ON jobs
+BEGIN
+    INSERT INTO jobs_text (rowid, body) VALUES (NEW.rowid, NEW.payload);
+END;
+CREATE TRIGGER jobs_text_changed AFTER UPDATE OF result, error ON jobs
+WHEN NEW.result IS NOT OLD.result OR NEW.error IS NOT OLD.error
+BEGIN
+    INSERT OR REPLACE INTO jobs_text (rowid, body)
+        VALUES (NEW.rowid, NEW.payload || ' ' || coalesce(NEW.result, '') || ' ' || coalesce(NEW.error, ''));
+END;
+CREATE TRIGGER jobs_text_deleted AFTER DELETE ON jobs
+BEGIN
+    DELETE FROM jobs_text WHERE rowid = OLD.rowid;
+END;
+"#,
 ];
 
 /// Applies the migrations this database has not seen yet.

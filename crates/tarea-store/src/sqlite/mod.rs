@@ -5,7 +5,9 @@ mod batches;
 mod claim;
 mod complete;
 mod counts;
+mod history;
 mod jobs;
+mod listing;
 mod maintenance;
 mod migrations;
 mod nodes;
@@ -31,9 +33,9 @@ use async_trait::async_trait;
 use rusqlite::Connection;
 use tarea_core::{
     ApiKey, Artifact, ArtifactId, ArtifactRetention, AuditEntry, Batch, BatchId, ClaimParams, CompleteParams, Enqueued,
-    EventSink, ExternalWorker, FollowUps, Job, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo, ProgressUpdate,
-    QueueInfo, QueueSettings, Retention, Schedule, ScheduleSpec, SchedulesFired, Store, StoreError, StoreResult,
-    TemplateSummary, TemplateVersion, Webhook, WebhookId, WebhookSpec,
+    EventSink, ExternalWorker, FollowUps, Job, JobAttempt, JobFilter, JobId, JobPage, JobSpec, KeyHash, NodeInfo,
+    ProgressUpdate, QueueInfo, QueueSettings, Retention, Schedule, ScheduleSpec, SchedulesFired, StatsBucket, Store,
+    StoreError, StoreResult, TemplateSummary, TemplateVersion, Webhook, WebhookId, WebhookSpec,
 };
 
 use readers::Readers;
@@ -157,7 +159,7 @@ impl Store for SqliteStore {
 
     async fn job_list(&self, tenant: &str, filter: JobFilter) -> StoreResult<JobPage> {
         let tenant = tenant.to_owned();
-        self.readers.read(move |c| jobs::list(c, &tenant, &filter)).await
+        self.readers.read(move |c| listing::list(c, &tenant, &filter)).await
     }
 
     async fn job_claim(&self, params: ClaimParams) -> StoreResult<Vec<Job>> {
@@ -208,6 +210,26 @@ impl Store for SqliteStore {
     async fn job_delete_finished(&self, tenant: &str, ids: &[JobId]) -> StoreResult<u64> {
         let (tenant, ids) = (tenant.to_owned(), ids.to_vec());
         self.writer.write(move |b| maintenance::delete_finished(b, &tenant, &ids)).await
+    }
+
+    async fn job_attempts(&self, tenant: Option<&str>, id: JobId) -> StoreResult<Vec<JobAttempt>> {
+        let tenant = tenant.map(str::to_owned);
+        self.readers.read(move |c| history::attempts(c, tenant.as_deref(), id)).await
+    }
+
+    async fn stats_rollup(&self, now: i64) -> StoreResult<u64> {
+        self.writer.write_unguarded(move |b| history::rollup(b, now)).await
+    }
+
+    async fn stats_series(
+        &self,
+        tenant: Option<&str>,
+        queue: Option<&str>,
+        from: i64,
+        step_ms: i64,
+    ) -> StoreResult<Vec<StatsBucket>> {
+        let (tenant, queue) = (tenant.map(str::to_owned), queue.map(str::to_owned));
+        self.readers.read(move |c| history::series(c, tenant.as_deref(), queue.as_deref(), from, step_ms)).await
     }
 
     async fn job_promote_due(&self, now: i64) -> StoreResult<(u64, Option<i64>)> {

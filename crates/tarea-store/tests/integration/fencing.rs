@@ -17,7 +17,8 @@ store_test!(stale_attempt_cannot_complete_job, |s: S| async move {
     let fin = s.job_complete_if_attempt(done(job.id, 2, succeeded(), NOW + 31_003)).await.unwrap();
     assert_eq!(fin.state, JobState::Succeeded);
     assert_eq!(fin.finished_at, Some(NOW + 31_003));
-    assert!(fin.locked_by.is_none());
+    assert!(fin.locked_until.is_none(), "no lease is held");
+    assert_eq!(fin.locked_by.as_deref(), Some("test"), "who ran the last attempt stays known");
     assert!(
         matches!(
             s.job_complete_if_attempt(done(job.id, 2, succeeded(), NOW)).await,

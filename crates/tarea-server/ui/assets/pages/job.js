@@ -21,7 +21,7 @@ export function mount(ctx) {
   document.title = `${t("job.title")} ${shortId(id)} · tarea`;
 
   const slots = {};
-  for (const name of ["badge", "actions", "error", "result", "payload", "details", "times", "tags", "artifacts", "live"]) {
+  for (const name of ["badge", "actions", "error", "result", "payload", "details", "times", "tags", "artifacts", "attempts", "live"]) {
     slots[name] = h("div", { class: `slot slot--${name}` });
   }
   const banner = h("div", { class: "banner-slot" });
@@ -54,7 +54,7 @@ export function mount(ctx) {
       progressCard,
       slots.error,
       h("div", { class: "job-grid" },
-        h("div", { class: "job-grid__main" }, slots.result, slots.payload, slots.artifacts),
+        h("div", { class: "job-grid__main" }, slots.result, slots.payload, slots.artifacts, slots.attempts),
         h("div", { class: "job-grid__side" }, slots.details, slots.times, slots.tags))));
   fill(ctx.root, page);
   const content = page.querySelector(".content");
@@ -88,6 +88,21 @@ export function mount(ctx) {
     part("times", [job.created_at, job.run_at, job.started_at, job.finished_at, job.lease_expires_at],
       () => card(t("job.times"), times(job), "times"));
     part("tags", job.tags, () => card(t("job.tags"), tags(job), "tags"));
+    loadAttempts();
+  }
+
+  // The attempt history is read again whenever the job's attempt or state moves on.
+  let attemptsKey = null;
+  async function loadAttempts() {
+    const key = `${job.attempt}/${job.state}`;
+    if (key === attemptsKey || job.attempt === 0) return;
+    attemptsKey = key;
+    try {
+      const { attempts } = await api.attempts(id, tenant);
+      if (attemptsKey === key) part("attempts", attempts, () => card(t("job.history"), attemptTable(attempts), "attempts"));
+    } catch {
+      attemptsKey = null;
+    }
   }
 
   function drawProgress(j) {
@@ -269,6 +284,24 @@ function times(job) {
     [t("job.finished"), timeEl(job.finished_at)],
     job.lease_expires_at ? [t("job.lease"), timeEl(job.lease_expires_at)] : null,
   ]);
+}
+
+function attemptTable(attempts) {
+  const cols = [["att.number", "col-num"], ["att.outcome", ""], ["att.worker", ""], ["att.started", "col-time"], ["att.duration", "col-num"], ["att.error", ""]];
+  return h("div", { class: "table-wrap table-wrap--flat" }, h("table", { class: "table table--attempts" },
+    h("thead", {}, h("tr", {}, cols.map(([k, c]) => h("th", { scope: "col", class: c }, t(k))))),
+    h("tbody", {}, attempts.slice().reverse().map((a) => {
+      const cell = (label, cls, ...c) => h("td", { class: cls, dataset: { label: t(label) } }, ...c);
+      const outcome = a.state === "queued" ? (a.error ? "lost" : "released") : a.state;
+      return h("tr", { dataset: { attempt: String(a.attempt) } },
+        h("th", { scope: "row", class: "col-num tabular", dataset: { label: t("att.number") } }, String(a.attempt)),
+        cell("att.outcome", "", outcome === "lost" || outcome === "released"
+          ? h("span", { class: `badge badge--${outcome}` }, t(`att.${outcome}`)) : stateBadge(outcome)),
+        cell("att.worker", "mono muted wrap", a.worker || "—"),
+        cell("att.started", "col-time", timeEl(a.started_at)),
+        cell("att.duration", "col-num tabular", a.duration_ms === null || a.duration_ms === undefined ? (a.ended_at ? "—" : t("att.running")) : formatDuration(a.duration_ms)),
+        cell("att.error", "", a.error ? h("span", {}, h("code", { class: "error-code" }, a.error.code), " ", h("span", { class: "att-message" }, a.error.message)) : h("span", { class: "muted" }, "—")));
+    }))));
 }
 
 function tags(job) {

@@ -14,13 +14,33 @@ import {
 import { formatNumber, t, tn } from "../i18n.js";
 import { confirmDialog } from "../modal.js";
 
-const FILTERS = ["state", "queue", "kind", "tag", "batch", "tenant"];
+const FILTERS = ["search", "state", "queue", "kind", "tag", "since", "batch", "tenant"];
+/** The tenant filter's value for every tenant's jobs (admins). */
+const ALL_TENANTS = "*";
+/** "Created in the last…": the URL keeps the span, so a shared link stays rolling. */
+const SINCE = { "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3 };
 const REFRESH_MS = 4000;
 const ACTIONS = ["retry", "cancel", "delete"];
 /** What the action route takes of the filters (not the tenant, which goes in the query). */
-const ACTION_FILTERS = ["state", "queue", "kind", "tag", "batch"];
+const ACTION_FILTERS = ["search", "state", "queue", "kind", "tag", "batch"];
 /** Most jobs one bulk action by filter takes (the server's limit; `more` says when there are more). */
 const MAX_MATCHED = 100000;
+
+function createdAfter(since) {
+  return new Date(Date.now() - SINCE[since]).toISOString();
+}
+
+/** The query of GET /v1/jobs for the URL's filters. */
+function apiFilters(f) {
+  const q = { ...f };
+  delete q.since;
+  if (SINCE[f.since]) q.created_after = createdAfter(f.since);
+  if (f.tenant === ALL_TENANTS) {
+    delete q.tenant;
+    q.all_tenants = "true";
+  }
+  return q;
+}
 
 function filtersOf(url) {
   const f = {};
@@ -64,17 +84,27 @@ export function mount(ctx) {
     id: "f-tag", name: "tag", class: "input", placeholder: t("jobs.tagPh"), autocomplete: "off",
   });
   const tenantSel = session.admin
-    ? h("select", { id: "f-tenant", name: "tenant", class: "input" }, h("option", { value: "" }, session.tenant))
+    ? h("select", { id: "f-tenant", name: "tenant", class: "input" }, h("option", { value: "" }, session.tenant),
+      h("option", { value: ALL_TENANTS }, t("jobs.allTenants")))
     : null;
+  const searchIn = h("input", {
+    id: "f-search", name: "search", type: "search", class: "input", placeholder: t("jobs.searchPh"),
+    autocomplete: "off", spellcheck: "false", maxlength: "200",
+  });
+  const sinceSel = h("select", { id: "f-since", name: "since", class: "input" },
+    h("option", { value: "" }, t("jobs.anyTime")),
+    Object.keys(SINCE).map((k) => h("option", { value: k }, t(`jobs.since.${k}`))));
   const clearBtn = h("button", { type: "button", class: "btn btn--ghost", dataset: { action: "clear" } }, t("jobs.clear"));
   const batchChip = h("div", { class: "chips" });
   const field = (id, label, control) => h("div", { class: "field" }, h("label", { class: "label", for: id }, label), control);
   const form = h("form", { class: "filters", id: "filters", role: "search", "aria-label": t("jobs.filters") },
+    field("f-search", t("jobs.search"), searchIn),
     tenantSel ? field("f-tenant", t("jobs.tenant"), tenantSel) : null,
     field("f-state", t("jobs.state"), stateSel),
     field("f-queue", t("jobs.queue"), queueSel),
     field("f-kind", t("jobs.kind"), kindIn),
     field("f-tag", t("jobs.tag"), tagIn),
+    field("f-since", t("jobs.created"), sinceSel),
     kindsSeen,
     h("div", { class: "filters__buttons" },
       h("button", { type: "submit", class: "btn" }, t("jobs.apply")), clearBtn));
@@ -98,6 +128,8 @@ export function mount(ctx) {
     queueSel.value = filters.queue || "";
     kindIn.value = filters.kind || "";
     tagIn.value = filters.tag || "";
+    searchIn.value = filters.search || "";
+    sinceSel.value = SINCE[filters.since] ? filters.since : "";
     if (tenantSel) {
       ensureOption(tenantSel, filters.tenant);
       tenantSel.value = filters.tenant || "";
@@ -125,7 +157,10 @@ export function mount(ctx) {
   }
 
   const fromForm = () => {
-    const next = { state: stateSel.value, queue: queueSel.value, kind: kindIn.value.trim(), tag: tagIn.value.trim() };
+    const next = {
+      search: searchIn.value.trim(), state: stateSel.value, queue: queueSel.value, kind: kindIn.value.trim(),
+      tag: tagIn.value.trim(), since: sinceSel.value,
+    };
     if (tenantSel) next.tenant = tenantSel.value;
     if (filters.batch) next.batch = filters.batch;
     return next;
@@ -134,16 +169,17 @@ export function mount(ctx) {
     e.preventDefault();
     apply(fromForm());
   });
-  for (const sel of [stateSel, queueSel, tenantSel]) sel?.addEventListener("change", () => apply(fromForm()));
+  for (const sel of [stateSel, queueSel, sinceSel, tenantSel]) sel?.addEventListener("change", () => apply(fromForm()));
   clearBtn.addEventListener("click", () => apply({}));
 
   async function load() {
     try { sessionStorage.setItem("tarea.lastList", location.pathname + location.search); } catch { /* off */ }
     const shown = { ...filters, limit: 50 };
+    const query = apiFilters(shown);
     // A refresh that answers after a newer one (a click while the timer's was on its way) is dropped.
     const seq = ++loadSeq;
     try {
-      const data = await api.jobs(shown);
+      const data = await api.jobs(query);
       if (seq !== loadSeq) return;
       fill(banner);
       drawRows(data, shown);
@@ -165,7 +201,9 @@ export function mount(ctx) {
     // The selection keeps the ids still on screen.
     const ids = new Set(data.jobs.map((j) => j.id));
     for (const id of selected) if (!ids.has(id)) selected.delete(id);
-    allMenu.hidden = !data.jobs.length;
+    // Bulk actions act in one tenant: not on a list of every tenant's jobs.
+    const everyTenant = shown.tenant === ALL_TENANTS;
+    allMenu.hidden = !data.jobs.length || everyTenant;
     if (!data.jobs.length) {
       const filtered = FILTERS.some((k) => shown[k]) || shown.cursor;
       fill(body, filtered
@@ -174,7 +212,7 @@ export function mount(ctx) {
     } else {
       // Focus on a checkbox or link of the table stays on the same one in the new rows.
       const refocus = focusKey(body);
-      fill(body, table(data.jobs, { admin: session.admin, selected, readOnly }));
+      fill(body, table(data.jobs, { admin: session.admin, selected, readOnly: readOnly || everyTenant }));
       if (refocus) body.querySelector(refocus)?.focus({ preventScroll: true });
     }
     showSelection();
@@ -260,6 +298,7 @@ export function mount(ctx) {
   function actionFilter() {
     const f = {};
     for (const k of ACTION_FILTERS) if (filters[k]) f[k] = filters[k];
+    if (SINCE[filters.since]) f.created_after = createdAfter(filters.since);
     return f;
   }
 
@@ -323,6 +362,7 @@ export function mount(ctx) {
 
   async function loadQueues() {
     try {
+      if (filters.tenant === ALL_TENANTS) return;
       const data = await api.queues(filters.tenant);
       for (const q of data.queues) ensureOption(queueSel, q.name);
       queueSel.value = filters.queue || "";
