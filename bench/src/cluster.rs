@@ -19,8 +19,13 @@ fn database_url() -> String {
     std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-fn psql(sql: &str) -> Result<()> {
-    let status = Command::new("psql").arg(database_url()).args(["-qAt", "-c", sql]).status().context("running psql")?;
+pub(crate) fn psql(sql: &str) -> Result<()> {
+    let status = Command::new("psql")
+        .arg(database_url())
+        .args(["-qAt", "-c", sql])
+        .env("PGOPTIONS", "-c client_min_messages=warning")
+        .status()
+        .context("running psql")?;
     anyhow::ensure!(status.success(), "psql failed on: {sql}");
     Ok(())
 }

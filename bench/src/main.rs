@@ -7,13 +7,15 @@
 //! BENCH_E2S_N (1000), BENCH_BACKLOG (1000000; 0 skips the memory-at-backlog figure).
 //! `BENCH_ONLY=renders` runs the PDF and label part (renders.rs), `BENCH_ONLY=documents` the
 //! CSV/XLSX part, `BENCH_ONLY=flows` the app flows (flows.rs: http.request, e-mail, fairness),
-//! `BENCH_ONLY=imports` the spreadsheet imports (imports.rs), `BENCH_ONLY=ocr` OCR (ocr.rs). `BENCH_ONLY=cluster` runs the PostgreSQL cluster part alone (see cluster.rs for its knobs);
-//! it is not part of the default run, which needs no database server.
+//! `BENCH_ONLY=imports` the spreadsheet imports (imports.rs), `BENCH_ONLY=ocr` OCR (ocr.rs). `BENCH_ONLY=cluster` runs the PostgreSQL cluster part alone (see cluster.rs for its knobs)
+//! and `BENCH_ONLY=listing` the jobs list at 1,000,000 stored jobs on SQLite and PostgreSQL
+//! (listing.rs); neither is part of the default run, which needs no database server.
 mod client;
 mod cluster;
 mod documents;
 mod flows;
 mod imports;
+mod listing;
 mod ocr;
 mod renders;
 mod server;
@@ -266,6 +268,9 @@ async fn main() -> Result<()> {
 
     if std::env::var("BENCH_ONLY").is_ok_and(|o| o.split(',').any(|x| x == "cluster")) {
         return cluster::run().await;
+    }
+    if std::env::var("BENCH_ONLY").is_ok_and(|o| o.split(',').any(|x| x == "listing")) {
+        return listing::run().await;
     }
     if wanted("imports") {
         imports::run().await?;

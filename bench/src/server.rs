@@ -15,7 +15,7 @@ pub struct Server {
     pub key: String,
     pub cold_start: Duration,
     _stdout: BufReader<std::process::ChildStdout>,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
 }
 
 /// The `tarea` binary next to this one (same target folder), or `TAREA_BIN`.
@@ -36,12 +36,19 @@ impl Server {
     /// Starts a node; `first` nodes of a store print the admin key, later ones do not.
     pub async fn start_node(extra: &[&str], first: bool) -> Result<Server> {
         let dir = tempfile::tempdir()?;
+        let mut server = Self::start_at(dir.path(), extra, first).await?;
+        server._dir = Some(dir);
+        Ok(server)
+    }
+
+    /// Starts a node on the data dir `dir`, which outlives it (a later node may reopen it).
+    pub async fn start_at(dir: &std::path::Path, extra: &[&str], first: bool) -> Result<Server> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr = format!("127.0.0.1:{port}");
         let started = Instant::now();
         let mut child = Command::new(binary())
             .args(["serve", "--listen", &addr, "--log-level", "warn", "--data-dir"])
-            .arg(dir.path())
+            .arg(dir)
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -73,7 +80,7 @@ impl Server {
             }
         }
         let key = key.trim().to_owned();
-        Ok(Server { child, addr, key, cold_start: cold_start.unwrap_or_default(), _stdout: stdout, _dir: dir })
+        Ok(Server { child, addr, key, cold_start: cold_start.unwrap_or_default(), _stdout: stdout, _dir: None })
     }
 
     pub async fn conn(&self) -> Result<Conn> {

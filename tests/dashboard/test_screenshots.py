@@ -5,7 +5,10 @@ different states. Only with TAREA_SCREENSHOTS=1 (so test runs do not rewrite the
 """
 from __future__ import annotations
 
+import math
 import os
+import sqlite3
+import time
 
 import pytest
 from conftest import LAPTOP, PHONE, ROOT, Server, sign_in
@@ -58,6 +61,25 @@ def seed(api) -> dict:
     return ids
 
 
+def history(server, tenant: str) -> None:
+    """An hour of finished work in the per-minute counts the leader keeps (normally counted from
+    the jobs as each minute ends): a morning's rhythm, with a bad spell of failures."""
+    db = sqlite3.connect(server.store[1] + "/tarea.db", timeout=10)
+    now = int(time.time() * 1000) // 60000 * 60000
+    rows = []
+    for m in range(1, 61):
+        minute = now - m * 60000
+        base = 30 + 18 * math.sin(m / 7) + (m % 5) * 3
+        for queue, share in (("informes", 0.5), ("etiquetas", 0.35), ("correo", 0.15)):
+            ok = int(base * share * 4)
+            failed = (3 if 18 <= m <= 22 and queue == "correo" else 0) + (1 if m % 11 == 0 else 0)
+            dead = 1 if m in (20, 21) and queue == "correo" else 0
+            rows.append((tenant, minute, queue, ok, failed, dead, 0))
+    db.executemany("INSERT OR REPLACE INTO job_stats VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    db.commit()
+    db.close()
+
+
 def shot(page, name: str, **kw) -> None:
     page.mouse.move(0, 0)  # no row under the pointer
     page.screenshot(path=str(OUT / name), **kw)
@@ -89,6 +111,11 @@ def test_screenshots_of_the_main_pages(lab, pages):
     page.goto(f"{lab.url}/ui/jobs/{ids['dead']}")
     expect(page.locator("[data-testid=error-code]")).to_be_visible()
     shot(page, "job-dead.png", full_page=True)
+
+    history(lab, "lab-rosario")
+    page.goto(lab.url + "/ui/overview")
+    expect(page.locator("[data-section=chart] .chart__ok").first).to_be_visible()
+    shot(page, "overview.png", full_page=True)
 
     page.goto(lab.url + "/ui/queues")
     expect(page.locator("table.table--queues tbody tr")).to_have_count(5)

@@ -78,8 +78,14 @@ fn finish<T>(
         tenant.map_or(Value::Null, |t| Value::Text(t.to_owned())),
         Value::Integer(p.now),
     ];
+    // Another attempt follows a release or a failure with one due: this one becomes history.
+    let mut another_follows = true;
+    // A result or an error is searchable from the transaction that sets it.
+    let mut words_changed = true;
     let set = match p.outcome {
         Outcome::Succeeded { result } => {
+            another_follows = false;
+            words_changed = result.is_some();
             args.push(result.map_or(Value::Null, |r| Value::Text(r.get().to_owned())));
             "state = 3, result = ?5, error = NULL, finished_at = ?4, \
              progress = CASE WHEN progress IS NULL THEN NULL ELSE json_set(progress, '$.percent', 100.0) END"
@@ -93,11 +99,15 @@ fn finish<T>(
                 args.push(Value::Integer(run_at));
                 "state = 4, error = ?5, finished_at = ?4, run_at = ?6"
             } else {
+                another_follows = false;
                 "state = 5, error = ?5, finished_at = ?4"
             }
         }
         // The run does not count; its number is never reused (it fences).
-        Outcome::Released => "state = 1, attempt_base = attempt_base + 1, run_at = ?4",
+        Outcome::Released => {
+            words_changed = false;
+            "state = 1, attempt_base = attempt_base + 1, run_at = ?4"
+        }
     };
     let sql = format!(
         "UPDATE jobs SET locked_until = NULL, lost = 0, {set} \
@@ -108,7 +118,14 @@ fn finish<T>(
         .prepare_cached(&sql)
         .and_then(|mut s| s.query_row(params_from_iter(args), map).optional())
         .map_err(map_err)?;
-    row.ok_or_else(|| refusal(b.conn, tenant, p.id, p.attempt))
+    let row = row.ok_or_else(|| refusal(b.conn, tenant, p.id, p.attempt))?;
+    if words_changed {
+        super::listing::index_text(b.conn, p.id.as_bytes())?;
+    }
+    if another_follows {
+        super::history::keep_ended(b.conn, p.id.as_bytes(), false)?;
+    }
+    Ok(row)
 }
 
 /// Ends an attempt and returns the job.
@@ -190,6 +207,11 @@ fn complete_successes(
                 .collect::<Result<Vec<_>, _>>()
         })
         .map_err(map_err)?;
+    for (_, p) in &firsts {
+        if matches!(p.outcome, Outcome::Succeeded { result: Some(_) }) && done.iter().any(|e| e.id == p.id) {
+            super::listing::index_text(b.conn, p.id.as_bytes())?;
+        }
+    }
     let mut finished: std::collections::HashSet<JobId> = done.iter().map(|e| e.id).collect();
     for e in &done {
         b.moved(&e.tenant, &e.queue, Some(JobState::Running), Some(JobState::Succeeded));
@@ -274,6 +296,7 @@ pub(crate) fn cancel(b: &mut Batch<'_>, tenant: &str, id: JobId, now: i64) -> St
         .prepare_cached(&sql)
         .and_then(|mut s| s.query_row(params![id.as_bytes(), now, cur.state.code()], job_from_row))
         .map_err(map_err)?;
+    super::listing::index_text(b.conn, id.as_bytes())?;
     b.moved(&job.tenant, &job.queue, Some(cur.state), Some(JobState::Cancelled));
     b.events.push(state_event(&job));
     Ok(job)
@@ -285,6 +308,7 @@ pub(crate) fn cancel(b: &mut Batch<'_>, tenant: &str, id: JobId, now: i64) -> St
 pub(crate) fn retry(b: &mut Batch<'_>, tenant: &str, id: JobId, now: i64) -> StoreResult<Job> {
     let cur = current(b.conn, Some(tenant), id)?;
     Transition::Retry.apply(cur.state)?;
+    super::history::keep_finished(b.conn, id.as_bytes())?;
     let sql = format!(
         "UPDATE jobs SET state = 1, attempt_base = attempt, lost = 0, run_at = ?2, error = NULL, result = NULL, \
          progress = NULL, started_at = NULL, finished_at = NULL, locked_by = NULL WHERE id = ?1 AND state = ?3 \
@@ -295,6 +319,7 @@ pub(crate) fn retry(b: &mut Batch<'_>, tenant: &str, id: JobId, now: i64) -> Sto
         .prepare_cached(&sql)
         .and_then(|mut s| s.query_row(params![id.as_bytes(), now, cur.state.code()], job_from_row))
         .map_err(map_err)?;
+    super::listing::index_text(b.conn, id.as_bytes())?;
     b.moved(&job.tenant, &job.queue, Some(cur.state), Some(JobState::Queued));
     b.events.push(state_event(&job));
     if let Some(batch) = job.batch_id {

@@ -1,4 +1,4 @@
-//! The attempts a job had before its latest one (written by triggers, see migration 5), and
+//! The attempts a job had before its latest one (kept where an attempt ends), and
 //! the per-minute statistics the leader counts from them and from finished jobs.
 use rusqlite::{Connection, OptionalExtension, params};
 use tarea_core::{
@@ -30,6 +30,33 @@ pub(crate) fn attempts(conn: &Connection, tenant: Option<&str>, id: JobId) -> St
         .collect()
     })
     .map_err(map_err)
+}
+
+/// Keeps the attempt that job `id` just ended (its row says how: `queued` after a release or
+/// a lost lease, `failed` with a retry due); `lost` keeps the row's error (a lost lease), else
+/// only a failure's error is kept. Called in the transaction that ended it.
+pub(crate) fn keep_ended(conn: &Connection, id: &[u8], lost: bool) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO job_attempts (job_id, attempt, tenant, queue, state, worker, started_at, ended_at, error) \
+         SELECT id, attempt, tenant, queue, state, locked_by, started_at, \
+                CASE state WHEN 4 THEN finished_at ELSE run_at END, CASE WHEN state = 4 OR ?2 THEN error END \
+         FROM jobs WHERE id = ?1 AND state IN (1, 4)",
+    )
+    .and_then(|mut s| s.execute(params![id, lost]))
+    .map_err(map_err)?;
+    Ok(())
+}
+
+/// Keeps the last attempt of a finished job that is about to be sent back to its queue.
+pub(crate) fn keep_finished(conn: &Connection, id: &[u8]) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO job_attempts (job_id, attempt, tenant, queue, state, worker, started_at, ended_at, error) \
+         SELECT id, attempt, tenant, queue, state, locked_by, started_at, COALESCE(finished_at, run_at), error \
+         FROM jobs WHERE id = ?1 AND state IN (3, 5, 6) AND attempt > 0",
+    )
+    .and_then(|mut s| s.execute(params![id]))
+    .map_err(map_err)?;
+    Ok(())
 }
 
 /// Minutes counted per call at most, so that one call stays a short write.

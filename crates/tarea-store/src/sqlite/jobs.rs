@@ -88,6 +88,9 @@ fn insert(conn: &Connection, tenant: &str, mut spec: JobSpec, queue: &QueueSetti
         ])
     })
     .map_err(map_err)?;
+    conn.prepare_cached("INSERT INTO jobs_text (rowid, body) VALUES (last_insert_rowid(), ?1)")
+        .and_then(|mut s| s.execute(params![job.payload.get()]))
+        .map_err(map_err)?;
     Ok(job)
 }
 

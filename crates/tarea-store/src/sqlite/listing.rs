@@ -1,11 +1,12 @@
 //! Listing and searching jobs, newest first, over millions of rows.
 //!
 //! Each filter has an index that yields its jobs in id (creation) order, so a page costs about
-//! its own size: `(tenant, state, id)`, `(tenant, queue, id)`, `(tenant, kind, id)`. Time
+//! its own size: `(tenant, state, id)` (without the few running jobs, so that a claim takes a
+//! job out of it and nothing more), `(tenant, queue, id)`, `(tenant, kind, id)`. Time
 //! filters are id ranges (ids are UUIDv7). With both a state and a queue, the queue counts say
 //! exactly how many jobs match (none: the answer is empty at once) and which index holds fewer
 //! rows to walk; SQLite's own estimate cannot tell them apart. Search reads the `jobs_text`
-//! full-text index (FTS5, kept by triggers) newest match first.
+//! full-text index (FTS5, kept by `index_text`) newest match first.
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use tarea_core::{JobFilter, JobId, JobPage, JobState, StoreResult};
@@ -54,8 +55,14 @@ pub(crate) fn list(conn: &Connection, tenant: &str, f: &JobFilter) -> StoreResul
         args.push(id_value(JobId::lowest_at(after)));
     }
     if let Some(state) = f.state {
-        sql.push_str(" AND state = ?");
-        args.push(Value::Integer(state.code()));
+        // `state <> 2` lets SQLite prove that jobs_list_state (running jobs left out) applies.
+        if state == JobState::Running {
+            // Written out, so that jobs_lease (running jobs only) can serve it.
+            sql.push_str(" AND state = 2");
+        } else {
+            sql.push_str(" AND state = ? AND state <> 2");
+            args.push(Value::Integer(state.code()));
+        }
     }
     if let Some(queue) = &f.queue {
         sql.push_str(" AND queue = ?");
@@ -105,6 +112,8 @@ fn index_for(conn: &Connection, tenant: Option<&str>, f: &JobFilter) -> StoreRes
         return Ok("");
     }
     Ok(match (f.state, &f.queue, &f.kind) {
+        // Running jobs are few, and jobs_list_state leaves them out.
+        (Some(JobState::Running), _, _) => "INDEXED BY jobs_lease",
         (Some(state), Some(queue), _) => {
             let by_state = count(conn, tenant, None, Some(state))?;
             let by_queue = count(conn, tenant, Some(queue), None)?;
@@ -134,6 +143,18 @@ fn count(conn: &Connection, tenant: &str, queue: Option<&str>, state: Option<Job
         .and_then(|mut s| s.query_row(rusqlite::params![tenant, queue], |r| r.get::<_, Option<i64>>(0)).optional())
         .map(|n| n.flatten().unwrap_or(0))
         .map_err(map_err)
+}
+
+/// Puts the words of job `id` (its payload, result and error as they are now) in the search
+/// index, in the transaction that made or changed it.
+pub(crate) fn index_text(conn: &Connection, id: &[u8]) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO jobs_text (rowid, body) SELECT rowid, \
+         payload || ' ' || coalesce(result, '') || ' ' || coalesce(error, '') FROM jobs WHERE id = ?1",
+    )
+    .and_then(|mut s| s.execute(rusqlite::params![id]))
+    .map_err(map_err)?;
+    Ok(())
 }
 
 /// The FTS5 query for what a person typed: its words as one phrase, the last one a prefix.

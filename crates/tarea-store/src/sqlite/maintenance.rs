@@ -87,6 +87,12 @@ pub(crate) fn reap_expired(b: &mut Batch<'_>, now: i64) -> StoreResult<u64> {
             .query_row(params![id, state.code(), error, now, attempt], event_from_row)
             .optional()
             .map_err(map_err)?;
+        if row.is_some() {
+            super::listing::index_text(b.conn, &id)?;
+            if state == JobState::Queued {
+                super::history::keep_ended(b.conn, &id, true)?;
+            }
+        }
         reaped.extend(row);
     }
     drop(stmt);
