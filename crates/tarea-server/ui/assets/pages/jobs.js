@@ -212,7 +212,7 @@ export function mount(ctx) {
     } else {
       // Focus on a checkbox or link of the table stays on the same one in the new rows.
       const refocus = focusKey(body);
-      fill(body, table(data.jobs, { admin: session.admin, selected, readOnly: readOnly || everyTenant }));
+      fill(body, table(data.jobs, { admin: session.admin, selected, readOnly, selectable: !everyTenant }));
       if (refocus) body.querySelector(refocus)?.focus({ preventScroll: true });
     }
     showSelection();
@@ -432,7 +432,7 @@ function checkbox(attrs, readOnly) {
     }));
 }
 
-function table(jobs, { admin, selected, readOnly }) {
+function table(jobs, { admin, selected, readOnly, selectable }) {
   const cols = [
     ["jobs.id", "col-id"], admin ? ["jobs.tenant", "col-tenant"] : null, ["jobs.kind", "col-kind"],
     ["jobs.queue", "col-queue"], ["jobs.state", "col-state"], ["jobs.progress", "col-progress"],
@@ -440,21 +440,21 @@ function table(jobs, { admin, selected, readOnly }) {
   ].filter(Boolean);
   return h("table", { class: "table table--jobs" },
     h("thead", {}, h("tr", {},
-      h("th", { scope: "col", class: "col-select" },
-        checkbox({ id: "select-all", "aria-label": t("bulk.selectAll") }, readOnly)),
+      selectable ? h("th", { scope: "col", class: "col-select" },
+        checkbox({ id: "select-all", "aria-label": t("bulk.selectAll") }, readOnly)) : null,
       cols.map(([k, c]) => h("th", { scope: "col", class: c }, t(k))))),
-    h("tbody", {}, jobs.map((job) => row(job, admin, selected.has(job.id), readOnly))));
+    h("tbody", {}, jobs.map((job) => row(job, admin, selected.has(job.id), readOnly, selectable))));
 }
 
-function row(job, admin, isSelected, readOnly) {
+function row(job, admin, isSelected, readOnly, selectable) {
   const cell = (label, cls, ...content) => h("td", { class: cls, dataset: { label: t(label) } }, ...content);
   const empty = (el) => { el.classList.add("is-empty"); return el; };
   const pct = job.progress && Number.isFinite(job.progress.percent) ? job.progress.percent : null;
   const showBar = pct !== null && !["succeeded", "queued", "scheduled"].includes(job.state);
   return h("tr", { class: isSelected ? "is-selected" : null, dataset: { id: job.id, state: job.state } },
-    h("td", { class: "col-select" }, checkbox({
+    selectable ? h("td", { class: "col-select" }, checkbox({
       "aria-label": t("bulk.select", { id: shortId(job.id) }), dataset: { select: job.id }, checked: isSelected,
-    }, readOnly)),
+    }, readOnly)) : null,
     h("th", { scope: "row", class: "col-id", dataset: { label: t("jobs.id") } },
       h("a", { class: "mono id-link", href: jobHref(job), title: job.id }, shortId(job.id))),
     admin ? cell("jobs.tenant", "col-tenant", job.tenant) : null,
