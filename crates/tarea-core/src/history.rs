@@ -84,6 +84,11 @@ impl StatsBucket {
 /// The length of one stored bucket of statistics: a minute.
 pub const STATS_MINUTE_MS: i64 = 60_000;
 
+/// The start of the minute `ms` falls in.
+pub fn floor_minute(ms: i64) -> i64 {
+    ms.div_euclid(STATS_MINUTE_MS) * STATS_MINUTE_MS
+}
+
 /// How long a minute waits after it ends before it is counted, so that completions committed
 /// a little late (or stamped by a node whose clock runs behind) still land in it.
 pub const STATS_GRACE_MS: i64 = 15_000;

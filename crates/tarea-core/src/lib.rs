@@ -34,7 +34,7 @@ pub use event::{EventKind, JobEvent};
 pub use handler::{
     ArtifactSink, Handler, HandlerError, JobContext, NewArtifact, PayloadError, ProgressSink, SettingCheck,
 };
-pub use history::{JobAttempt, STATS_GRACE_MS, STATS_KEEP_MS, STATS_MINUTE_MS, StatsBucket, attempts_of};
+pub use history::{JobAttempt, STATS_GRACE_MS, STATS_KEEP_MS, STATS_MINUTE_MS, StatsBucket, attempts_of, floor_minute};
 pub use ids::{ArtifactId, BatchId, JobId, WebhookId};
 pub use job::{Job, JobSpec, Progress, ProgressUpdate};
 pub use names::{NameError, validate_name};

@@ -154,6 +154,18 @@ pub struct JobPage {
     pub next_cursor: Option<JobId>,
 }
 
+impl JobPage {
+    /// A page of `limit` from `fetched`, which a store read with `LIMIT limit + 1`: the extra
+    /// row only says that another page follows.
+    pub fn of_fetched(mut jobs: Vec<Job>, limit: u32) -> JobPage {
+        let next_cursor = (jobs.len() > limit as usize).then(|| {
+            jobs.truncate(limit as usize);
+            jobs.last().map(|j| j.id)
+        });
+        JobPage { jobs, next_cursor: next_cursor.flatten() }
+    }
+}
+
 /// What one call of [`Store::job_follow_up`] made.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FollowUps {

@@ -2,6 +2,7 @@
 //! SQLite store's `history.rs`.
 use tarea_core::{
     JobAttempt, JobId, STATS_GRACE_MS, STATS_KEEP_MS, STATS_MINUTE_MS, StatsBucket, StoreError, StoreResult,
+    floor_minute,
 };
 
 use super::rows::{json, state_of};
@@ -70,10 +71,6 @@ pub(crate) async fn rollup(tx: &Tx<'_>, now: i64) -> StoreResult<u64> {
     let stmt = tx.prepare_cached("DELETE FROM job_stats WHERE minute < $1").await.map_err(map_err)?;
     tx.execute(&stmt, &[&(now - STATS_KEEP_MS)]).await.map_err(map_err)?;
     Ok(((until - from) / STATS_MINUTE_MS) as u64)
-}
-
-fn floor_minute(ms: i64) -> i64 {
-    ms.div_euclid(STATS_MINUTE_MS) * STATS_MINUTE_MS
 }
 
 pub(crate) async fn series(

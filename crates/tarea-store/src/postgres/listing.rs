@@ -68,14 +68,8 @@ pub(crate) async fn list(tx: &Tx<'_>, tenant: &str, f: &JobFilter) -> StoreResul
         }
         Some(text) => search_page(tx, &page, &conds, args, text, fetch).await?,
     };
-    let mut jobs = jobs_from_rows(&rows)?;
-    let next_cursor = if jobs.len() > limit as usize {
-        jobs.truncate(limit as usize);
-        jobs.last().map(|j| j.id)
-    } else {
-        None
-    };
-    Ok(JobPage { jobs, next_cursor })
+    let jobs = jobs_from_rows(&rows)?;
+    Ok(JobPage::of_fetched(jobs, f.limit.max(1)))
 }
 
 /// Newest jobs checked for the words first: enough when the words are common.

@@ -2,7 +2,7 @@
 //! the per-minute statistics the leader counts from them and from finished jobs.
 use rusqlite::{Connection, OptionalExtension, params};
 use tarea_core::{
-    JobAttempt, JobId, JobState, STATS_GRACE_MS, STATS_KEEP_MS, STATS_MINUTE_MS, StatsBucket, StoreResult,
+    JobAttempt, JobId, JobState, STATS_GRACE_MS, STATS_KEEP_MS, STATS_MINUTE_MS, StatsBucket, StoreResult, floor_minute,
 };
 
 use super::map_err;
@@ -94,10 +94,6 @@ pub(crate) fn rollup(b: &mut Batch<'_>, now: i64) -> StoreResult<u64> {
         .and_then(|mut s| s.execute(params![now - STATS_KEEP_MS]))
         .map_err(map_err)?;
     Ok(((until - from) / STATS_MINUTE_MS) as u64)
-}
-
-fn floor_minute(ms: i64) -> i64 {
-    ms.div_euclid(STATS_MINUTE_MS) * STATS_MINUTE_MS
 }
 
 /// Counted work from `from` on in buckets of `step_ms`.

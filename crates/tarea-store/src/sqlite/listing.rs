@@ -85,17 +85,11 @@ pub(crate) fn list(conn: &Connection, tenant: &str, f: &JobFilter) -> StoreResul
     sql.push_str(if search.is_some() { " ORDER BY jobs_text.rowid DESC LIMIT ?" } else { " ORDER BY id DESC LIMIT ?" });
     let limit = f.limit.max(1);
     args.push(Value::Integer(i64::from(limit) + 1));
-    let mut jobs = conn
+    let jobs = conn
         .prepare_cached(&sql)
         .and_then(|mut s| s.query_map(params_from_iter(args), job_from_row)?.collect::<Result<Vec<_>, _>>())
         .map_err(map_err)?;
-    let next_cursor = if jobs.len() > limit as usize {
-        jobs.truncate(limit as usize);
-        jobs.last().map(|j| j.id)
-    } else {
-        None
-    };
-    Ok(JobPage { jobs, next_cursor })
+    Ok(JobPage::of_fetched(jobs, limit))
 }
 
 fn id_value(id: JobId) -> Value {
