@@ -289,6 +289,10 @@ pub trait Store: Send + Sync + 'static {
     async fn api_key_create_first(&self, key: ApiKey, hash: KeyHash) -> StoreResult<bool>;
     /// The key with this hash.
     async fn api_key_find(&self, hash: KeyHash) -> StoreResult<Option<ApiKey>>;
+    /// Every key (of `tenant` when given), oldest first; never their hashes.
+    async fn api_key_list(&self, tenant: Option<&str>) -> StoreResult<Vec<ApiKey>>;
+    /// Deletes key `id` and ends its dashboard sessions; answers whether it existed.
+    async fn api_key_delete(&self, id: &str) -> StoreResult<bool>;
     /// Opens a dashboard session (the hash of its random token) for key `key_id`, ending at
     /// `expires_at`; ended sessions are removed on the way.
     async fn session_create(&self, hash: KeyHash, key_id: &str, now: i64, expires_at: i64) -> StoreResult<()>;
@@ -340,6 +344,8 @@ pub trait Store: Send + Sync + 'static {
     async fn artifact_get(&self, tenant: Option<&str>, id: ArtifactId) -> StoreResult<Option<Artifact>>;
     /// The artifacts the given jobs made, oldest first.
     async fn artifact_list_for_jobs(&self, tenant: &str, jobs: &[JobId]) -> StoreResult<Vec<Artifact>>;
+    /// A page of a tenant's artifacts, newest first: up to `limit`, each older than `before`.
+    async fn artifact_list(&self, tenant: &str, before: Option<ArtifactId>, limit: u32) -> StoreResult<Vec<Artifact>>;
     /// Counts one download.
     async fn artifact_downloaded(&self, id: ArtifactId) -> StoreResult<()>;
     /// Up to `limit` artifacts expired at `now`, oldest expiry first (the cleaner deletes their
@@ -418,6 +424,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<(Batch, Vec<Enqueued>)>;
     /// A batch with its items counted by state.
     async fn batch_get(&self, tenant: &str, id: BatchId) -> StoreResult<Option<Batch>>;
+    /// A page of a tenant's batches, newest first, their items counted: up to `limit`, each
+    /// older than `before`.
+    async fn batch_list(&self, tenant: &str, before: Option<BatchId>, limit: u32) -> StoreResult<Vec<Batch>>;
     /// Cancels every item that has not ended; answers how many.
     async fn batch_cancel(&self, tenant: &str, id: BatchId, now: i64) -> StoreResult<u64>;
     /// Puts every dead, cancelled or failed item back in its queue (attempts reset) and opens

@@ -35,6 +35,13 @@ impl KeyCache {
             map.insert(hash, (key, Instant::now()));
         }
     }
+
+    /// Forgets every key: one was deleted. (Other nodes forget it within [`CACHE_TTL`].)
+    pub(crate) fn clear(&self) {
+        if let Ok(mut map) = self.0.lock() {
+            map.clear();
+        }
+    }
 }
 
 /// The caller, as its API key (or the key its dashboard session was opened with) says.
@@ -46,11 +53,13 @@ pub struct Auth {
     pub admin: bool,
     /// Whether the key may only read.
     pub read_only: bool,
+    /// The key's public id.
+    pub key_id: String,
 }
 
 impl Auth {
     pub(crate) fn of(key: &ApiKey) -> Auth {
-        Auth { tenant: key.tenant.clone(), admin: key.admin, read_only: key.read_only }
+        Auth { tenant: key.tenant.clone(), admin: key.admin, read_only: key.read_only, key_id: key.id.clone() }
     }
 }
 
@@ -162,7 +171,7 @@ pub(crate) async fn authenticate_key(token: &str, state: &AppState) -> Result<Ap
 }
 
 /// A caller holding an admin key.
-pub struct Admin;
+pub struct Admin(pub Auth);
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
@@ -172,6 +181,6 @@ impl FromRequestParts<AppState> for Admin {
         if !auth.admin {
             return Err(ApiError::new(ErrorCode::Forbidden, "this needs an admin API key"));
         }
-        Ok(Admin)
+        Ok(Admin(auth))
     }
 }

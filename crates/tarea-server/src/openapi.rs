@@ -4,8 +4,8 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
 use crate::routes::{
-    artifacts, batches, job_actions, jobs, keys, ops, public, queues, schedules, settings, stats, stream, templates,
-    tenants, uploads, webhooks, worker, workers,
+    artifacts, batches, job_actions, jobs, keys, live, ops, public, queues, schedules, settings, stats, stream,
+    templates, tenants, uploads, webhooks, worker, workers,
 };
 
 #[derive(OpenApi)]
@@ -14,19 +14,19 @@ use crate::routes::{
     paths(
         jobs::enqueue, jobs::enqueue_batch,
         job_actions::act, jobs::get, jobs::attempts, jobs::list, jobs::cancel, jobs::retry,
-        stream::events, public::link, public::job, public::events,
+        stream::events, live::events, public::link, public::job, public::events,
         worker::claim, worker::complete_many, worker::heartbeat, worker::progress, worker::complete, worker::fail,
         queues::list, queues::update, queues::pause, queues::resume, stats::get,
-        keys::create,
+        keys::create, keys::list, keys::delete,
         tenants::list,
         crate::ui::audit::list,
         workers::list,
-        artifacts::get, artifacts::content, artifacts::link, artifacts::upload, artifacts::retention_get,
+        artifacts::list, artifacts::get, artifacts::content, artifacts::link, artifacts::upload, artifacts::retention_get,
         artifacts::retention_put, uploads::create,
         templates::put, templates::get, templates::list, templates::delete, templates::rerender,
         schedules::put, schedules::get, schedules::list, schedules::delete, schedules::pause, schedules::resume,
         schedules::run,
-        batches::create, batches::get, batches::cancel, batches::retry,
+        batches::create, batches::list, batches::get, batches::cancel, batches::retry,
         settings::put, settings::get, settings::delete,
         webhooks::create, webhooks::list, webhooks::get, webhooks::delete, webhooks::deliveries,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,

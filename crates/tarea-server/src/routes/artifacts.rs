@@ -44,6 +44,29 @@ fn gone(a: &Artifact) -> ApiError {
     )
 }
 
+/// A page of artifacts.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ArtifactList {
+    /// Newest first.
+    artifacts: Vec<ArtifactView>,
+    /// Pass as `cursor` for the next page; null on the last.
+    next_cursor: Option<String>,
+}
+
+/// The tenant's artifacts (files jobs made, and uploads), newest first, until they expire.
+#[utoipa::path(get, path = "/v1/artifacts", tag = "artifacts", params(super::batches::PageQuery),
+    responses((status = 200, body = ArtifactList)))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<super::batches::PageQuery>,
+) -> Result<axum::Json<ArtifactList>, ApiError> {
+    let (limit, cursor) = q.parse()?;
+    let artifacts = state.store.artifact_list(&auth.tenant, cursor, limit).await?;
+    let next_cursor = (artifacts.len() == limit as usize).then(|| artifacts.last().map(|a| a.id.to_string())).flatten();
+    Ok(axum::Json(ArtifactList { artifacts: artifacts.into_iter().map(ArtifactView::from).collect(), next_cursor }))
+}
+
 /// One artifact.
 #[utoipa::path(get, path = "/v1/artifacts/{id}", tag = "artifacts",
     params(("id" = String, Path, description = "Artifact id")),

@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tarea_core::{Batch, BatchId, BatchState, ErrorCode, StateCounts, limits};
 use tarea_runtime::now_ms;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Auth;
-use crate::extract::Json;
+use crate::extract::{Json, Query};
 use crate::validate::EnqueueRequest;
 use crate::{ApiError, AppState};
 
@@ -134,6 +134,49 @@ pub(crate) async fn create(
     let mut view = BatchView::from(batch);
     view.job_ids = Some(made.into_iter().map(|e| e.job.id.to_string()).collect());
     Ok((StatusCode::CREATED, axum::Json(view)))
+}
+
+/// A page of a listing that is not of jobs: `GET /v1/batches`, `GET /v1/artifacts`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PageQuery {
+    /// Page size, 1..1000 (default 50).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Admin keys only: another tenant's (like the header `X-Tarea-Tenant`).
+    #[allow(dead_code)]
+    tenant: Option<String>,
+}
+
+impl PageQuery {
+    /// The page size and where the page starts.
+    pub(crate) fn parse<C: std::str::FromStr>(self) -> Result<(u32, Option<C>), ApiError> {
+        super::page_of(self.limit, self.cursor)
+    }
+}
+
+/// A page of batches.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BatchList {
+    /// Newest first.
+    batches: Vec<BatchView>,
+    /// Pass as `cursor` for the next page; null on the last.
+    next_cursor: Option<String>,
+}
+
+/// The tenant's batches, newest first, each with its items counted by state.
+#[utoipa::path(get, path = "/v1/batches", tag = "batches", params(PageQuery),
+    responses((status = 200, body = BatchList)))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<PageQuery>,
+) -> Result<axum::Json<BatchList>, ApiError> {
+    let (limit, cursor) = q.parse()?;
+    let batches = state.store.batch_list(&auth.tenant, cursor, limit).await?;
+    let next_cursor = (batches.len() == limit as usize).then(|| batches.last().map(|b| b.id.to_string())).flatten();
+    Ok(axum::Json(BatchList { batches: batches.into_iter().map(BatchView::from).collect(), next_cursor }))
 }
 
 /// A batch: state, counts of its items by state, progress. Its items, with their results and

@@ -5,6 +5,7 @@ pub(crate) mod job_actions;
 mod job_filter;
 pub(crate) mod jobs;
 pub(crate) mod keys;
+pub(crate) mod live;
 pub(crate) mod ops;
 pub(crate) mod public;
 pub(crate) mod queues;
@@ -21,7 +22,7 @@ pub(crate) mod workers;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use tarea_core::{Job, JobId};
 
 use crate::views::{ArtifactView, JobView};
@@ -83,6 +84,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/jobs/{id}/artifacts", post(artifacts::upload))
         // Uploads keep their own limit (the tenant's, counted while streaming), not the JSON one.
         .route("/v1/uploads", post(uploads::create).layer(DefaultBodyLimit::disable()))
+        .route("/v1/artifacts", get(artifacts::list))
         .route("/v1/artifacts/retention", get(artifacts::retention_get).put(artifacts::retention_put))
         .route("/v1/artifacts/{id}", get(artifacts::get))
         .route("/v1/artifacts/{id}/content", get(artifacts::content))
@@ -98,7 +100,10 @@ pub(crate) fn router() -> Router<AppState> {
                 .delete(templates::delete),
         )
         .route("/v1/templates/{name}/rerender", post(templates::rerender))
-        .route("/v1/batches", post(batches::create).layer(DefaultBodyLimit::max(batches::MAX_BODY_BYTES)))
+        .route(
+            "/v1/batches",
+            post(batches::create).layer(DefaultBodyLimit::max(batches::MAX_BODY_BYTES)).get(batches::list),
+        )
         .route("/v1/batches/{id}", get(batches::get))
         .route("/v1/batches/{id}/cancel", post(batches::cancel))
         .route("/v1/batches/{id}/retry", post(batches::retry))
@@ -115,7 +120,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/queues/{name}", put(queues::update))
         .route("/v1/queues/{name}/pause", post(queues::pause))
         .route("/v1/queues/{name}/resume", post(queues::resume))
-        .route("/v1/keys", post(keys::create))
+        .route("/v1/keys", post(keys::create).get(keys::list))
+        .route("/v1/keys/{id}", delete(keys::delete))
+        .route("/v1/events", get(live::events))
         .route("/v1/tenants", get(tenants::list))
         .route("/v1/audit", get(crate::ui::audit::list))
         .route("/healthz", get(ops::healthz))
@@ -131,7 +138,10 @@ pub(crate) fn path_name(name: &str) -> Result<(), ApiError> {
 
 /// The page size and cursor of a listing: `limit` 1..1000 (default 50), `cursor` a
 /// `next_cursor` of an earlier page.
-pub(crate) fn page_of(limit: Option<u32>, cursor: Option<String>) -> Result<(u32, Option<JobId>), ApiError> {
+pub(crate) fn page_of<C: std::str::FromStr>(
+    limit: Option<u32>,
+    cursor: Option<String>,
+) -> Result<(u32, Option<C>), ApiError> {
     let limit = limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::field("limit", "limit must be between 1 and 1000"));

@@ -48,6 +48,12 @@ struct QueueOnly {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScheduleLabels {
+    tenant: String,
+    schedule: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct NodeLabels {
     node: String,
     role: String,
@@ -70,6 +76,8 @@ pub(crate) async fn metrics(State(state): State<AppState>, parts: Parts) -> Resu
     let oldest = Family::<QueueOnly, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let paused = Family::<QueueOnly, Gauge>::default();
     let concurrency = Family::<QueueOnly, Gauge>::default();
+    let rate = Family::<QueueOnly, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    let max_depth = Family::<QueueOnly, Gauge>::default();
     let now = now_ms();
     for q in state.store.queue_list(None).await? {
         let c = q.counts;
@@ -90,6 +98,28 @@ pub(crate) async fn metrics(State(state): State<AppState>, parts: Parts) -> Resu
         if let Some(n) = q.settings.concurrency {
             concurrency.get_or_create(&labels).set(i64::from(n));
         }
+        if let Some(r) = q.settings.rate_limit {
+            rate.get_or_create(&labels).set(r);
+        }
+        if let Some(n) = q.settings.max_depth {
+            max_depth.get_or_create(&labels).set(n.min(i64::MAX as u64) as i64);
+        }
+    }
+    // The schedules, as their page shows them: when each runs next, when it last ran, paused.
+    let next_run = Family::<ScheduleLabels, Gauge>::default();
+    let last_run = Family::<ScheduleLabels, Gauge>::default();
+    let schedule_paused = Family::<ScheduleLabels, Gauge>::default();
+    for tenant in state.store.tenant_list().await? {
+        for s in state.store.schedule_list(&tenant).await? {
+            let labels = ScheduleLabels { tenant: s.tenant.clone(), schedule: s.name.clone() };
+            if let Some(t) = s.next_run_at {
+                next_run.get_or_create(&labels).set(t / 1000);
+            }
+            if let Some(t) = s.last_run_at {
+                last_run.get_or_create(&labels).set(t / 1000);
+            }
+            schedule_paused.get_or_create(&labels).set(i64::from(s.paused));
+        }
     }
     // The nodes and external workers alive, as the workers page shows them.
     let node_running = Family::<NodeLabels, Gauge>::default();
@@ -108,6 +138,11 @@ pub(crate) async fn metrics(State(state): State<AppState>, parts: Parts) -> Resu
     extra.register("queue_oldest_queued_age_seconds", "Age of the oldest queued job per queue", oldest);
     extra.register("queue_paused", "1 while the queue is paused", paused);
     extra.register("queue_concurrency_limit", "The queue's concurrency limit, where it has one", concurrency);
+    extra.register("queue_rate_limit", "The queue's rate limit in jobs per second, where it has one", rate);
+    extra.register("queue_max_depth", "The queue's most waiting jobs, where it has a limit", max_depth);
+    extra.register("schedule_next_run_timestamp_seconds", "When each schedule runs next (Unix time)", next_run);
+    extra.register("schedule_last_run_timestamp_seconds", "When each schedule last ran (Unix time)", last_run);
+    extra.register("schedule_paused", "1 while the schedule is paused", schedule_paused);
     extra.register("node_running_jobs", "Built-in jobs running on each live node", node_running);
     extra.register("node_leader", "1 on the node that runs the scheduler, reaper and cleaner", node_leader);
     extra.register("external_workers", "External workers seen claiming lately, per tenant", workers);

@@ -45,8 +45,14 @@ async fn grafana_dashboard_uses_exported_metrics() {
     // but the node and worker gauges (the test app has no nodes).
     let api = Api::new().await;
     api.enqueue(r#"{"kind":"x","queue":"q"}"#).await;
-    let (s, v) = api.call("PUT", "/v1/queues/q", Some(r#"{"concurrency":2}"#)).await;
+    let (s, v) = api.call("PUT", "/v1/queues/q", Some(r#"{"concurrency":2,"rate_limit":5,"max_depth":1000}"#)).await;
     assert_eq!(s, StatusCode::OK, "{v}");
+    let schedule = r#"{"cron":"0 3 * * *","timezone":"America/Argentina/Buenos_Aires","job":{"kind":"stats.nightly"}}"#;
+    let (s, v) = api.call("PUT", "/v1/schedules/estadisticas", Some(schedule)).await;
+    assert!(s.is_success(), "{v}");
+    // The leader's scheduler fires it (this app runs no runtime): a last run to show.
+    let two_days = tarea_runtime::now_ms() + 2 * 86_400_000;
+    assert_eq!(api.store.store.schedule_fire_due(two_days, 10).await.unwrap().jobs, 1);
     api.enqueue(r#"{"kind":"ext.ok","queue":"q"}"#).await;
     let id = claim_one(&api, "ext.ok").await;
     post(&api, &format!("/v1/jobs/{id}/complete"), r#"{"attempt":1}"#, "succeeded").await;

@@ -374,3 +374,68 @@ async fn a_chain_runs_its_next_job_with_the_parent_result() {
     assert_eq!(child["payload"]["parent"]["kind"], "tarea.sleep");
     assert_eq!(child["payload"]["parent"]["result"], parent["result"]);
 }
+
+/// Reads an SSE response until `done` holds for the (event, data) pairs read so far.
+async fn read_events(res: &mut reqwest::Response, done: impl Fn(&[(String, Value)]) -> bool) -> Vec<(String, Value)> {
+    let mut text = String::new();
+    let mut events = Vec::new();
+    let read = async {
+        while let Some(chunk) = res.chunk().await.unwrap() {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = text.find("\n\n") {
+                let block: String = text.drain(..end + 2).collect();
+                let name = block.lines().find_map(|l| l.strip_prefix("event: "));
+                let data = block.lines().find_map(|l| l.strip_prefix("data: "));
+                if let (Some(name), Some(data)) = (name, data) {
+                    events.push((name.to_owned(), serde_json::from_str(data).unwrap()));
+                }
+            }
+            if done(&events) {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read).await.expect("the awaited events came");
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tenant_stream_tells_of_every_change_gathered_and_only_its_own() {
+    let server = TestServer::start().await;
+    let c = Client::new(&server).await;
+    let other = Client { http: c.http.clone(), key: server.key("otro", false).await };
+    let mut res = c.http.get(server.url("/v1/events")).bearer_auth(&c.key).send().await.unwrap();
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let started = Instant::now();
+    let theirs = other.post(&server, "/v1/jobs", json!({"kind": "app.task", "queue": "ajenos"})).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(id_of(&c.post(&server, "/v1/jobs", json!({"kind": "app.task", "queue": "informes"})).await));
+    }
+    let total =
+        |events: &[(String, Value)]| -> u64 { events.iter().map(|(_, v)| v["changed"].as_u64().unwrap()).sum() };
+    let events = read_events(&mut res, |e| total(e) >= 3).await;
+    assert!(started.elapsed() < Duration::from_secs(3), "told within about a second");
+    assert!(events.iter().all(|(name, _)| name == "jobs"));
+    let named: Vec<&str> =
+        events.iter().flat_map(|(_, v)| v["ids"].as_array().unwrap()).map(|i| i.as_str().unwrap()).collect();
+    for id in &ids {
+        assert!(named.contains(&id.as_str()), "{id} in {events:?}");
+    }
+    assert!(!named.contains(&id_of(&theirs).as_str()), "another tenant's job");
+    assert_eq!(events[0].1["queues"], json!(["informes"]));
+    assert_eq!(events[0].1["states"], json!(["queued"]));
+    assert!(events.len() <= 2, "gathered, not one message per job: {events:?}");
+
+    c.post(&server, &format!("/v1/jobs/{}/cancel", ids[0]), json!({})).await;
+    let events = read_events(&mut res, |e| !e.is_empty()).await;
+    assert_eq!(events[0].1["states"], json!(["cancelled"]));
+
+    let refused = c.http.get(server.url("/v1/events?all_tenants=true")).bearer_auth(&c.key).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let admin = server.key("acme", true).await;
+    let mut all = c.http.get(server.url("/v1/events?all_tenants=true")).bearer_auth(&admin).send().await.unwrap();
+    other.post(&server, "/v1/jobs", json!({"kind": "app.task", "queue": "ajenos"})).await;
+    let events = read_events(&mut all, |e| !e.is_empty()).await;
+    assert_eq!(events[0].1["queues"], json!(["ajenos"]), "an admin follows every tenant");
+}

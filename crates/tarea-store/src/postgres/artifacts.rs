@@ -104,6 +104,21 @@ pub(crate) async fn list_for_jobs(tx: &Tx<'_>, tenant: &str, jobs: &[JobId]) -> 
     Ok(tx.query(&stmt, &[&ids, &tenant]).await.map_err(map_err)?.iter().map(from_row).collect())
 }
 
+/// A page of a tenant's artifacts, newest first (ids are UUIDv7).
+pub(crate) async fn list(
+    tx: &Tx<'_>,
+    tenant: &str,
+    before: Option<ArtifactId>,
+    limit: u32,
+) -> StoreResult<Vec<Artifact>> {
+    let before = before.map(|b| b.0);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM artifacts WHERE tenant = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+    );
+    let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
+    Ok(tx.query(&stmt, &[&tenant, &before, &i64::from(limit)]).await.map_err(map_err)?.iter().map(from_row).collect())
+}
+
 pub(crate) async fn downloaded(tx: &Tx<'_>, id: ArtifactId) -> StoreResult<()> {
     let stmt = tx
         .prepare_cached("UPDATE artifacts SET download_count = download_count + 1 WHERE id = $1")

@@ -62,6 +62,24 @@ pub(crate) async fn get(tx: &Tx<'_>, tenant: &str, id: BatchId) -> StoreResult<O
     }))
 }
 
+/// A page of a tenant's batches, newest first (ids are UUIDv7), each with its items counted.
+pub(crate) async fn list(tx: &Tx<'_>, tenant: &str, before: Option<BatchId>, limit: u32) -> StoreResult<Vec<Batch>> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT id FROM batches WHERE tenant = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+        )
+        .await
+        .map_err(map_err)?;
+    let before = before.map(|b| b.0);
+    let rows = tx.query(&stmt, &[&tenant, &before, &i64::from(limit)]).await.map_err(map_err)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        // A batch deleted between the two reads is left out.
+        out.extend(get(tx, tenant, BatchId(row.get(0))).await?);
+    }
+    Ok(out)
+}
+
 async fn counts(tx: &Tx<'_>, id: BatchId) -> StoreResult<StateCounts> {
     let stmt = tx
         .prepare_cached("SELECT state, count(*) FROM jobs WHERE batch_id = $1 GROUP BY state")

@@ -511,6 +511,13 @@ $$;
 CREATE TRIGGER jobs_text_deleted AFTER DELETE ON jobs REFERENCING OLD TABLE AS gone
 FOR EACH STATEMENT EXECUTE FUNCTION job_text_deleted();
 "#,
+    r#"
+-- The dashboard's lists of batches, files and keys, per tenant, newest first.
+CREATE INDEX batches_tenant ON batches (tenant, id);
+CREATE INDEX artifacts_tenant ON artifacts (tenant, id);
+CREATE INDEX api_keys_tenant ON api_keys (tenant);
+CREATE INDEX ui_sessions_key ON ui_sessions (key_id);
+"#,
 ];
 
 /// The channel on which this schema's nodes hear of each other's changes.

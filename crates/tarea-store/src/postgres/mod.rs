@@ -507,6 +507,14 @@ impl Store for PgStore {
         self.read(&|tx, _, _| Box::pin(tenants::key_find(tx, hash))).await
     }
 
+    async fn api_key_list(&self, tenant: Option<&str>) -> StoreResult<Vec<ApiKey>> {
+        self.read(&|tx, _, _| Box::pin(tenants::key_list(tx, tenant))).await
+    }
+
+    async fn api_key_delete(&self, id: &str) -> StoreResult<bool> {
+        self.write(&|tx, _, _| Box::pin(tenants::key_delete(tx, id))).await
+    }
+
     async fn session_create(&self, hash: KeyHash, key_id: &str, now: i64, expires_at: i64) -> StoreResult<()> {
         self.write(&|tx, _, _| Box::pin(sessions::create(tx, hash, key_id, now, expires_at))).await
     }
@@ -577,6 +585,10 @@ impl Store for PgStore {
 
     async fn artifact_get(&self, tenant: Option<&str>, id: ArtifactId) -> StoreResult<Option<Artifact>> {
         self.read(&|tx, _, _| Box::pin(artifacts::get(tx, tenant, id))).await
+    }
+
+    async fn artifact_list(&self, tenant: &str, before: Option<ArtifactId>, limit: u32) -> StoreResult<Vec<Artifact>> {
+        self.read(&|tx, _, _| Box::pin(artifacts::list(tx, tenant, before, limit))).await
     }
 
     async fn artifact_list_for_jobs(&self, tenant: &str, jobs: &[JobId]) -> StoreResult<Vec<Artifact>> {
@@ -689,6 +701,10 @@ impl Store for PgStore {
 
     async fn batch_get(&self, tenant: &str, id: BatchId) -> StoreResult<Option<Batch>> {
         self.read(&|tx, _, _| Box::pin(batches::get(tx, tenant, id))).await
+    }
+
+    async fn batch_list(&self, tenant: &str, before: Option<BatchId>, limit: u32) -> StoreResult<Vec<Batch>> {
+        self.read(&|tx, _, _| Box::pin(batches::list(tx, tenant, before, limit))).await
     }
 
     async fn batch_cancel(&self, tenant: &str, id: BatchId, now: i64) -> StoreResult<u64> {

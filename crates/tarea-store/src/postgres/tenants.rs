@@ -50,6 +50,23 @@ pub(crate) async fn key_find(tx: &Tx<'_>, hash: KeyHash) -> StoreResult<Option<A
     Ok(row.as_ref().map(key_of))
 }
 
+/// Every key (of `tenant` when given), oldest first.
+pub(crate) async fn key_list(tx: &Tx<'_>, tenant: Option<&str>) -> StoreResult<Vec<ApiKey>> {
+    let sql = format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys k WHERE $1::text IS NULL OR k.tenant = $1 ORDER BY k.created_at, k.id"
+    );
+    let stmt = tx.prepare_cached(&sql).await.map_err(map_err)?;
+    Ok(tx.query(&stmt, &[&tenant]).await.map_err(map_err)?.iter().map(key_of).collect())
+}
+
+/// Deletes a key and its dashboard sessions.
+pub(crate) async fn key_delete(tx: &Tx<'_>, id: &str) -> StoreResult<bool> {
+    let stmt = tx.prepare_cached("DELETE FROM ui_sessions WHERE key_id = $1").await.map_err(map_err)?;
+    tx.execute(&stmt, &[&id]).await.map_err(map_err)?;
+    let stmt = tx.prepare_cached("DELETE FROM api_keys WHERE id = $1").await.map_err(map_err)?;
+    Ok(tx.execute(&stmt, &[&id]).await.map_err(map_err)? > 0)
+}
+
 pub(crate) async fn key_create_first(tx: &Tx<'_>, key: ApiKey, hash: KeyHash) -> StoreResult<bool> {
     // Nodes starting together on an empty database take turns here; the first one creates.
     tx.execute("LOCK TABLE tenants IN SHARE ROW EXCLUSIVE MODE", &[]).await.map_err(map_err)?;

@@ -101,6 +101,23 @@ pub(crate) fn list_for_jobs(conn: &Connection, tenant: &str, jobs: &[JobId]) -> 
     Ok(out)
 }
 
+/// A page of a tenant's artifacts, newest first (ids are UUIDv7).
+pub(crate) fn list(
+    conn: &Connection,
+    tenant: &str,
+    before: Option<ArtifactId>,
+    limit: u32,
+) -> StoreResult<Vec<Artifact>> {
+    let before = before.map(|b| b.as_bytes().to_vec());
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM artifacts WHERE tenant = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3"
+        ))
+        .map_err(map_err)?;
+    let rows = stmt.query_map(params![tenant, before, limit], from_row).map_err(map_err)?;
+    rows.collect::<Result<_, _>>().map_err(map_err)
+}
+
 pub(crate) fn downloaded(conn: &Connection, id: ArtifactId) -> StoreResult<()> {
     conn.prepare_cached("UPDATE artifacts SET download_count = download_count + 1 WHERE id = ?1")
         .and_then(|mut s| s.execute(params![id.as_bytes()]))

@@ -74,6 +74,26 @@ pub(crate) fn get(conn: &Connection, tenant: &str, id: BatchId) -> StoreResult<O
     }))
 }
 
+/// A page of a tenant's batches, newest first (ids are UUIDv7), each with its items counted.
+pub(crate) fn list(conn: &Connection, tenant: &str, before: Option<BatchId>, limit: u32) -> StoreResult<Vec<BatchRow>> {
+    let before = before.map(|b| b.as_bytes().to_vec());
+    let ids: Vec<[u8; 16]> = {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id FROM batches WHERE tenant = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+            )
+            .map_err(map_err)?;
+        let rows = stmt.query_map(params![tenant, before, limit], |r| r.get(0)).map_err(map_err)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(map_err)?
+    };
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        // A batch deleted between the two reads is left out.
+        out.extend(get(conn, tenant, BatchId::from_bytes(id))?);
+    }
+    Ok(out)
+}
+
 fn counts(conn: &Connection, id: BatchId) -> StoreResult<StateCounts> {
     let mut stmt =
         conn.prepare_cached("SELECT state, COUNT(*) FROM jobs WHERE batch_id = ?1 GROUP BY state").map_err(map_err)?;

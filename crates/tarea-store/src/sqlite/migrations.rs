@@ -343,6 +343,13 @@ BEGIN
     DELETE FROM jobs_text WHERE rowid = OLD.rowid;
 END;
 "#,
+    r#"
+-- The dashboard's lists of batches, files and keys, per tenant, newest first.
+CREATE INDEX batches_tenant ON batches (tenant, id);
+CREATE INDEX artifacts_tenant ON artifacts (tenant, id);
+CREATE INDEX api_keys_tenant ON api_keys (tenant);
+CREATE INDEX ui_sessions_key ON ui_sessions (key_id);
+"#,
 ];
 
 /// Applies the migrations this database has not seen yet.

@@ -284,6 +284,16 @@ impl Store for SqliteStore {
         self.readers.read(move |c| tenants::key_find(c, hash)).await
     }
 
+    async fn api_key_list(&self, tenant: Option<&str>) -> StoreResult<Vec<ApiKey>> {
+        let tenant = tenant.map(str::to_owned);
+        self.readers.read(move |c| tenants::key_list(c, tenant.as_deref())).await
+    }
+
+    async fn api_key_delete(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.writer.write(move |b| tenants::key_delete(b.conn, &id)).await
+    }
+
     async fn session_create(&self, hash: KeyHash, key_id: &str, now: i64, expires_at: i64) -> StoreResult<()> {
         let key_id = key_id.to_owned();
         self.writer.write(move |b| sessions::create(b.conn, hash, &key_id, now, expires_at)).await
@@ -363,6 +373,11 @@ impl Store for SqliteStore {
     async fn artifact_get(&self, tenant: Option<&str>, id: ArtifactId) -> StoreResult<Option<Artifact>> {
         let tenant = tenant.map(str::to_owned);
         self.readers.read(move |c| artifacts::get(c, tenant.as_deref(), id)).await
+    }
+
+    async fn artifact_list(&self, tenant: &str, before: Option<ArtifactId>, limit: u32) -> StoreResult<Vec<Artifact>> {
+        let tenant = tenant.to_owned();
+        self.readers.read(move |c| artifacts::list(c, &tenant, before, limit)).await
     }
 
     async fn artifact_list_for_jobs(&self, tenant: &str, jobs: &[JobId]) -> StoreResult<Vec<Artifact>> {
@@ -492,6 +507,11 @@ impl Store for SqliteStore {
     async fn batch_get(&self, tenant: &str, id: BatchId) -> StoreResult<Option<Batch>> {
         let tenant = tenant.to_owned();
         self.readers.read(move |c| batches::get(c, &tenant, id)).await
+    }
+
+    async fn batch_list(&self, tenant: &str, before: Option<BatchId>, limit: u32) -> StoreResult<Vec<Batch>> {
+        let tenant = tenant.to_owned();
+        self.readers.read(move |c| batches::list(c, &tenant, before, limit)).await
     }
 
     async fn batch_cancel(&self, tenant: &str, id: BatchId, now: i64) -> StoreResult<u64> {

@@ -44,6 +44,28 @@ pub(crate) fn key_find(conn: &Connection, hash: KeyHash) -> StoreResult<Option<A
         .map_err(map_err)
 }
 
+/// Every key (of `tenant` when given), oldest first.
+pub(crate) fn key_list(conn: &Connection, tenant: Option<&str>) -> StoreResult<Vec<ApiKey>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys k WHERE ?1 IS NULL OR k.tenant = ?1 ORDER BY k.created_at, k.id"
+        ))
+        .map_err(map_err)?;
+    let rows = stmt.query_map(params![tenant], key_of).map_err(map_err)?;
+    rows.collect::<Result<_, _>>().map_err(map_err)
+}
+
+/// Deletes a key and its dashboard sessions.
+pub(crate) fn key_delete(conn: &Connection, id: &str) -> StoreResult<bool> {
+    conn.prepare_cached("DELETE FROM ui_sessions WHERE key_id = ?1")
+        .and_then(|mut s| s.execute(params![id]))
+        .map_err(map_err)?;
+    conn.prepare_cached("DELETE FROM api_keys WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id]))
+        .map(|n| n > 0)
+        .map_err(map_err)
+}
+
 pub(crate) fn key_create_first(conn: &Connection, key: ApiKey, hash: KeyHash) -> StoreResult<bool> {
     if count(conn)? > 0 {
         return Ok(false);

@@ -88,6 +88,23 @@ store_test!(expired_artifacts_are_listed_oldest_first_and_deleted, |s: S| async 
     assert!(s.artifact_get(Some(T), ids[0]).await.unwrap().is_some());
 });
 
+store_test!(a_tenants_artifacts_are_listed_newest_first_in_pages, |s: S| async move {
+    let mut mine = Vec::new();
+    for i in 0..5 {
+        mine.push(s.artifact_insert(artifact(T, None, NOW + i), None, None).await.unwrap().id);
+        s.artifact_insert(artifact("other", None, NOW + i), None, None).await.unwrap();
+    }
+    mine.reverse();
+    let ids = |page: Vec<Artifact>| page.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    let first = ids(s.artifact_list(T, None, 3).await.unwrap());
+    assert_eq!(first, mine[..3]);
+    let rest = ids(s.artifact_list(T, Some(first[2]), 3).await.unwrap());
+    assert_eq!(rest, mine[3..]);
+    assert!(s.artifact_list("nobody", None, 3).await.unwrap().is_empty());
+    let one = s.artifact_list(T, None, 1).await.unwrap().remove(0);
+    assert_eq!((one.tenant.as_str(), one.size, one.filename.as_str()), (T, 62_000, "informe.pdf"));
+});
+
 store_test!(downloads_are_counted, |s: S| async move {
     let a = s.artifact_insert(artifact(T, None, NOW), None, None).await.unwrap();
     for _ in 0..3 {

@@ -56,6 +56,26 @@ store_test!(a_batch_counts_its_items_and_makes_its_callback_once, |s: S| async m
     assert_eq!(s.job_follow_up(NOW + 6, 100).await.unwrap(), FollowUps::default());
 });
 
+store_test!(a_tenants_batches_are_listed_newest_first_with_their_counts, |s: S| async move {
+    let mut made = Vec::new();
+    for n in 1..=3 {
+        let items = (0..n).map(|_| spec("estado.actualizar", "lote")).collect();
+        made.push(s.batch_create(T, BatchId::new(), items, None, NOW + n as i64).await.unwrap().0.id);
+        s.batch_create("other", BatchId::new(), vec![spec("x", "otra")], None, NOW).await.unwrap();
+    }
+    run(&s, "lote", failed(false), NOW + 10).await;
+    let page = s.batch_list(T, None, 2).await.unwrap();
+    assert_eq!(page.iter().map(|b| b.id).collect::<Vec<_>>(), [made[2], made[1]]);
+    assert_eq!(page[0].total, 3);
+    let rest = s.batch_list(T, Some(page[1].id), 2).await.unwrap();
+    assert_eq!(rest.iter().map(|b| b.id).collect::<Vec<_>>(), [made[0]]);
+    let all = s.batch_list(T, None, 10).await.unwrap();
+    let counted: u64 = all.iter().map(|b| b.counts.queued + b.counts.dead).sum();
+    assert_eq!(counted, 6, "every item counted");
+    assert_eq!(all.iter().map(|b| b.counts.dead).sum::<u64>(), 1);
+    assert!(s.batch_list("nobody", None, 10).await.unwrap().is_empty());
+});
+
 store_test!(a_batch_is_cancelled_and_retried_as_one, |s: S| async move {
     let items = (0..4).map(|_| spec("estado.actualizar", "lote")).collect();
     let (batch, _) = s.batch_create(T, BatchId::new(), items, Some(callback()), NOW).await.unwrap();

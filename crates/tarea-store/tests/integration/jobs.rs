@@ -135,6 +135,32 @@ store_test!(a_dashboard_session_lasts_until_it_ends_or_is_signed_out, |s: S| asy
     assert_eq!(s.session_find(KeyHash([33; 32]), NOW + 3_000).await.unwrap().map(|(k, _)| k.read_only), Some(true));
 });
 
+store_test!(keys_are_listed_without_secrets_and_deleted_with_their_sessions, |s: S| async move {
+    let key = |id: &str, tenant: &str, at: i64| ApiKey {
+        id: id.into(),
+        tenant: tenant.into(),
+        admin: false,
+        read_only: false,
+        created_at: NOW + at,
+    };
+    s.api_key_create(key("key_b", "lab", 1), KeyHash([1; 32])).await.unwrap();
+    s.api_key_create(key("key_a", "tienda", 2), KeyHash([2; 32])).await.unwrap();
+    s.api_key_create(key("key_c", "lab", 3), KeyHash([3; 32])).await.unwrap();
+    let ids = |keys: Vec<ApiKey>| keys.into_iter().map(|k| k.id).collect::<Vec<_>>();
+    assert_eq!(ids(s.api_key_list(None).await.unwrap()), ["key_b", "key_a", "key_c"], "oldest first");
+    assert_eq!(ids(s.api_key_list(Some("lab")).await.unwrap()), ["key_b", "key_c"]);
+    s.session_create(KeyHash([40; 32]), "key_c", NOW, NOW + 5_000).await.unwrap();
+    s.session_create(KeyHash([41; 32]), "key_b", NOW, NOW + 5_000).await.unwrap();
+
+    assert!(s.api_key_delete("key_c").await.unwrap());
+    assert!(!s.api_key_delete("key_c").await.unwrap(), "deleted once");
+    assert_eq!(s.api_key_find(KeyHash([3; 32])).await.unwrap(), None);
+    assert_eq!(s.session_find(KeyHash([40; 32]), NOW).await.unwrap(), None, "its session ended");
+    assert!(s.session_find(KeyHash([41; 32]), NOW).await.unwrap().is_some(), "another key's session lasts");
+    assert_eq!(ids(s.api_key_list(Some("lab")).await.unwrap()), ["key_b"]);
+    assert_eq!(s.tenant_list().await.unwrap(), ["lab", "tienda"], "the tenant stays");
+});
+
 store_test!(the_audit_log_is_read_newest_first_by_tenant, |s: S| async move {
     for (i, tenant) in ["lab", "tienda", "lab"].into_iter().enumerate() {
         let entry = AuditEntry {
