@@ -102,3 +102,59 @@ def test_an_empty_list_says_what_to_do(server, pages):
     expect(page.get_by_text("No jobs match these filters.")).to_be_visible()
     page.get_by_role("button", name="Clear filters").click()
     expect(page).to_have_url(re.compile(r"/ui/jobs$"))
+
+
+def test_the_jobs_list_follows_the_live_stream_well_under_the_old_poll(server, api, pages):
+    kind = unique("correo.aviso")
+    api.enqueue(kind)
+    page = pages.new()
+    sign_in(page, server, path=f"/ui/jobs?kind={kind}")
+    expect(page.locator("table.table--jobs tbody tr")).to_have_count(1)
+    hint = page.locator("[data-testid=live-hint]")
+    expect(hint).to_have_attribute("data-live", "live")
+    expect(hint).to_have_text("Live")
+    page.evaluate("window.__sameDocument = true")
+
+    # The list used to poll every 4 s: a new job now shows within the stream's second.
+    job = api.enqueue(kind)
+    row = page.locator(f"tr[data-id='{job['id']}']")
+    expect(row).to_be_visible(timeout=2500)
+    api.ok("POST", f"/v1/jobs/{job['id']}/cancel")
+    expect(row).to_have_attribute("data-state", "cancelled", timeout=2500)
+    assert page.evaluate("window.__sameDocument") is True
+
+
+def test_the_queues_and_batch_pages_follow_the_live_stream(server, api, pages):
+    kind = unique("fila.importar")
+    batch = api.ok("POST", "/v1/batches", json={"jobs": [{"kind": kind}, {"kind": kind}]})["id"]
+    page = pages.new()
+    sign_in(page, server, path=f"/ui/batches/{batch}")
+    expect(page.locator("[data-count=queued]")).to_have_text("2")
+    expect(page.locator("[data-testid=live-hint]")).to_have_attribute("data-live", "live")
+    item = api.claim(kind)
+    expect(page.locator("[data-count=running]")).to_have_text("1", timeout=2500)
+    api.complete(item)
+    expect(page.locator("[data-testid=percent]")).to_have_text("50%", timeout=2500)
+
+    queue = unique("avisos")
+    api.enqueue(unique("aviso"), queue=queue)
+    page.get_by_role("link", name="Queues").click()
+    row = page.locator(f"tr[data-queue='{queue}']")
+    expect(row.locator("[data-count=queued]")).to_have_text("1")
+    api.enqueue(unique("aviso"), queue=queue)
+    expect(row.locator("[data-count=queued]")).to_have_text("2", timeout=2500)
+
+
+def test_without_the_stream_the_list_polls_and_says_so(server, api, pages):
+    kind = unique("correo.aviso")
+    page = pages.new()
+    # A proxy that does not pass the stream through: the page polls instead.
+    page.route("**/v1/events**", lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body='{"error":{"code":"unavailable","message":"no streams here"}}'))
+    sign_in(page, server, path=f"/ui/jobs?kind={kind}")
+    hint = page.locator("[data-testid=live-hint]")
+    expect(hint).to_have_attribute("data-live", "down")
+    expect(hint).to_have_text("Updates every few seconds")
+    job = api.enqueue(kind)
+    expect(page.locator(f"tr[data-id='{job['id']}']")).to_be_visible(timeout=7000)

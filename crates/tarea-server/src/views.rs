@@ -58,6 +58,9 @@ pub struct JobView {
     pub finished_at: Option<String>,
     /// RFC 3339: when the current lease runs out (running jobs).
     pub lease_expires_at: Option<String>,
+    /// Who runs its attempt (running jobs) or ran its last one: a node's id for built-in kinds,
+    /// the worker's name (as it claimed) for external workers.
+    pub worker: Option<String>,
     /// The batch it is an item of.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_id: Option<String>,
@@ -96,6 +99,7 @@ impl From<Job> for JobView {
             started_at: j.started_at.map(format_ms),
             finished_at: j.finished_at.map(format_ms),
             lease_expires_at: j.locked_until.map(format_ms),
+            worker: j.locked_by,
             batch_id: j.batch_id.map(|b| b.to_string()),
             parent_id: j.parent_id.map(|p| p.to_string()),
             next_id: j.next_id.map(|n| n.to_string()),
@@ -216,6 +220,9 @@ pub struct QueueView {
     pub max_depth: Option<u64>,
     /// Default attempts of its jobs.
     pub max_attempts: Option<u32>,
+    /// Default backoff of its jobs; null: the server's.
+    #[schema(value_type = Option<Object>)]
+    pub retry: Option<tarea_core::RetryPolicy>,
     /// Retention of succeeded jobs (s); null: server default.
     pub retention_succeeded_s: Option<u64>,
     /// Retention of dead and cancelled jobs (s); null: server default.
@@ -235,6 +242,7 @@ impl From<QueueInfo> for QueueView {
             rate_limit: q.settings.rate_limit,
             max_depth: q.settings.max_depth,
             max_attempts: q.settings.max_attempts,
+            retry: q.settings.retry,
             retention_succeeded_s: q.settings.retention_succeeded_s,
             retention_dead_s: q.settings.retention_dead_s,
             counts: q.counts.into(),

@@ -109,7 +109,9 @@ async fn check(state: &AppState, raw: &str, q: &Signed) -> Result<(JobId, String
 fn shape(state: &AppState, view: JobView, expires: u64) -> Value {
     let mut v = serde_json::to_value(&view).unwrap_or(Value::Null);
     if let Some(m) = v.as_object_mut() {
-        for key in ["payload", "tenant", "tags", "idempotency_key", "cache_key", "lease_expires_at", "timeout_ms"] {
+        for key in
+            ["payload", "tenant", "tags", "idempotency_key", "cache_key", "lease_expires_at", "timeout_ms", "worker"]
+        {
             m.remove(key);
         }
         if let Some(Value::Array(artifacts)) = m.get_mut("artifacts") {

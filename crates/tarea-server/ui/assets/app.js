@@ -1,15 +1,24 @@
 // The dashboard's entry point: loads the session, draws the top bar, and routes /ui/... paths
 // to pages with history.pushState. A page is a module with `mount(ctx)` that returns an object
 // with `destroy()` (and may take `onUrl(url)` to follow its own query string); timers, polls
-// and event streams a page registers through `ctx` stop when it is left.
+// and event streams a page registers through `ctx` stop when it is left: `ctx.poll(fn, ms)`
+// reads again every few seconds, `ctx.live(fn, opts)` whenever the tenant's jobs change
+// (live.js: one stream per page, polling while it is down).
 import { currentSession, loadSession, onSessionLost, signOut } from "./api.js";
 import { errorBanner, fill, h, tickTimes, toast } from "./dom.js";
 import { currentLang, setLang, t } from "./i18n.js";
+import { createLive, poll } from "./live.js";
 import * as signinPage from "./pages/signin.js";
 import * as jobsPage from "./pages/jobs.js";
 import * as jobPage from "./pages/job.js";
 import * as queuesPage from "./pages/queues.js";
 import * as overviewPage from "./pages/overview.js";
+import * as schedulesPage from "./pages/schedules.js";
+import * as batchesPage from "./pages/batches.js";
+import * as batchPage from "./pages/batch.js";
+import * as workersPage from "./pages/workers.js";
+import * as artifactsPage from "./pages/artifacts.js";
+import * as adminPage from "./pages/admin.js";
 
 const main = document.getElementById("main");
 const topbar = document.getElementById("topbar");
@@ -20,6 +29,18 @@ const ROUTES = [
   { name: "jobs", re: /^\/ui\/jobs\/?$/, page: jobsPage, nav: "jobs" },
   { name: "job", re: /^\/ui\/jobs\/([^/]+)\/?$/, page: jobPage, nav: "jobs" },
   { name: "queues", re: /^\/ui\/queues\/?$/, page: queuesPage, nav: "queues" },
+  { name: "schedules", re: /^\/ui\/schedules\/?$/, page: schedulesPage, nav: "schedules" },
+  { name: "batches", re: /^\/ui\/batches\/?$/, page: batchesPage, nav: "batches" },
+  { name: "batch", re: /^\/ui\/batches\/([^/]+)\/?$/, page: batchPage, nav: "batches" },
+  { name: "workers", re: /^\/ui\/workers\/?$/, page: workersPage, nav: "workers" },
+  { name: "artifacts", re: /^\/ui\/artifacts\/?$/, page: artifactsPage, nav: "artifacts" },
+  { name: "admin", re: /^\/ui\/admin\/?$/, page: adminPage, nav: "admin" },
+];
+
+/** The top bar's links, in order; `admin` only for admin sessions. */
+const NAV = [
+  ["overview", "/ui/overview"], ["jobs", "/ui/jobs"], ["queues", "/ui/queues"], ["schedules", "/ui/schedules"],
+  ["batches", "/ui/batches"], ["workers", "/ui/workers"], ["artifacts", "/ui/artifacts"], ["admin", "/ui/admin", true],
 ];
 
 const notFoundPage = {
@@ -62,31 +83,6 @@ function leave() {
   current = null;
 }
 
-/** Runs `fn` now and then every `ms` while the tab is visible (not while hidden), never twice at once. */
-function poll(fn, ms) {
-  let timer = null, running = false, stopped = false;
-  const tick = async () => {
-    clearTimeout(timer);
-    timer = null;
-    if (stopped) return;
-    if (document.visibilityState === "visible" && !running) {
-      running = true;
-      try { await fn(); } catch (e) { console.error(e); } finally { running = false; }
-    }
-    if (!stopped) timer = setTimeout(tick, ms);
-  };
-  const onVisible = () => {
-    if (document.visibilityState === "visible" && !running && !stopped) tick();
-  };
-  document.addEventListener("visibilitychange", onVisible);
-  timer = setTimeout(tick, ms);
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-    document.removeEventListener("visibilitychange", onVisible);
-  };
-}
-
 function render({ fromLink = false } = {}) {
   const path = location.pathname;
   const found = match(path);
@@ -114,9 +110,24 @@ function render({ fromLink = false } = {}) {
   leave();
   drawTopbar(route);
   const cleanups = [];
+  let live = null;
   const ctx = {
     root: main, params, session, url: new URL(location.href), navigate,
     poll: (fn, ms) => cleanups.push(poll(fn, ms)),
+    /**
+     * Runs `fn` when the tenant's jobs change (see live.js for `opts`: fallbackMs, safetyMs,
+     * filter, tenant, allTenants). Every call of a page shares one stream. Answers
+     * `{hint(), setScope({tenant, allTenants})}`.
+     */
+    live: (fn, opts = {}) => {
+      if (!live) {
+        live = createLive();
+        cleanups.push(() => live.stop());
+      }
+      if (opts.tenant || opts.allTenants) live.setScope({ tenant: opts.tenant, allTenants: opts.allTenants });
+      cleanups.push(live.subscribe(fn, opts));
+      return { hint: () => live.hint(), setScope: (scope) => live.setScope(scope) };
+    },
     onLeave: (fn) => cleanups.push(fn),
     flash: flash,
   };
@@ -163,7 +174,8 @@ function drawTopbar(route) {
     type: "button", class: "menu-toggle", "aria-expanded": "false", "aria-controls": "topbar-menu",
   }, h("span", { class: "menu-toggle__bars", "aria-hidden": "true" }), h("span", { class: "visually-hidden" }, t("nav.menu")));
   const menu = h("div", { class: "topbar__menu", id: "topbar-menu" },
-    h("nav", { class: "nav", "aria-label": t("nav.main") }, link("overview", "/ui/overview"), link("jobs", "/ui/jobs"), link("queues", "/ui/queues")),
+    h("nav", { class: "nav", "aria-label": t("nav.main") },
+      NAV.filter(([, , adminOnly]) => !adminOnly || session.admin).map(([name, href]) => link(name, href))),
     h("div", { class: "topbar__right" },
       h("span", { class: "who", title: session.key_id },
         h("span", { class: "who__label" }, t("role.tenant")),

@@ -1,7 +1,7 @@
 // Building the page: `h()` makes elements from data with textContent only (payloads, errors and
 // names are user data and never pass through innerHTML), plus the small pieces every page
 // shares: state badges, progress bars, times, banners, empty states, JSON blocks.
-import { t, formatDate, formatRelative } from "./i18n.js";
+import { t, formatDate, formatNumber, formatRelative } from "./i18n.js";
 
 /**
  * h("a", {href: "/ui/jobs", class: "link", onclick: fn, dataset: {id}}, "text", child, …).
@@ -118,8 +118,10 @@ export function shortId(id) {
 }
 
 /** A button that copies `text` and says so for a moment. */
-export function copyButton(text) {
-  const btn = h("button", { type: "button", class: "btn btn--ghost btn--small", title: t("job.copy") }, t("job.copy"));
+export function copyButton(text, { label = t("job.copy"), plain = false } = {}) {
+  const btn = h("button", {
+    type: "button", class: plain ? "btn btn--small" : "btn btn--ghost btn--small", title: label, dataset: { action: "copy" },
+  }, label);
   btn.addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(text);
@@ -131,17 +133,17 @@ export function copyButton(text) {
       area.remove();
     }
     btn.textContent = t("job.copied");
-    setTimeout(() => { btn.textContent = t("job.copy"); }, 1500);
+    setTimeout(() => { btn.textContent = label; }, 1500);
   });
   return btn;
 }
 
-/** A short message at the bottom of the screen. */
-export function toast(message) {
+/** A short message at the bottom of the screen: text, or nodes (a link to what was made). */
+export function toast(message, { ms = 4000 } = {}) {
   const box = document.getElementById("toasts");
   const el = h("div", { class: "toast" }, message);
   box.append(el);
-  setTimeout(() => el.remove(), 4000);
+  setTimeout(() => el.remove(), ms);
 }
 
 /**
@@ -161,4 +163,46 @@ export function actionButton(label, { readOnly, danger, plain, small, onclick, n
 export function readOnlyNote() {
   return h("p", { class: "note", id: "readonly-note" },
     h("span", { class: "note__icon", "aria-hidden": "true" }, "i"), t("readonly.note"));
+}
+
+/** The state of a batch as a badge: running, succeeded, or failed (some items dead or cancelled). */
+export function batchBadge(state) {
+  const look = { running: "running", succeeded: "succeeded", failed: "dead" }[state] || "cancelled";
+  return h("span", { class: `badge badge--${look}`, dataset: { state }, title: t(`batch.statehelp.${state}`) },
+    t(`batch.state.${state}`));
+}
+
+/**
+ * Counts by job state as small chips ("12 queued · 3 dead"), the zero ones left out; each
+ * links to `hrefOf(state)` when given.
+ */
+export function countChips(counts, { states = STATES, hrefOf } = {}) {
+  const shown = states.filter((s) => counts && counts[s]);
+  if (!shown.length) return h("span", { class: "muted" }, t("none"));
+  return h("span", { class: "counts" }, shown.map((s) => {
+    const text = [h("span", { class: "counts__n tabular" }, formatNumber(counts[s])), " ", t(`state.${s}`)];
+    const attrs = { class: `counts__item counts__item--${s}`, dataset: { count: s } };
+    return hrefOf ? h("a", { ...attrs, href: hrefOf(s) }, text) : h("span", attrs, text);
+  }));
+}
+
+/** "Load more" under a list read in cursor pages; `load()` adds the next page. */
+export function moreButton(load) {
+  const btn = h("button", { type: "button", class: "btn", dataset: { action: "load-more" } }, t("list.more"));
+  btn.addEventListener("click", async () => {
+    btn.disabled = true;
+    btn.classList.add("is-busy");
+    try { await load(); } finally {
+      btn.disabled = false;
+      btn.classList.remove("is-busy");
+    }
+  });
+  return btn;
+}
+
+/** A card with a title (and something beside it, such as a button), around `body`. */
+export function section(title, body, { name, tools } = {}) {
+  return h("section", { class: "card", dataset: name ? { section: name } : null },
+    h("div", { class: "card__head" }, h("h2", { class: "card__title" }, title), tools || null),
+    body);
 }

@@ -1,4 +1,5 @@
-// The confirmation dialog before a change (retry, cancel, pause, resume, bulk actions). A native <dialog>
+// The confirmation dialog before a change (retry, cancel, pause, resume, bulk actions, a
+// queue's limits, a new key). A native <dialog>
 // opened with showModal() makes the rest of the page inert; Tab is also kept inside by hand
 // (so focus never leaves for the browser's toolbar), Escape closes it, and focus goes back to
 // the button that opened it. The action runs inside the dialog: an error stays on screen in it.
@@ -12,15 +13,20 @@ const FOCUSABLE = "button:not([disabled]), [href], input:not([disabled]), select
  * person went back. While the action runs the buttons are disabled; if it throws, its message
  * is shown in the dialog, which stays open.
  *
- * `body` is text or nodes; `note` an optional second paragraph. Without `action` the dialog
- * only tells something and offers Close (it resolves with null). `opener` is where focus goes
- * back to (by default whatever had it when the dialog opened).
+ * `body` is text or nodes; `note` an optional second paragraph; `content` optional blocks
+ * after them (a form's fields: Enter in a field confirms, and the first field has focus).
+ * Without `action` the dialog only tells something and offers Close (it resolves with null);
+ * `closeLabel` renames that button. `sticky` keeps a click outside from closing it (a secret
+ * shown once). `opener` is where focus goes back to (by default whatever had it).
  */
-export function confirmDialog({ title, body, note, confirmLabel, danger = false, action, opener = document.activeElement }) {
+export function confirmDialog({
+  title, body, note, content, confirmLabel, closeLabel, danger = false, sticky = false, action,
+  opener = document.activeElement,
+}) {
   return new Promise((resolve) => {
     const errorBox = h("div", { class: "modal__error", role: "alert", hidden: true });
     const cancelBtn = h("button", { type: "button", class: "btn", dataset: { modal: "cancel" } },
-      action ? t("modal.back") : t("modal.close"));
+      closeLabel || (action ? t("modal.back") : t("modal.close")));
     const okBtn = action ? h("button", {
       type: "button", class: danger ? "btn btn--danger" : "btn btn--primary", dataset: { modal: "confirm" },
     }, confirmLabel) : null;
@@ -28,11 +34,12 @@ export function confirmDialog({ title, body, note, confirmLabel, danger = false,
     const bodyId = titleId + "-body";
     const noteId = titleId + "-note";
     const dialog = h("dialog", {
-      class: "modal", "aria-labelledby": titleId, "aria-describedby": note ? `${bodyId} ${noteId}` : bodyId,
+      class: "modal", "aria-labelledby": titleId, "aria-describedby": [body ? bodyId : null, note ? noteId : null].filter(Boolean).join(" ") || null,
     },
       h("h2", { class: "modal__title", id: titleId }, title),
-      h("p", { class: "modal__body", id: bodyId }, body),
+      body ? h("p", { class: "modal__body", id: bodyId }, body) : null,
       note ? h("p", { class: "modal__note", id: noteId }, note) : null,
+      content ? h("div", { class: "modal__content" }, content) : null,
       errorBox,
       h("div", { class: "modal__actions" }, cancelBtn, okBtn));
 
@@ -58,6 +65,11 @@ export function confirmDialog({ title, body, note, confirmLabel, danger = false,
         close();
         return;
       }
+      if (e.key === "Enter" && okBtn && !okBtn.disabled && e.target.matches("input:not([type=checkbox]):not([type=radio]), select")) {
+        e.preventDefault();
+        okBtn.click();
+        return;
+      }
       if (e.key !== "Tab") return;
       const items = [...dialog.querySelectorAll(FOCUSABLE)];
       if (!items.length) return;
@@ -72,7 +84,7 @@ export function confirmDialog({ title, body, note, confirmLabel, danger = false,
     });
     // A click on the backdrop (outside the box) goes back, like Escape.
     dialog.addEventListener("click", (e) => {
-      if (e.target !== dialog) return;
+      if (e.target !== dialog || sticky) return;
       const r = dialog.getBoundingClientRect();
       const inside = e.clientX >= r.left && e.clientX <= r.right && e.clientY >= r.top && e.clientY <= r.bottom;
       if (!inside) close();
@@ -95,13 +107,19 @@ export function confirmDialog({ title, body, note, confirmLabel, danger = false,
           h("span", {}, err.message || String(err)),
           err.code ? h("code", { class: "banner__code" }, err.code) : null);
         errorBox.hidden = false;
-        cancelBtn.textContent = t("modal.close");
-        cancelBtn.focus();
+        // A form stays to be corrected, at the field the error is about; anything else is done.
+        const field = content && dialog.querySelector(".modal__content [aria-invalid=true]");
+        if (field) {
+          field.focus();
+        } else {
+          cancelBtn.textContent = t("modal.close");
+          cancelBtn.focus();
+        }
       }
     });
 
     document.body.append(dialog);
     dialog.showModal();
-    cancelBtn.focus();
+    (content && dialog.querySelector(".modal__content input, .modal__content select") || cancelBtn).focus();
   });
 }

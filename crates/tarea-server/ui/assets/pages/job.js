@@ -267,7 +267,7 @@ function details(job) {
       h("span", { class: "muted" }, ` · ${t("job.attemptsLeft", { n: job.attempts_left })}`)), "attempts"],
     [t("job.priority"), h("span", { class: "tabular" }, String(job.priority))],
     s && s.admin ? [t("job.tenant"), job.tenant] : null,
-    job.batch_id ? [t("job.batch"), h("a", { class: "mono", href: withQuery("/ui/jobs", { batch: job.batch_id, tenant: tenantParam(job.tenant) }), title: job.batch_id }, shortId(job.batch_id))] : null,
+    job.batch_id ? [t("job.batch"), h("a", { class: "mono", href: withQuery(`/ui/batches/${job.batch_id}`, { tenant: tenantParam(job.tenant) }), title: job.batch_id, dataset: { testid: "batch-link" } }, shortId(job.batch_id))] : null,
     job.parent_id ? [t("job.parent"), jobLink(job.parent_id, job.tenant)] : null,
     job.next_id ? [t("job.next"), jobLink(job.next_id, job.tenant)] : null,
     job.idempotency_key ? [t("job.idempotency"), h("span", { class: "mono wrap" }, job.idempotency_key)] : null,

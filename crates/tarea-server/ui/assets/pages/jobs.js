@@ -1,12 +1,13 @@
 // The jobs list: filters and the page cursor live in the URL (a link can be shared, reload keeps
-// them), the rows refresh every few seconds while the tab is visible, and only the rows are
-// redrawn so the filters keep focus and the page keeps its scroll.
+// them), the rows are read again whenever the tenant's jobs change (the live stream; every few
+// seconds while it is down), and only the rows are redrawn so the filters keep focus and the
+// page keeps its scroll.
 //
 // Bulk actions: a checkbox per row (kept across refreshes while the row is shown) and a bar
 // that retries, cancels or deletes the selected jobs; "Act on all matching…" does the same to
 // every job the URL's filters match. Each first asks the server for a dry run, so the dialog
 // says exactly how many jobs it will touch, and only then acts (POST /v1/jobs/actions).
-import { api, currentSession, withQuery } from "../api.js";
+import { api, currentSession, tenantParam, withQuery } from "../api.js";
 import {
   actionButton, emptyState, errorBanner, fill, h, loading, progressBar, readOnlyNote, shortId, STATES,
   stateBadge, timeEl, toast,
@@ -19,7 +20,10 @@ const FILTERS = ["search", "state", "queue", "kind", "tag", "since", "batch", "t
 const ALL_TENANTS = "*";
 /** "Created in the last…": the URL keeps the span, so a shared link stays rolling. */
 const SINCE = { "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3 };
+/** How often the rows are read again while the live stream is down. */
 const REFRESH_MS = 4000;
+/** The live stream names at most this many queues in a message (past it, any may have changed). */
+const LIVE_QUEUES_MAX = 100;
 const ACTIONS = ["retry", "cancel", "delete"];
 /** What the action route takes of the filters (not the tenant, which goes in the query). */
 const ACTION_FILTERS = ["search", "state", "queue", "kind", "tag", "batch"];
@@ -40,6 +44,11 @@ function apiFilters(f) {
     q.all_tenants = "true";
   }
   return q;
+}
+
+/** Whose changes the list follows: the tenant shown, or every tenant's. */
+function scopeOf(f) {
+  return f.tenant === ALL_TENANTS ? { allTenants: true } : { tenant: f.tenant };
 }
 
 function filtersOf(url) {
@@ -136,7 +145,8 @@ export function mount(ctx) {
     }
     clearBtn.hidden = !FILTERS.some((k) => filters[k]);
     fill(batchChip, filters.batch
-      ? h("span", { class: "chip" }, `${t("jobs.batch")}: `, h("span", { class: "mono" }, shortId(filters.batch)),
+      ? h("span", { class: "chip" }, `${t("jobs.batch")}: `,
+        h("a", { class: "mono", href: withQuery(`/ui/batches/${filters.batch}`, { tenant: tenantParam(filters.tenant === ALL_TENANTS ? undefined : filters.tenant) }), title: filters.batch }, shortId(filters.batch)),
         h("button", { type: "button", class: "chip__remove", "aria-label": t("jobs.clear"),
           onclick: () => apply({ ...filters, batch: undefined, cursor: undefined }) }, "×"))
       : null);
@@ -149,6 +159,7 @@ export function mount(ctx) {
     if (tenantChanged) {
       fill(queueSel, h("option", { value: "" }, t("jobs.anyQueue")));
       loadQueues();
+      live.setScope(scopeOf(filters));
     }
     history.pushState(null, "", withQuery("/ui/jobs", filters));
     lastRows = "";
@@ -377,10 +388,15 @@ export function mount(ctx) {
     } catch { /* the tenant list is a convenience: the current tenant stays selectable */ }
   }
 
+  // A change in another queue than the one filtered on cannot change the rows.
+  const live = ctx.live(load, {
+    ...scopeOf(filters), fallbackMs: REFRESH_MS,
+    filter: (c) => !filters.queue || !Array.isArray(c.queues) || c.queues.length >= LIVE_QUEUES_MAX || c.queues.includes(filters.queue),
+  });
   fill(ctx.root, h("div", { class: "page page--wide" },
     h("div", { class: "page__head" },
       h("h1", { class: "page__title" }, t("jobs.title")),
-      h("span", { class: "live-hint" }, h("span", { class: "live-dot", "aria-hidden": "true" }), t("jobs.live")),
+      live.hint(),
       h("div", { class: "page__tools" }, allMenu, toggle)),
     readOnly ? readOnlyNote() : null,
     form, batchChip, banner, body, bar,
@@ -389,11 +405,12 @@ export function mount(ctx) {
   load();
   loadQueues();
   if (tenantSel) loadTenants();
-  ctx.poll(load, REFRESH_MS);
 
   return {
     onUrl(url) {
       filters = filtersOf(url);
+      if (!session.admin) delete filters.tenant;
+      live.setScope(scopeOf(filters));
       lastRows = "";
       showFilters();
       load();

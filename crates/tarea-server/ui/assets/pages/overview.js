@@ -1,11 +1,13 @@
 // Overview: what runs and waits now, how much finished and failed over the last hour, day or
 // week (from the per-minute counts the server keeps, so a restart loses nothing), the queues
-// that hold work, and the nodes and workers alive. Refreshes while the tab is visible.
+// that hold work, and the nodes and workers alive. Reads again when the tenant's jobs change,
+// and every 15 s for what is not a job change (heartbeats, the minute's counts).
 import { api, currentSession, tenantParam, withQuery } from "../api.js";
 import { emptyState, errorBanner, fill, h, loading, timeEl } from "../dom.js";
 import { formatDate, formatDuration, formatNumber, locale, t } from "../i18n.js";
 
 const REFRESH_MS = 5000;
+const SAFETY_MS = 15000;
 const WINDOWS = ["hour", "day", "week"];
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -110,16 +112,17 @@ export function mount(ctx) {
         h("td", { class: "col-time", dataset: { label: t("overview.seen") } }, timeEl(r.seen)))))));
   }
 
+  const live = ctx.live(load, { tenant, fallbackMs: REFRESH_MS, safetyMs: SAFETY_MS });
   fill(ctx.root, h("div", { class: "page page--wide" },
     h("div", { class: "page__head" },
       h("h1", { class: "page__title" }, t("overview.title")),
-      switcher),
+      live.hint(),
+      h("div", { class: "page__tools" }, switcher)),
     banner, tiles, chart,
     h("div", { class: "overview-grid" },
       h("section", { class: "card" }, h("h2", { class: "card__title" }, t("overview.queues")), queues),
       h("section", { class: "card" }, h("h2", { class: "card__title" }, t("overview.nodes")), nodes))));
   load();
-  ctx.poll(load, REFRESH_MS);
   return {};
 }
 
