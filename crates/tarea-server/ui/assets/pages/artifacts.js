@@ -1,8 +1,9 @@
 // Files: every artifact of the tenant, newest first (what jobs made and what was uploaded),
 // with its size, downloads, when it expires and the job that made it; "Load more" reads further
 // pages. Jobs make files as they run, so the page follows the tenant's job changes live.
-import { api, cursorFeed, tenantParam, withQuery } from "../api.js";
-import { emptyState, errorBanner, fill, h, loading, moreButton, shortId, timeEl } from "../dom.js";
+import { api, tenantParam, withQuery } from "../api.js";
+import { pagedList } from "../paged.js";
+import { emptyState, fill, h, loading, moreButton, shortId, timeEl } from "../dom.js";
 import { formatBytes, formatNumber, t } from "../i18n.js";
 
 export function mount(ctx) {
@@ -11,28 +12,12 @@ export function mount(ctx) {
   const banner = h("div", { class: "banner-slot" });
   const body = h("div", { class: "table-wrap" }, loading());
   const foot = h("div", { class: "list-foot" });
-  const feed = cursorFeed(async (page) => {
+  const { feed, load } = pagedList(async (page) => {
     const data = await api.artifacts(page, tenant);
     return { items: data.artifacts, next_cursor: data.next_cursor };
-  });
-  let last = "";
-
-  async function load(more = false) {
-    try {
-      await (more ? feed.more() : feed.reload());
-      fill(banner);
-      draw();
-    } catch (err) {
-      if (err.status === 401) return;
-      fill(banner, errorBanner(err, { retry: () => load() }));
-      if (body.querySelector(".loading")) fill(body);
-    }
-  }
+  }, { banner, body, draw });
 
   function draw() {
-    const key = JSON.stringify([feed.items, feed.next]);
-    if (key === last) return;
-    last = key;
     const total = feed.items.reduce((n, a) => n + a.size, 0);
     fill(foot,
       h("span", { class: "list-status" }, feed.items.length

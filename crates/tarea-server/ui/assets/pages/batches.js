@@ -1,9 +1,10 @@
 // Batches: the tenant's batches, newest first, each with its progress, its items counted by
 // state and how it ended; "Load more" reads further pages. Follows the tenant's job changes
 // live (a refresh reads again as many batches as are shown).
-import { api, cursorFeed, tenantParam, withQuery } from "../api.js";
+import { api, tenantParam, withQuery } from "../api.js";
+import { pagedList } from "../paged.js";
 import {
-  batchBadge, countChips, emptyState, errorBanner, fill, h, loading, moreButton, progressBar, shortId, timeEl,
+  batchBadge, countChips, emptyState, fill, h, loading, moreButton, progressBar, shortId, timeEl,
 } from "../dom.js";
 import { formatNumber, t } from "../i18n.js";
 
@@ -16,28 +17,12 @@ export function mount(ctx) {
   const banner = h("div", { class: "banner-slot" });
   const body = h("div", { class: "table-wrap" }, loading());
   const foot = h("div", { class: "list-foot" });
-  const feed = cursorFeed(async (page) => {
+  const { feed, load } = pagedList(async (page) => {
     const data = await api.batches(page, tenant);
     return { items: data.batches, next_cursor: data.next_cursor };
-  });
-  let last = "";
-
-  async function load(more = false) {
-    try {
-      await (more ? feed.more() : feed.reload());
-      fill(banner);
-      draw();
-    } catch (err) {
-      if (err.status === 401) return;
-      fill(banner, errorBanner(err, { retry: () => load() }));
-      if (body.querySelector(".loading")) fill(body);
-    }
-  }
+  }, { banner, body, draw });
 
   function draw() {
-    const key = JSON.stringify([feed.items, feed.next]);
-    if (key === last) return;
-    last = key;
     fill(foot,
       h("span", { class: "list-status" }, feed.items.length ? t("batches.count", { n: formatNumber(feed.items.length) }) : ""),
       feed.next ? h("div", { class: "pager" }, moreButton(() => load(true))) : null);
