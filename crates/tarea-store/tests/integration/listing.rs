@@ -120,3 +120,56 @@ store_test!(time_filters_and_every_tenant, |s: S| async move {
     };
     assert_eq!(ids(&s.job_list("ignored", all_new).await.unwrap()), vec![theirs.id, new.id]);
 });
+
+/// On PostgreSQL a word that the newest jobs lack is looked for in ranges of ids taken from the
+/// statistics, newest first: the pages found that way are the ones found without statistics,
+/// in the same order, also with a cursor, a queue and a time bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_search_by_ranges_of_ids_finds_the_same_newest_matches() {
+    let t = tarea_testkit::TestStore::postgres().await;
+    let s = Arc::clone(&t.store);
+    // Words of 110,000 older jobs (their rows are not needed to search), so the 8,000 jobs
+    // below are the newest 7 % and the ranges (the newest 5 %, then 30 %) cut through them.
+    let filler = "INSERT INTO job_text SELECT uuid_v7(), to_tsvector('simple', 'caniche') \
+                  FROM generate_series(1, 110000)";
+    t.schema.as_ref().unwrap().execute(filler).await.unwrap();
+    // 8,000 jobs; "dálmata" in every 7th of the oldest 2,000 only, so the newest 5,000 (the
+    // first step) hold none of them and the second range does.
+    let mut matching = Vec::new();
+    for chunk in 0..16 {
+        let specs = (0..500)
+            .map(|k| {
+                let i = chunk * 500 + k;
+                let animal = if i < 2000 && i % 7 == 0 { "Dálmata" } else { "Caniche" };
+                let queue = if i % 2 == 0 { "docs" } else { "mail" };
+                with_payload("informe.pdf", queue, serde_json::json!({"i": i, "animal": animal}))
+            })
+            .collect();
+        for (k, e) in s.job_enqueue(T, specs, NOW).await.unwrap().into_iter().enumerate() {
+            let i = chunk * 500 + k;
+            if i < 2000 && i % 7 == 0 {
+                matching.push((e.job.id, e.job.queue));
+            }
+        }
+    }
+    matching.reverse();
+    let pages = |s: S| async move {
+        let first = s.job_list(T, JobFilter { limit: 30, ..search("dalmata") }).await.unwrap();
+        let cursor = first.next_cursor;
+        let second = s.job_list(T, JobFilter { limit: 30, cursor, ..search("dalmata") }).await.unwrap();
+        let mail =
+            s.job_list(T, JobFilter { limit: 30, queue: Some("mail".into()), ..search("dalmata") }).await.unwrap();
+        (ids(&first), ids(&second), ids(&mail))
+    };
+    let expected = (
+        matching.iter().take(30).map(|m| m.0).collect::<Vec<_>>(),
+        matching.iter().skip(30).take(30).map(|m| m.0).collect::<Vec<_>>(),
+        matching.iter().filter(|m| m.1 == "mail").take(30).map(|m| m.0).collect::<Vec<_>>(),
+    );
+    assert_eq!(pages(Arc::clone(&s)).await, expected, "without statistics");
+    t.schema.as_ref().unwrap().execute("ANALYZE job_text").await.unwrap();
+    assert_eq!(pages(Arc::clone(&s)).await, expected, "with the ranges the statistics give");
+    let older = matching[40].0;
+    let bounded = s.job_list(T, JobFilter { limit: 5, cursor: Some(older), ..search("dalmata") }).await.unwrap();
+    assert_eq!(ids(&bounded), matching.iter().skip(41).take(5).map(|m| m.0).collect::<Vec<_>>());
+}
