@@ -87,8 +87,10 @@ def test_the_overview_shows_what_runs_and_waits_and_who_works(server, api, pages
     expect(row).to_contain_text("1")
     expect(page.locator("[data-section=chart] svg.chart")).to_be_visible()
     expect(page.locator("[data-section=chart] .chart__bucket")).to_have_count(60)
-    # The node of this server is alive and leads.
+    # The node of this server is alive and leads; one node and one worker, in the singular.
     expect(page.locator("tr[data-node] .badge")).to_contain_text(["leader"])
+    expect(page.locator("[data-tile=nodes] .tile__value")).to_have_text("1")
+    expect(page.locator("[data-tile=nodes] .tile__sub")).to_have_text(re.compile(r"^node · \d+ external workers?$"))
 
     page.locator("[data-window=day]").click()
     expect(page).to_have_url(re.compile(r"window=day"))

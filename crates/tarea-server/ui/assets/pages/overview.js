@@ -4,7 +4,7 @@
 // and every 15 s for what is not a job change (heartbeats, the minute's counts).
 import { api, currentSession, tenantParam, withQuery } from "../api.js";
 import { emptyState, errorBanner, fill, h, loading, timeEl } from "../dom.js";
-import { formatDate, formatDuration, formatNumber, locale, t } from "../i18n.js";
+import { formatDate, formatDuration, formatNumber, locale, t, tn } from "../i18n.js";
 
 const REFRESH_MS = 5000;
 const SAFETY_MS = 15000;
@@ -63,7 +63,7 @@ export function mount(ctx) {
       tile("waiting", formatNumber(sum("queued")), oldest ? t("overview.oldest", { age: formatDuration(Math.max(0, Date.now() - Date.parse(oldest))) }) : t("overview.noneWaiting"), null, list("queued")),
       tile("succeeded", formatNumber(stats.total.succeeded), t(`overview.in.${windowName}`), "green"),
       tile("failures", formatNumber(failures), t(`overview.in.${windowName}`), failures ? "red" : null, list("dead")),
-      tile("nodes", formatNumber(w.nodes.length), t("overview.workersSub", { n: formatNumber(w.workers.length) })));
+      tile("nodes", formatNumber(w.nodes.length), tn("overview.workersSub", w.nodes.length, { workers: tn("overview.externalWorkers", w.workers.length) })));
   }
 
   function drawQueues(qs) {
