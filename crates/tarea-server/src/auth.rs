@@ -14,18 +14,28 @@ use crate::{ApiError, AppState, hash_key};
 const CACHE_TTL: Duration = Duration::from_secs(60);
 const CACHE_MAX: usize = 10_000;
 
-/// Verified keys, by hash.
+/// Verified keys, by hash, and how many times the cache was cleared: a key read from the store
+/// before a deletion is not cached after it.
 #[derive(Default)]
-pub(crate) struct KeyCache(Mutex<HashMap<KeyHash, (ApiKey, Instant)>>);
+pub(crate) struct KeyCache(Mutex<(Verified, u64)>);
+
+/// Each verified key and when it was read from the store.
+type Verified = HashMap<KeyHash, (ApiKey, Instant)>;
 
 impl KeyCache {
-    fn get(&self, hash: &KeyHash) -> Option<ApiKey> {
-        let map = self.0.lock().ok()?;
-        map.get(hash).filter(|(_, at)| at.elapsed() < CACHE_TTL).map(|(k, _)| k.clone())
+    /// The cached key, else the clear count to hand back to [`KeyCache::put`].
+    fn get(&self, hash: &KeyHash) -> Result<ApiKey, u64> {
+        let Ok(guard) = self.0.lock() else { return Err(u64::MAX) };
+        let (map, cleared) = &*guard;
+        map.get(hash).filter(|(_, at)| at.elapsed() < CACHE_TTL).map(|(k, _)| k.clone()).ok_or(*cleared)
     }
 
-    fn put(&self, hash: KeyHash, key: ApiKey) {
-        if let Ok(mut map) = self.0.lock() {
+    fn put(&self, hash: KeyHash, key: ApiKey, cleared_before: u64) {
+        if let Ok(mut guard) = self.0.lock() {
+            let (map, cleared) = &mut *guard;
+            if *cleared != cleared_before {
+                return;
+            }
             if map.len() >= CACHE_MAX {
                 map.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
                 if map.len() >= CACHE_MAX {
@@ -38,8 +48,9 @@ impl KeyCache {
 
     /// Forgets every key: one was deleted. (Other nodes forget it within [`CACHE_TTL`].)
     pub(crate) fn clear(&self) {
-        if let Ok(mut map) = self.0.lock() {
-            map.clear();
+        if let Ok(mut guard) = self.0.lock() {
+            guard.0.clear();
+            guard.1 += 1;
         }
     }
 }
@@ -158,15 +169,16 @@ pub(crate) fn acting_tenant(
 /// The stored key whose secret is `token`.
 pub(crate) async fn authenticate_key(token: &str, state: &AppState) -> Result<ApiKey, ApiError> {
     let hash = hash_key(token);
-    if let Some(k) = state.keys.get(&hash) {
-        return Ok(k);
-    }
+    let cleared = match state.keys.get(&hash) {
+        Ok(k) => return Ok(k),
+        Err(cleared) => cleared,
+    };
     let k = state
         .store
         .api_key_find(hash)
         .await?
         .ok_or_else(|| unauthorized("this API key is not valid; create one with `tarea keys create`"))?;
-    state.keys.put(hash, k.clone());
+    state.keys.put(hash, k.clone(), cleared);
     Ok(k)
 }
 

@@ -141,7 +141,7 @@ async fn search_page(
     let hist: Vec<uuid::Uuid> = tx
         .query_opt(
             "SELECT histogram_bounds::text::uuid[] FROM pg_stats WHERE schemaname = current_schema() \
-             AND tablename = 'job_text' AND attname = 'job_id'",
+             AND tablename = 'job_text' AND attname = 'job_id' AND NOT inherited LIMIT 1",
             &[],
         )
         .await
