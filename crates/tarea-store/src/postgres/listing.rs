@@ -161,24 +161,7 @@ async fn search_page(
         if hi.is_some_and(|h| lo >= h) {
             continue;
         }
-        let found = match hi {
-            Some(hi) => {
-                tx.query(
-                    "SELECT job_id FROM job_text WHERE words @@ search_query($1::text) AND job_id >= $2 \
-                     AND job_id < $3 LIMIT $4",
-                    &[&text, &lo, &hi, &(SEARCH_MATCHES + 1)],
-                )
-                .await
-            }
-            None => {
-                tx.query(
-                    "SELECT job_id FROM job_text WHERE words @@ search_query($1::text) AND job_id >= $2 LIMIT $3",
-                    &[&text, &lo, &(SEARCH_MATCHES + 1)],
-                )
-                .await
-            }
-        }
-        .map_err(map_err)?;
+        let found = matches(tx, text, Some(lo), hi).await?;
         if found.len() as i64 > SEARCH_MATCHES {
             return walk(tx, page, conds, args, text, fetch).await;
         }
@@ -189,30 +172,36 @@ async fn search_page(
         hi = Some(lo);
     }
 
-    // In no order, so the text index's bitmap answers it (its primary key would not help).
-    let found = match hi {
-        Some(hi) => {
-            tx.query(
-                "SELECT job_id FROM job_text WHERE words @@ search_query($1::text) AND job_id < $2 LIMIT $3",
-                &[&text, &hi, &(SEARCH_MATCHES + 1)],
-            )
-            .await
-        }
-        None => {
-            tx.query(
-                "SELECT job_id FROM job_text WHERE words @@ search_query($1::text) LIMIT $2",
-                &[&text, &(SEARCH_MATCHES + 1)],
-            )
-            .await
-        }
-    }
-    .map_err(map_err)?;
+    let found = matches(tx, text, bounds.lower, hi).await?;
     if found.len() as i64 <= SEARCH_MATCHES {
         fetch_matches(tx, page, conds, &args, found.iter().map(|r| r.get(0)).collect(), fetch, &mut rows).await?;
         return Ok(rows);
     }
     // The walk starts over from the newest job: what the ranges found is found again.
     walk(tx, page, conds, args, text, fetch).await
+}
+
+/// Up to 20,001 ids of jobs that hold `text`, at or above `lo` and below `hi`, in no order, so
+/// the text index's bitmap answers it (ANDed with the primary key's range when there is one).
+async fn matches(
+    tx: &Tx<'_>,
+    text: &str,
+    lo: Option<uuid::Uuid>,
+    hi: Option<uuid::Uuid>,
+) -> StoreResult<Vec<tokio_postgres::Row>> {
+    let mut sql = String::from("SELECT job_id FROM job_text WHERE words @@ search_query($1::text)");
+    let mut args: Vec<&(dyn ToSql + Sync)> = vec![&text];
+    // Only the bounds given go into the statement, so each shape is planned for what it holds.
+    for (cond, bound) in [(" AND job_id >= $", &lo), (" AND job_id < $", &hi)] {
+        if let Some(b) = bound {
+            args.push(b);
+            sql.push_str(&format!("{cond}{}", args.len()));
+        }
+    }
+    let most = SEARCH_MATCHES + 1;
+    args.push(&most);
+    sql.push_str(&format!(" LIMIT ${}", args.len()));
+    tx.query(sql.as_str(), &args).await.map_err(map_err)
 }
 
 /// Adds to `rows` the jobs among `ids` that pass `conds`, newest first (ids are UUIDv7 and
