@@ -320,7 +320,8 @@ pub trait Store: Send + Sync + 'static {
         lease_ms: u64,
         now: i64,
     ) -> StoreResult<()>;
-    /// External workers seen within their lease, of one tenant or of all.
+    /// External workers seen within their lease or holding a live job lease (one that only
+    /// heartbeats a long job claims nothing meanwhile), of one tenant or of all.
     async fn worker_list(&self, tenant: Option<&str>, now: i64) -> StoreResult<Vec<ExternalWorker>>;
     /// Takes or keeps the leadership of the cluster duties for `lease_ms`; true when `node`
     /// holds it now. A leader that stops renewing loses it when the lease ends.

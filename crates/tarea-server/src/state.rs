@@ -75,6 +75,8 @@ pub struct AppState {
     pub(crate) handlers: Option<tarea_runtime::Registry>,
     /// Checks tenant settings (`PUT /v1/settings/{name}`); `None`: no settings are known.
     pub(crate) settings: Option<Arc<dyn tarea_core::SettingCheck>>,
+    /// Job traces (`--otlp-endpoint`); `None`: off.
+    pub(crate) tracer: Option<Arc<tarea_otel::Tracer>>,
 }
 
 impl AppState {
@@ -104,7 +106,14 @@ impl AppState {
             template_checker: None,
             handlers: None,
             settings: None,
+            tracer: None,
         }
+    }
+
+    /// Adds enqueues to the traces of the app requests that carry a `traceparent`.
+    pub fn with_tracer(mut self, tracer: Arc<tarea_otel::Tracer>) -> Self {
+        self.tracer = Some(tracer);
+        self
     }
 
     /// The built-in templates' version labels (name → label), for cache keys.

@@ -107,6 +107,13 @@ pub struct ServeArgs {
     /// Bearer token required by /metrics (default: none, open).
     #[arg(long, env = "TAREA_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Send job traces over OTLP/HTTP to this collector, e.g. http://127.0.0.1:4318 (default:
+    /// none, no traces).
+    #[arg(long, env = "TAREA_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// The share of jobs traced, 0 to 1, chosen by job id so each trace is whole (default: 1).
+    #[arg(long, env = "TAREA_OTLP_SAMPLE")]
+    pub otlp_sample: Option<f64>,
 }
 
 /// The resolved configuration.
@@ -119,6 +126,8 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     pub limits: ServerLimits,
     pub metrics_token: Option<String>,
+    /// `--otlp-endpoint` and `--otlp-sample`, when traces are on.
+    pub otlp: Option<(String, f64)>,
     /// `--artifacts`, resolved.
     pub artifacts: String,
     /// Artifacts' default time to live in ms (None: kept until deleted).
@@ -237,7 +246,13 @@ impl ServeArgs {
             return Err(bad(format!("render_timeout_s must be between 1 and 3600; got {render_timeout_s}")));
         }
         let artifacts = pick!(artifacts).unwrap_or_else(|| data_dir.join("artifacts").display().to_string());
+        let otlp_sample = pick!(otlp_sample).unwrap_or(1.0);
+        if !(0.0..=1.0).contains(&otlp_sample) {
+            return Err(bad(format!("otlp_sample must be between 0 and 1; got {otlp_sample}")));
+        }
+        let otlp = pick!(otlp_endpoint).map(|endpoint| (endpoint, otlp_sample));
         Ok(Config {
+            otlp,
             render_processes,
             render_memory_bytes: render_memory_mib << 20,
             render_timeout: Duration::from_secs(render_timeout_s),

@@ -20,9 +20,29 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.store.pg.node_id = node.id.clone();
     config.runtime.node = Some(node.clone());
     let database = crate::keys::redact(&config.database);
-    let store = tarea_store::open_store(&config.database, config.store.clone(), hub.clone())
+    let tracer = match &config.otlp {
+        Some((endpoint, sample)) => Some(
+            tarea_otel::Tracer::new(tarea_otel::TraceConfig {
+                endpoint: endpoint.clone(),
+                sample: *sample,
+                node: node.id.clone(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            })
+            .map_err(|e| anyhow::Error::new(crate::config::ConfigError(e.to_string())))?,
+        ),
+        None => None,
+    };
+    // With traces on, the tracer sees each event this node commits on its way to the hub.
+    let sink: Arc<dyn tarea_core::EventSink> = match &tracer {
+        Some(t) => t.sink(hub.clone()),
+        None => hub.clone(),
+    };
+    let store = tarea_store::open_store(&config.database, config.store.clone(), sink)
         .await
         .with_context(|| format!("opening the store at {database}"))?;
+    if let Some(t) = &tracer {
+        t.run(Arc::clone(&store)).map_err(|e| anyhow::Error::new(crate::config::ConfigError(e.to_string())))?;
+    }
     bootstrap(store.as_ref()).await?;
     let artifacts = tarea_runtime::Artifacts {
         bytes: Arc::new(
@@ -81,6 +101,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_handlers(handlers)
         .with_settings(Arc::new(tarea_docs::DocsSettings));
     state.metrics_token = config.metrics_token.as_deref().map(Arc::from);
+    if let Some(t) = &tracer {
+        state = state.with_tracer(Arc::clone(t));
+    }
 
     let app =
         if config.role.serves_api() { tarea_server::app(state.clone()) } else { tarea_server::ops_app(state.clone()) };
@@ -121,6 +144,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     runtime.shutdown().await;
     stop_http.cancel();
     server.await.context("the HTTP server task failed")?.context("the HTTP server failed")?;
+    if let Some(t) = &tracer {
+        t.shutdown(std::time::Duration::from_secs(5)).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -64,7 +64,12 @@ pub(crate) async fn list(
     let (limit, cursor) = q.parse()?;
     let artifacts = state.store.artifact_list(&auth.tenant, cursor, limit).await?;
     let next_cursor = (artifacts.len() == limit as usize).then(|| artifacts.last().map(|a| a.id.to_string())).flatten();
-    Ok(axum::Json(ArtifactList { artifacts: artifacts.into_iter().map(ArtifactView::from).collect(), next_cursor }))
+    // Expired files are gone to downloads (410) before the cleaner deletes their rows: they are
+    // not listed either. The cursor still goes on from the last row read, so a page may hold
+    // fewer than `limit` and yet not be the last.
+    let now = now_ms();
+    let artifacts = artifacts.into_iter().filter(|a| !a.expired(now)).map(ArtifactView::from).collect();
+    Ok(axum::Json(ArtifactList { artifacts, next_cursor }))
 }
 
 /// One artifact.

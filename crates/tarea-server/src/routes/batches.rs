@@ -97,12 +97,14 @@ async fn view(state: &AppState, tenant: &str, id: BatchId) -> Result<BatchView, 
 
 /// Creates a batch and its items, all or nothing.
 #[utoipa::path(post, path = "/v1/batches", request_body = BatchCreate, tag = "batches",
+    params(("traceparent" = Option<String>, Header, description = "W3C trace context of the calling request: with job traces on, its trace gets a span for each job created")),
     responses((status = 201, body = BatchView, description = "Created, with job_ids"),
               (status = 400, description = "invalid_request: details.field names the item (jobs[3].kind)"),
               (status = 413, description = "payload_too_large (32 MiB)")))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     auth: Auth,
+    headers: axum::http::HeaderMap,
     Json(req): Json<BatchCreate>,
 ) -> Result<(StatusCode, axum::Json<BatchView>), ApiError> {
     let n = req.jobs.len();
@@ -130,6 +132,7 @@ pub(crate) async fn create(
     for e in made.iter().filter(|e| e.created) {
         state.metrics.jobs_enqueued(&e.job.tenant, &e.job.queue, &e.job.kind, 1);
     }
+    super::jobs::trace_enqueue(&state, &headers, &made, now);
     tracing::info!(tenant = %auth.tenant, batch = %batch.id, items = n, "batch created");
     let mut view = BatchView::from(batch);
     view.job_ids = Some(made.into_iter().map(|e| e.job.id.to_string()).collect());

@@ -1,6 +1,6 @@
 //! Creating, reading, listing, cancelling and retrying jobs.
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use tarea_core::{Enqueued, ErrorCode, JobFilter};
 use tarea_runtime::now_ms;
@@ -20,8 +20,18 @@ fn count_created(state: &AppState, done: &[Enqueued]) {
     }
 }
 
+/// With job traces on, a request that carries a W3C `traceparent` (the app's own tracing) gets
+/// a span for each job it created, from `started_at` (ms) to now, linked to the job's trace.
+pub(crate) fn trace_enqueue(state: &AppState, headers: &HeaderMap, done: &[Enqueued], started_at: i64) {
+    let (Some(tracer), Some(parent)) = (&state.tracer, headers.get("traceparent")) else { return };
+    if let Ok(parent) = parent.to_str() {
+        tracer.enqueued_by(done.iter().filter(|e| e.created).map(|e| &e.job), parent, started_at);
+    }
+}
+
 /// Creates a job.
 #[utoipa::path(post, path = "/v1/jobs", request_body = EnqueueRequest, tag = "jobs",
+    params(("traceparent" = Option<String>, Header, description = "W3C trace context of the calling request: with job traces on, its trace gets a span for each job created")),
     responses((status = 201, body = JobView, description = "Created"),
               (status = 200, body = JobView, description = "An existing job with the same idempotency key"),
               (status = 400, description = "invalid_json / invalid_request"),
@@ -29,6 +39,7 @@ fn count_created(state: &AppState, done: &[Enqueued]) {
 pub(crate) async fn enqueue(
     State(state): State<AppState>,
     auth: Auth,
+    headers: HeaderMap,
     Json(req): Json<EnqueueRequest>,
 ) -> Result<(StatusCode, axum::Json<JobView>), ApiError> {
     let now = now_ms();
@@ -37,6 +48,7 @@ pub(crate) async fn enqueue(
     crate::cache_scope::bind(&state, &auth.tenant, &mut spec, "").await?;
     let mut done = state.store.job_enqueue(&auth.tenant, vec![spec], now).await?;
     count_created(&state, &done);
+    trace_enqueue(&state, &headers, &done, now);
     let e = done.pop().ok_or_else(|| ApiError::not_found("job"))?;
     if e.created {
         // A new job has made nothing yet.
@@ -53,10 +65,12 @@ pub(crate) async fn one_view(state: &AppState, job: tarea_core::Job) -> Result<a
 
 /// Creates many jobs, all or nothing.
 #[utoipa::path(post, path = "/v1/jobs/batch", request_body = BatchRequest, tag = "jobs",
+    params(("traceparent" = Option<String>, Header, description = "W3C trace context of the calling request: with job traces on, its trace gets a span for each job created")),
     responses((status = 201, body = Jobs), (status = 400, description = "invalid_request (field names the job)")))]
 pub(crate) async fn enqueue_batch(
     State(state): State<AppState>,
     auth: Auth,
+    headers: HeaderMap,
     Json(req): Json<BatchRequest>,
 ) -> Result<(StatusCode, axum::Json<Jobs>), ApiError> {
     let max = state.limits.max_batch;
@@ -77,6 +91,7 @@ pub(crate) async fn enqueue_batch(
     }
     let done = state.store.job_enqueue(&auth.tenant, specs, now).await?;
     count_created(&state, &done);
+    trace_enqueue(&state, &headers, &done, now);
     let jobs = done.into_iter().map(|e| e.job.into()).collect();
     Ok((StatusCode::CREATED, axum::Json(Jobs { jobs })))
 }

@@ -23,8 +23,8 @@ use crate::{ApiError, AppState};
 const GATHER: Duration = Duration::from_secs(1);
 /// Ids named in one message; past this only the count grows.
 const IDS_MAX: usize = 100;
-/// How often a stream opened with a session checks that the session still lasts.
-const SESSION_CHECK: Duration = Duration::from_secs(30);
+/// How often a stream checks that the session or key that opened it still lasts.
+const SESSION_CHECK: Duration = Duration::from_secs(10);
 
 /// Filters of `GET /v1/events`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -85,10 +85,11 @@ pub(crate) async fn events(
     if all_tenants && !auth.admin {
         return Err(ApiError::new(ErrorCode::Forbidden, "only an admin key may follow every tenant's jobs"));
     }
-    // A stream opened with a dashboard session ends when the session does (sign-out, expiry).
-    let session = match crate::auth::bearer_of(&headers) {
-        Some(_) => None,
-        None => crate::ui::session::token(&headers).map(str::to_owned),
+    // A stream ends when what opened it does: a dashboard session (sign-out, expiry) or an API
+    // key (deleted).
+    let credential = match crate::auth::bearer_of(&headers) {
+        Some(key) => Some(Credential::Key(crate::hash_key(key))),
+        None => crate::ui::session::token(&headers).map(|t| Credential::Session(t.to_owned())),
     };
     let tenant = (!all_tenants).then_some(auth.tenant);
     let mut rx = state.hub.subscribe();
@@ -104,10 +105,9 @@ pub(crate) async fn events(
             tokio::select! {
                 _ = tx.closed() => return,
                 _ = state.shutdown.cancelled() => return,
-                _ = check.tick(), if session.is_some() => {
-                    match crate::ui::session::find(&state, session.as_deref().unwrap_or_default()).await {
-                        Err(e) if e.code == ErrorCode::Unauthorized => return,
-                        _ => {}
+                _ = check.tick(), if credential.is_some() => {
+                    if let Some(c) = &credential && c.revoked(&state).await {
+                        return;
                     }
                 }
                 _ = tokio::time::sleep_until(next), if due => {
@@ -134,6 +134,24 @@ pub(crate) async fn events(
         }
     });
     Ok(Sse::new(ReceiverStream::new(out)).keep_alive(KeepAlive::default()))
+}
+
+/// What opened a stream.
+enum Credential {
+    Session(String),
+    Key(tarea_core::KeyHash),
+}
+
+impl Credential {
+    /// Whether it is gone for sure (a store that does not answer ends nothing).
+    async fn revoked(&self, state: &AppState) -> bool {
+        match self {
+            Credential::Session(token) => {
+                matches!(crate::ui::session::find(state, token).await, Err(e) if e.code == ErrorCode::Unauthorized)
+            }
+            Credential::Key(hash) => matches!(state.store.api_key_find(*hash).await, Ok(None)),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -439,3 +439,22 @@ async fn the_tenant_stream_tells_of_every_change_gathered_and_only_its_own() {
     let events = read_events(&mut all, |e| !e.is_empty()).await;
     assert_eq!(events[0].1["queues"], json!(["ajenos"]), "an admin follows every tenant");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ends_when_the_key_that_opened_it_is_deleted() {
+    let server = TestServer::start().await;
+    let c = Client::new(&server).await;
+    let admin = server.key("acme", true).await;
+    let mut res = c.http.get(server.url("/v1/events")).bearer_auth(&c.key).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let keys: Value =
+        c.http.get(server.url("/v1/keys?tenant=acme")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let id = keys["keys"].as_array().unwrap().iter().find(|k| k["admin"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deleted = c.http.delete(server.url(&format!("/v1/keys/{id}"))).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    let ended = async { while res.chunk().await.unwrap().is_some() {} };
+    tokio::time::timeout(Duration::from_secs(20), ended).await.expect("the stream ended within its check interval");
+}

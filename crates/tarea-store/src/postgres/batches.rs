@@ -44,51 +44,64 @@ pub(crate) async fn create(
 /// A batch with its items counted by state.
 pub(crate) async fn get(tx: &Tx<'_>, tenant: &str, id: BatchId) -> StoreResult<Option<Batch>> {
     let stmt = tx
-        .prepare_cached(
-            "SELECT total, on_complete, callback_id, created_at, finished_at FROM batches WHERE id = $1 AND tenant = $2",
-        )
+        .prepare_cached(&format!("SELECT {BATCH_COLUMNS} FROM batches WHERE id = $1 AND tenant = $2"))
         .await
         .map_err(map_err)?;
     let Some(row) = tx.query_opt(&stmt, &[&id.0, &tenant]).await.map_err(map_err)? else { return Ok(None) };
-    Ok(Some(Batch {
-        id,
-        tenant: tenant.to_owned(),
-        total: row.get::<_, i64>(0).max(0) as u64,
-        counts: counts(tx, id).await?,
-        on_complete: spec_of(row.get(1))?,
-        callback_id: row.get::<_, Option<uuid::Uuid>>(2).map(JobId),
-        created_at: row.get(3),
-        finished_at: row.get(4),
-    }))
+    let mut batch = batch_of(&row, tenant)?;
+    batch.counts = counts(tx, &[id]).await?.remove(&id).unwrap_or_default();
+    Ok(Some(batch))
 }
 
-/// A page of a tenant's batches, newest first (ids are UUIDv7), each with its items counted.
+const BATCH_COLUMNS: &str = "id, total, on_complete, callback_id, created_at, finished_at";
+
+/// A batch from a row of [`BATCH_COLUMNS`], its counts not read yet.
+fn batch_of(row: &tokio_postgres::Row, tenant: &str) -> StoreResult<Batch> {
+    Ok(Batch {
+        id: BatchId(row.get(0)),
+        tenant: tenant.to_owned(),
+        total: row.get::<_, i64>(1).max(0) as u64,
+        counts: StateCounts::default(),
+        on_complete: spec_of(row.get(2))?,
+        callback_id: row.get::<_, Option<uuid::Uuid>>(3).map(JobId),
+        created_at: row.get(4),
+        finished_at: row.get(5),
+    })
+}
+
+/// A page of a tenant's batches, newest first (ids are UUIDv7), each with its items counted:
+/// two queries whatever the page's size.
 pub(crate) async fn list(tx: &Tx<'_>, tenant: &str, before: Option<BatchId>, limit: u32) -> StoreResult<Vec<Batch>> {
     let stmt = tx
-        .prepare_cached(
-            "SELECT id FROM batches WHERE tenant = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
-        )
+        .prepare_cached(&format!(
+            "SELECT {BATCH_COLUMNS} FROM batches WHERE tenant = $1 AND ($2::uuid IS NULL OR id < $2) \
+             ORDER BY id DESC LIMIT $3"
+        ))
         .await
         .map_err(map_err)?;
     let before = before.map(|b| b.0);
     let rows = tx.query(&stmt, &[&tenant, &before, &i64::from(limit)]).await.map_err(map_err)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        // A batch deleted between the two reads is left out.
-        out.extend(get(tx, tenant, BatchId(row.get(0))).await?);
+    let mut batches = rows.iter().map(|r| batch_of(r, tenant)).collect::<StoreResult<Vec<_>>>()?;
+    let ids: Vec<BatchId> = batches.iter().map(|b| b.id).collect();
+    let mut counts = counts(tx, &ids).await?;
+    for b in &mut batches {
+        b.counts = counts.remove(&b.id).unwrap_or_default();
     }
-    Ok(out)
+    Ok(batches)
 }
 
-async fn counts(tx: &Tx<'_>, id: BatchId) -> StoreResult<StateCounts> {
+/// The items of each of `ids`, counted by state, in one query.
+async fn counts(tx: &Tx<'_>, ids: &[BatchId]) -> StoreResult<std::collections::HashMap<BatchId, StateCounts>> {
     let stmt = tx
-        .prepare_cached("SELECT state, count(*) FROM jobs WHERE batch_id = $1 GROUP BY state")
+        .prepare_cached("SELECT batch_id, state, count(*) FROM jobs WHERE batch_id = ANY($1) GROUP BY batch_id, state")
         .await
         .map_err(map_err)?;
-    let mut c = StateCounts::default();
-    for row in tx.query(&stmt, &[&id.0]).await.map_err(map_err)? {
-        let n = row.get::<_, i64>(1).max(0) as u64;
-        match state_of(row.get(0))? {
+    let ids: Vec<uuid::Uuid> = ids.iter().map(|b| b.0).collect();
+    let mut out = std::collections::HashMap::<BatchId, StateCounts>::new();
+    for row in tx.query(&stmt, &[&ids]).await.map_err(map_err)? {
+        let c = out.entry(BatchId(row.get(0))).or_default();
+        let n = row.get::<_, i64>(2).max(0) as u64;
+        match state_of(row.get(1))? {
             JobState::Scheduled => c.scheduled = n,
             JobState::Queued => c.queued = n,
             JobState::Running => c.running = n,
@@ -98,7 +111,7 @@ async fn counts(tx: &Tx<'_>, id: BatchId) -> StoreResult<StateCounts> {
             JobState::Cancelled => c.cancelled = n,
         }
     }
-    Ok(c)
+    Ok(out)
 }
 
 async fn items_in(tx: &Tx<'_>, id: BatchId, states: &[i16]) -> StoreResult<Vec<JobId>> {

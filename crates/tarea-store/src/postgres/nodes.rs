@@ -6,6 +6,11 @@ use tarea_core::{ExternalWorker, NodeInfo, NodeRole, StoreResult};
 
 use super::{Tx, map_err};
 
+/// Whether worker `workers.name` holds a live lease at `$1` (now). A worker that only
+/// heartbeats a long job claims nothing meanwhile; it stays listed while it runs it.
+const HOLDS_LEASE: &str = "EXISTS (SELECT 1 FROM jobs WHERE jobs.state = 2 AND jobs.locked_until >= $1 \
+     AND jobs.tenant = workers.tenant AND jobs.locked_by = workers.name)";
+
 /// The one leadership row's name.
 const LEADER: &str = "maintenance";
 
@@ -83,17 +88,20 @@ pub(crate) async fn worker_seen(
         .map_err(map_err)?;
     let expires = now.saturating_add(lease_ms as i64);
     tx.execute(&stmt, &[&tenant, &name, &queues, &now, &expires]).await.map_err(map_err)?;
-    let stmt = tx.prepare_cached("DELETE FROM workers WHERE expires_at < $1").await.map_err(map_err)?;
+    let stmt = tx
+        .prepare_cached(&format!("DELETE FROM workers WHERE expires_at < $1 AND NOT {HOLDS_LEASE}"))
+        .await
+        .map_err(map_err)?;
     tx.execute(&stmt, &[&now]).await.map_err(map_err)?;
     Ok(())
 }
 
 pub(crate) async fn worker_list(tx: &Tx<'_>, tenant: Option<&str>, now: i64) -> StoreResult<Vec<ExternalWorker>> {
     let stmt = tx
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT tenant, name, queues, first_seen_at, seen_at FROM workers \
-             WHERE expires_at >= $1 AND ($2::text IS NULL OR tenant = $2) ORDER BY tenant, name",
-        )
+             WHERE (expires_at >= $1 OR {HOLDS_LEASE}) AND ($2::text IS NULL OR tenant = $2) ORDER BY tenant, name"
+        ))
         .await
         .map_err(map_err)?;
     let rows = tx.query(&stmt, &[&now, &tenant]).await.map_err(map_err)?;

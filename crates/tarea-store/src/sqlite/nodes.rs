@@ -5,6 +5,11 @@ use tarea_core::{ExternalWorker, NodeInfo, NodeRole, StoreResult};
 
 use super::map_err;
 
+/// Whether worker `workers.name` holds a live lease at `?1` (now). A worker that only
+/// heartbeats a long job claims nothing meanwhile; it stays listed while it runs it.
+const HOLDS_LEASE: &str = "EXISTS (SELECT 1 FROM jobs WHERE jobs.state = 2 AND jobs.locked_until >= ?1 \
+     AND jobs.tenant = workers.tenant AND jobs.locked_by = workers.name)";
+
 /// The one leadership row's name.
 const LEADER: &str = "maintenance";
 
@@ -96,17 +101,17 @@ pub(crate) fn worker_seen(
     )
     .and_then(|mut s| s.execute(params![tenant, name, list_text(queues), now, now.saturating_add(lease_ms as i64)]))
     .map_err(map_err)?;
-    conn.prepare_cached("DELETE FROM workers WHERE expires_at < ?1")
+    conn.prepare_cached(&format!("DELETE FROM workers WHERE expires_at < ?1 AND NOT {HOLDS_LEASE}"))
         .and_then(|mut s| s.execute(params![now]))
         .map_err(map_err)?;
     Ok(())
 }
 
 pub(crate) fn worker_list(conn: &Connection, tenant: Option<&str>, now: i64) -> StoreResult<Vec<ExternalWorker>> {
-    conn.prepare_cached(
+    conn.prepare_cached(&format!(
         "SELECT tenant, name, queues, first_seen_at, seen_at FROM workers \
-         WHERE expires_at >= ?1 AND (?2 IS NULL OR tenant = ?2) ORDER BY tenant, name",
-    )
+         WHERE (expires_at >= ?1 OR {HOLDS_LEASE}) AND (?2 IS NULL OR tenant = ?2) ORDER BY tenant, name"
+    ))
     .and_then(|mut s| {
         s.query_map(params![now, tenant], |r| {
             let queues: String = r.get(2)?;

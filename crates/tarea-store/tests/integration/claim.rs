@@ -149,3 +149,18 @@ store_test!(one_tenants_backlog_does_not_hold_back_another_tenants_job, |s: S| a
     assert!(ids.contains(&small), "the small tenant's only job is in the first claim");
     assert!(ids.contains(&urgent), "within a tenant, priority still comes first");
 });
+
+store_test!(a_worker_running_a_long_job_stays_listed_after_its_claims_stop, |s: S| async move {
+    enqueue_one(&s, spec("x", "q"), NOW).await;
+    let job = claim_one(&s, "q", NOW + 5).await;
+    s.worker_seen(T, "test", &["q".to_owned()], 1_000, NOW + 5).await.unwrap();
+    let names = |w: Vec<tarea_core::ExternalWorker>| w.into_iter().map(|w| w.name).collect::<Vec<_>>();
+    // Past its own registration, inside the job's lease (30 s), which its heartbeats renew.
+    let later = NOW + 10_000;
+    s.worker_seen(T, "otro", &[], 1_000, later).await.unwrap();
+    assert_eq!(names(s.worker_list(None, later).await.unwrap()), ["otro", "test"]);
+    assert_eq!(names(s.worker_list(Some(T), later).await.unwrap()), ["otro", "test"]);
+    // The lease runs out (the worker died): it is gone.
+    let gone = job.locked_until.unwrap() + 1;
+    assert!(s.worker_list(None, gone).await.unwrap().is_empty());
+});

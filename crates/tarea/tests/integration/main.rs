@@ -4,6 +4,7 @@ mod cli;
 mod cluster;
 mod crash;
 mod sigterm;
+mod traces;
 
 use std::time::Duration;
 
