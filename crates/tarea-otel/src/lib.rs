@@ -130,7 +130,8 @@ impl Tracer {
     /// `started_at` (ms) to now: `traceparent` is that request's W3C header. A malformed header
     /// is ignored.
     pub fn enqueued_by<'a>(&self, jobs: impl IntoIterator<Item = &'a Job>, traceparent: &str, started_at: i64) {
-        let Some(caller) = callers::parse(traceparent) else { return };
+        // A caller that does not record its trace gets no span in it (it would be an orphan).
+        let Some(caller) = callers::parse(traceparent).filter(|c| c.is_sampled()) else { return };
         let end = now_ms();
         for job in jobs.into_iter().filter(|j| ids::sampled(j.id, self.config.sample)) {
             let span = callers::enqueue_span(&caller, job, (started_at, end), &self.scope);
@@ -142,9 +143,10 @@ impl Tracer {
     pub async fn shutdown(&self, grace: Duration) {
         self.stop.cancel();
         let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(task) = task
-            && tokio::time::timeout(grace, task).await.is_err()
+        if let Some(mut task) = task
+            && tokio::time::timeout(grace, &mut task).await.is_err()
         {
+            task.abort();
             tracing::warn!("the last job traces were not exported within {grace:?}; they are dropped");
         }
     }
@@ -226,6 +228,30 @@ mod tests {
         for bad in ["127.0.0.1:4318", "ftp://127.0.0.1", "http://", ""] {
             assert!(traces_url(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn only_an_app_that_records_its_trace_gets_an_enqueue_span_in_it() {
+        let tracer = Tracer::new(TraceConfig {
+            endpoint: "http://127.0.0.1:4318".into(),
+            sample: 1.0,
+            node: "n".into(),
+            version: "0".into(),
+        })
+        .unwrap();
+        let mut inbox = tracer.inbox.lock().unwrap().take().unwrap();
+        let job = tarea_core::Job::from_spec(
+            JobId::new(),
+            "t",
+            tarea_testkit::spec("informe.ocr", "q"),
+            1_000,
+            3,
+            tarea_core::RetryPolicy::default(),
+        );
+        tracer.enqueued_by([&job], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", 1_000);
+        assert!(inbox.try_recv().is_err(), "the app does not record this trace");
+        tracer.enqueued_by([&job], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", 1_000);
+        assert!(matches!(inbox.try_recv(), Ok(Note::Span(_))));
     }
 
     #[test]

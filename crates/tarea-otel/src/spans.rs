@@ -20,13 +20,19 @@ use tarea_core::{Job, JobAttempt, JobError, JobId, JobState};
 use crate::ids::{Part, span_id, trace_id};
 
 /// The root span: the job from its creation to its end, `ended` (a terminal state) at `end`.
-pub(crate) fn job(job: &Job, ended: JobState, end: i64, scope: &InstrumentationScope) -> SpanData {
+pub(crate) fn job(
+    job: &Job,
+    ended: JobState,
+    end: i64,
+    error: Option<&JobError>,
+    scope: &InstrumentationScope,
+) -> SpanData {
     let mut attributes = job_attributes(job);
     attributes.push(KeyValue::new("tarea.state", ended.as_str()));
     attributes.push(KeyValue::new("tarea.attempts", i64::from(job.attempt)));
     let status = match ended {
         JobState::Succeeded => Status::Ok,
-        JobState::Dead => error_status(job.error.as_ref()),
+        JobState::Dead => error_status(error),
         _ => Status::Unset,
     };
     let mut links = Vec::new();
@@ -78,13 +84,15 @@ pub(crate) fn attempt(job: &Job, run: &JobAttempt, scope: &InstrumentationScope)
     if let Some(worker) = &run.worker {
         attributes.push(KeyValue::new("tarea.worker", worker.clone()));
     }
-    if let Some(e) = &run.error {
+    // A run that succeeded or was cancelled has no error of its own (the row may still hold
+    // an earlier run's).
+    let error = run.error.as_ref().filter(|_| !matches!(run.state, JobState::Succeeded | JobState::Cancelled));
+    if let Some(e) = error {
         attributes.push(KeyValue::new("error.type", e.code.clone()));
     }
     let status = match run.state {
         JobState::Succeeded => Status::Ok,
-        JobState::Cancelled => Status::Unset,
-        _ if run.error.is_some() => error_status(run.error.as_ref()),
+        _ if error.is_some() => error_status(error),
         _ => Status::Unset,
     };
     Some(span(
@@ -216,7 +224,7 @@ mod tests {
     fn the_root_spans_the_job_and_carries_its_end() {
         let scope = InstrumentationScope::builder("tarea").build();
         let job = sample_job();
-        let root = super::job(&job, JobState::Dead, 6_500, &scope);
+        let root = super::job(&job, JobState::Dead, 6_500, job.error.as_ref(), &scope);
         assert_eq!(root.span_context.trace_id(), trace_id(job.id));
         assert_eq!(root.parent_span_id, opentelemetry::trace::SpanId::INVALID);
         assert_eq!((root.start_time, root.end_time), (time(1_000), time(6_500)));

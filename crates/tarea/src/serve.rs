@@ -128,6 +128,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         served = &mut server => {
             // The listener failed on its own: stop the workers cleanly and report it.
             runtime.shutdown().await;
+            if let Some(t) = &tracer {
+                t.shutdown(std::time::Duration::from_secs(5)).await;
+            }
             served.context("the HTTP server task failed")?.context("the HTTP server failed")?;
             anyhow::bail!("the HTTP server stopped unexpectedly");
         }
@@ -143,10 +146,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // heartbeat and fail their jobs; it hands out no new work (claims answer empty).
     runtime.shutdown().await;
     stop_http.cancel();
-    server.await.context("the HTTP server task failed")?.context("the HTTP server failed")?;
+    let served = server.await;
     if let Some(t) = &tracer {
         t.shutdown(std::time::Duration::from_secs(5)).await;
     }
+    served.context("the HTTP server task failed")?.context("the HTTP server failed")?;
     tracing::info!("stopped");
     Ok(())
 }
