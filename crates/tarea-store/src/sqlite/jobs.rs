@@ -10,6 +10,7 @@ use super::{map_err, queues};
 
 /// Creates the jobs of one request, all or nothing.
 pub(crate) fn enqueue(b: &mut Batch<'_>, tenant: &str, specs: Vec<JobSpec>, now: i64) -> StoreResult<Vec<Enqueued>> {
+    b.words.set();
     let mut defaults: HashMap<String, QueueSettings> = HashMap::new();
     let mut out = Vec::with_capacity(specs.len());
     for spec in specs {
@@ -88,9 +89,7 @@ fn insert(conn: &Connection, tenant: &str, mut spec: JobSpec, queue: &QueueSetti
         ])
     })
     .map_err(map_err)?;
-    conn.prepare_cached("INSERT INTO jobs_text (rowid, body) VALUES (last_insert_rowid(), ?1)")
-        .and_then(|mut s| s.execute(params![job.payload.get()]))
-        .map_err(map_err)?;
+    // Its search words are written after the commit (deferred.rs).
     Ok(job)
 }
 

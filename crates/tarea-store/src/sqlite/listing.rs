@@ -140,11 +140,13 @@ fn count(conn: &Connection, tenant: &str, queue: Option<&str>, state: Option<Job
 }
 
 /// Puts the words of job `id` (its payload, result and error as they are now) in the search
-/// index, in the transaction that made or changed it.
+/// index, in the transaction that changed them. A job past the indexed mark is left to
+/// deferred.rs, which will index it as it is by then.
 pub(crate) fn index_text(conn: &Connection, id: &[u8]) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO jobs_text (rowid, body) SELECT rowid, \
-         payload || ' ' || coalesce(result, '') || ' ' || coalesce(error, '') FROM jobs WHERE id = ?1",
+         payload || ' ' || coalesce(result, '') || ' ' || coalesce(error, '') FROM jobs WHERE id = ?1 \
+         AND rowid <= (SELECT upto FROM jobs_text_upto)",
     )
     .and_then(|mut s| s.execute(rusqlite::params![id]))
     .map_err(map_err)?;

@@ -336,8 +336,9 @@ CREATE VIRTUAL TABLE jobs_text USING fts5(body, content = '', contentless_delete
     tokenize = 'unicode61 remove_diacritics 2');
 INSERT INTO jobs_text (rowid, body)
     SELECT rowid, payload || ' ' || coalesce(result, '') || ' ' || coalesce(error, '') FROM jobs;
--- Kept up to date by listing.rs's `index_text` where a job is made or its result or error
--- changes (triggers on insert and update cost every enqueue and completion their row capture).
+-- Kept up to date by listing.rs's `index_text` where a job's result or error changes, and for
+-- new jobs by deferred.rs (triggers on insert and update cost every enqueue and completion
+-- their row capture).
 CREATE TRIGGER jobs_text_deleted AFTER DELETE ON jobs
 BEGIN
     DELETE FROM jobs_text WHERE rowid = OLD.rowid;
@@ -349,6 +350,19 @@ CREATE INDEX batches_tenant ON batches (tenant, id);
 CREATE INDEX artifacts_tenant ON artifacts (tenant, id);
 CREATE INDEX api_keys_tenant ON api_keys (tenant);
 CREATE INDEX ui_sessions_key ON ui_sessions (key_id);
+"#,
+    r#"
+-- Search words are written after the commit that makes a job, in steps of the writer's own
+-- (deferred.rs): every job up to this rowid has its words in jobs_text.
+CREATE TABLE jobs_text_upto (one INTEGER PRIMARY KEY CHECK (one = 1), upto INTEGER NOT NULL);
+INSERT INTO jobs_text_upto VALUES (1, (SELECT coalesce(max(rowid), 0) FROM jobs));
+-- Deleting the newest job frees its rowid for the next one (no AUTOINCREMENT): the mark moves
+-- back below it, so that job is not taken for indexed.
+CREATE TRIGGER jobs_text_upto_deleted AFTER DELETE ON jobs
+WHEN OLD.rowid > coalesce((SELECT max(rowid) FROM jobs), 0)
+BEGIN
+    UPDATE jobs_text_upto SET upto = min(upto, coalesce((SELECT max(rowid) FROM jobs), 0));
+END;
 "#,
 ];
 

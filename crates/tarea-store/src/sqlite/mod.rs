@@ -5,6 +5,7 @@ mod batches;
 mod claim;
 mod complete;
 mod counts;
+mod deferred;
 mod history;
 mod jobs;
 mod listing;
@@ -63,6 +64,8 @@ pub struct SqliteStore {
     writer: Writer,
     readers: Arc<Readers>,
     stop: Arc<AtomicBool>,
+    /// New jobs waiting for their search words (deferred.rs).
+    words: Arc<deferred::Pending>,
 }
 
 impl Drop for SqliteStore {
@@ -135,7 +138,9 @@ impl SqliteStore {
         // Relaxed commits do not wait for the disk: an idle writer lets every caller commit on
         // its own thread. With fsync, only enqueues do (see `Writer::write_eager`).
         let relaxed = options.durability == Durability::Relaxed;
-        Ok(SqliteStore { writer: Writer::start(conn, sink, relaxed, !relaxed), readers: Readers::new(path), stop })
+        let words = Arc::new(deferred::Pending::new());
+        let writer = Writer::start(conn, sink, relaxed, !relaxed, Arc::clone(&words));
+        Ok(SqliteStore { writer, readers: Readers::new(path), stop, words })
     }
 }
 
@@ -158,6 +163,11 @@ impl Store for SqliteStore {
     }
 
     async fn job_list(&self, tenant: &str, filter: JobFilter) -> StoreResult<JobPage> {
+        if filter.search.is_some() && self.words.is_set() {
+            // New jobs get their search words after their commit: a search writes what is
+            // pending first, so it sees every job.
+            self.writer.write(|b| deferred::catch_up(b.conn, deferred::SEARCH_CATCH_UP)).await?;
+        }
         let tenant = tenant.to_owned();
         self.readers.read(move |c| listing::list(c, &tenant, &filter)).await
     }

@@ -52,4 +52,10 @@ fn hot_queries_use_their_indexes() {
     let list =
         plan(&conn, "SELECT id FROM jobs WHERE tenant = 't' AND id < x'00' ORDER BY tenant DESC, id DESC LIMIT 10");
     assert!(list.contains("jobs_tenant") && !list.contains("TEMP B-TREE"), "{list}");
+    // The search words of new jobs, written after their commit (deferred.rs): a rowid range.
+    let words = plan(
+        &conn,
+        "SELECT max(rowid), count(*) FROM (SELECT rowid FROM jobs WHERE rowid > 5 ORDER BY rowid LIMIT 500)",
+    );
+    assert!(words.contains("USING INTEGER PRIMARY KEY (rowid>?)") && !words.contains("TEMP B-TREE"), "{words}");
 }

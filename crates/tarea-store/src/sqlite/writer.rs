@@ -21,6 +21,7 @@ use tarea_core::{EventSink, JobEvent, JobState, StoreError, StoreResult};
 use tokio::sync::oneshot;
 
 use super::counts::{Move, flush_moves};
+use super::deferred::{self, Pending};
 use super::map_err;
 
 /// Most operations committed together; bounds the latency one group adds to its first caller.
@@ -32,6 +33,8 @@ type Reply = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 /// queue-count moves its state changes make (written once per queue at the end of the op).
 pub(crate) struct Batch<'c> {
     pub(crate) conn: &'c Connection,
+    /// New jobs wait for their search words (deferred.rs).
+    pub(crate) words: &'c Pending,
     pub(crate) events: Vec<JobEvent>,
     moves: Vec<Move>,
     replies: Vec<Reply>,
@@ -84,6 +87,8 @@ struct Shared {
     since_checkpoint: AtomicU32,
     /// Whether commits fsync the WAL (only then does reusing it pay; see `after_group`).
     reuse_wal: bool,
+    /// New jobs waiting for their search words, written when the writer is idle.
+    words: Arc<Pending>,
 }
 
 impl Shared {
@@ -113,7 +118,13 @@ impl Shared {
 impl Writer {
     /// Starts the writer thread on `conn`; `inline` lets callers write themselves when the
     /// writer is idle; `reuse_wal` (commits that fsync) makes it checkpoint every so often.
-    pub(crate) fn start(conn: Connection, sink: Arc<dyn EventSink>, inline: bool, reuse_wal: bool) -> Writer {
+    pub(crate) fn start(
+        conn: Connection,
+        sink: Arc<dyn EventSink>,
+        inline: bool,
+        reuse_wal: bool,
+        words: Arc<Pending>,
+    ) -> Writer {
         let (tx, rx) = mpsc::channel::<Op>();
         let shared = Arc::new(Shared {
             conn: Mutex::new(conn),
@@ -122,6 +133,7 @@ impl Writer {
             sink,
             since_checkpoint: AtomicU32::new(0),
             reuse_wal,
+            words,
         });
         let thread = Arc::clone(&shared);
         std::thread::Builder::new()
@@ -211,7 +223,7 @@ impl Writer {
             && self.shared.queued.load(Ordering::SeqCst) == 0
             && let Ok(conn) = self.shared.conn.try_lock()
         {
-            run_group(&conn, op, None, &*self.shared.sink);
+            run_group(&conn, op, None, &self.shared);
             self.shared.after_group(&conn);
             return Ok(());
         }
@@ -266,7 +278,25 @@ fn execute_cached(conn: &Connection, sql: &str) -> StoreResult<()> {
 const CHECKPOINT_AFTER_GROUPS: u32 = 100;
 
 fn run(shared: &Shared, rx: mpsc::Receiver<Op>) {
-    while let Ok(first) = rx.recv() {
+    let mut groups = 0u32;
+    loop {
+        // With new jobs waiting for their search words, a writer idle a moment writes them,
+        // a step at a time, until a caller needs it again.
+        let first = if shared.words.is_set() {
+            match rx.recv_timeout(deferred::IDLE) {
+                Ok(op) => op,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    while shared.queued.load(Ordering::SeqCst) == 0 && shared.words.step(&shared.lock()) {}
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(op) => op,
+                Err(_) => break,
+            }
+        };
         shared.queued.fetch_sub(1, Ordering::SeqCst);
         let conn = shared.lock();
         let mut more = || {
@@ -274,17 +304,25 @@ fn run(shared: &Shared, rx: mpsc::Receiver<Op>) {
                 shared.queued.fetch_sub(1, Ordering::SeqCst);
             })
         };
-        run_group(&conn, first, Some(&mut more), &*shared.sink);
+        run_group(&conn, first, Some(&mut more), shared);
         shared.after_group(&conn);
+        // Under load that never pauses, the words still move on.
+        groups += 1;
+        if groups >= deferred::EVERY_GROUPS && shared.words.is_set() {
+            groups = 0;
+            shared.words.step(&conn);
+        }
     }
 }
 
 /// Runs `first` and whatever `more` yields (up to `MAX_GROUP`) in one transaction, commits
 /// once, publishes the events and answers every caller. Without `more`, `first` runs alone
 /// (see `Batch::solo`).
-fn run_group(conn: &Connection, first: Op, mut more: Option<&mut dyn FnMut() -> Option<Op>>, sink: &dyn EventSink) {
+fn run_group(conn: &Connection, first: Op, mut more: Option<&mut dyn FnMut() -> Option<Op>>, shared: &Shared) {
+    let sink = &*shared.sink;
     let mut batch = Batch {
         conn,
+        words: &shared.words,
         events: Vec::new(),
         moves: Vec::new(),
         replies: Vec::new(),
