@@ -158,7 +158,8 @@ mod tests {
     async fn new_jobs_get_their_words_when_the_writer_is_idle_and_searches_never_miss_them() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tarea.db");
-        let store = SqliteStore::open(&path, SqliteOptions { durability: Durability::Full }, Arc::new(NoEvents)).unwrap();
+        let store =
+            SqliteStore::open(&path, SqliteOptions { durability: Durability::Full }, Arc::new(NoEvents)).unwrap();
         let specs = (0..1_200).map(|i| spec(&format!("perro{i}"))).collect();
         store.job_enqueue("t", specs, 1_000).await.unwrap();
         idle_until_indexed(&path).await;
@@ -181,7 +182,8 @@ mod tests {
         // Words left pending at a stop are written after the next start.
         let waiting = store.job_enqueue("t", vec![spec("Canela")], 5_000).await.unwrap()[0].job.id;
         drop(store);
-        let store = SqliteStore::open(&path, SqliteOptions { durability: Durability::Full }, Arc::new(NoEvents)).unwrap();
+        let store =
+            SqliteStore::open(&path, SqliteOptions { durability: Durability::Full }, Arc::new(NoEvents)).unwrap();
         idle_until_indexed(&path).await;
         assert_eq!(found(&store, "canela").await, [waiting]);
     }
