@@ -272,18 +272,20 @@ pub(crate) async fn resume(
 /// Makes the schedule's job now, outside its ticks (tagged `schedule:{name}` like the others);
 /// the schedule's own ticks are unchanged.
 #[utoipa::path(post, path = "/v1/schedules/{name}/run", tag = "schedules",
-    params(("name" = String, Path, description = "Schedule name")),
+    params(("name" = String, Path, description = "Schedule name"), ("traceparent" = Option<String>, Header, description = "W3C trace context of the calling request: with job traces on, its trace gets a span for each job created")),
     responses((status = 201, body = JobView), (status = 404, description = "not_found")))]
 pub(crate) async fn run(
     State(state): State<AppState>,
     auth: Auth,
     Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Result<(StatusCode, axum::Json<JobView>), ApiError> {
     let s = state.store.schedule_get(&auth.tenant, &name).await?.ok_or_else(|| not_found(&name))?;
     let now = now_ms();
     let mut job = ScheduleSpec::job_for_tick(&name, &s.job, now);
     job.idempotency_key = None;
     let mut done = state.store.job_enqueue(&auth.tenant, vec![job], now).await?;
+    super::jobs::trace_enqueue(&state, &headers, &done, now);
     let made = done.pop().ok_or_else(|| ApiError::internal("an enqueue answered no job"))?;
     state.metrics.jobs_enqueued(&made.job.tenant, &made.job.queue, &made.job.kind, 1);
     Ok((StatusCode::CREATED, axum::Json(made.job.into())))

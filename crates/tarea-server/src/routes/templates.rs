@@ -292,12 +292,13 @@ pub(crate) struct RerenderQuery {
 /// `rerender-<job id>`, so calling this twice never renders a document twice. At most 10,000
 /// jobs per call: `more` and `after` say where the next call goes on (`?after=`).
 #[utoipa::path(post, path = "/v1/templates/{name}/rerender", tag = "templates",
-    params(("name" = String, Path, description = "Template name"), RerenderQuery),
+    params(("name" = String, Path, description = "Template name"), RerenderQuery, ("traceparent" = Option<String>, Header, description = "W3C trace context of the calling request: with job traces on, its trace gets a span for each job created")),
     responses((status = 202, body = Rerendered), (status = 404, description = "not_found")))]
 pub(crate) async fn rerender(
     State(state): State<AppState>,
     auth: Auth,
     Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
     Query(q): Query<RerenderQuery>,
 ) -> Result<(StatusCode, axum::Json<Rerendered>), ApiError> {
     let version = state.store.template_latest(&auth.tenant, &name).await?.ok_or_else(|| not_found(&state, &name))?;
@@ -326,6 +327,7 @@ pub(crate) async fn rerender(
         }
         if !specs.is_empty() {
             let done = state.store.job_enqueue(&auth.tenant, specs, now).await?;
+            super::jobs::trace_enqueue(&state, &headers, &done, now);
             jobs.extend(done.into_iter().map(|e| e.job.id));
         }
         if more || !full {

@@ -177,6 +177,23 @@ async fn each_job_is_one_trace_from_enqueue_through_every_attempt_to_its_end() {
     assert_eq!(hex::encode(&span.links[0].trace_id), trace);
     assert_eq!(span.links[0].span_id, root.span_id);
 
+    // A schedule run by hand from the app's request: the app's trace gets that enqueue too.
+    let schedule =
+        json!({"cron": "0 2 * * *", "timezone": "America/Argentina/Buenos_Aires", "job": {"kind": "tarea.noop"}});
+    let res = http.put(node.url("/v1/schedules/estadisticas")).bearer_auth(&key).json(&schedule).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let nightly_trace = "5bf92f3577b34da6a3ce929d0e0e4737";
+    let res = http
+        .post(node.url("/v1/schedules/estadisticas/run"))
+        .bearer_auth(&key)
+        .header("traceparent", format!("00-{nightly_trace}-00f067aa0ba902b8-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let theirs = collector.trace(nightly_trace, 1).await;
+    assert_eq!(theirs[0].span.name, "enqueue tarea.noop");
+
     // A built-in job runs on this node; a job cancelled while it waits ends with a cancel.
     let (_, noop) = post_json(&http, &node.url("/v1/jobs"), &key, json!({"kind": "tarea.noop"})).await;
     let noop_trace = noop["id"].as_str().unwrap().replace('-', "");
