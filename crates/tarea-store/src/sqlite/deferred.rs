@@ -12,8 +12,9 @@
 //!
 //! A job whose words change (its result or error) is reindexed in its own transaction as
 //! before, unless it is past the mark: then the step will index it as it is by then.
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 use tarea_core::StoreResult;
@@ -31,22 +32,26 @@ pub(crate) const SEARCH_CATCH_UP: u32 = 200_000;
 
 /// Whether new jobs may be waiting for their words.
 #[derive(Debug)]
-pub(crate) struct Pending(AtomicBool);
+pub(crate) struct Pending {
+    pending: AtomicBool,
+    /// When a failed step was last logged: at most once a minute.
+    warned: Mutex<Option<Instant>>,
+}
 
 impl Pending {
     /// Pending at start: a crash may have left jobs past the mark.
     pub(crate) fn new() -> Pending {
-        Pending(AtomicBool::new(true))
+        Pending { pending: AtomicBool::new(true), warned: Mutex::new(None) }
     }
 
     /// New jobs were written (called inside the transaction that writes them: a step cannot
     /// run before it commits, since it needs the same connection).
     pub(crate) fn set(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.pending.store(true, Ordering::Relaxed);
     }
 
     pub(crate) fn is_set(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.pending.load(Ordering::Relaxed)
     }
 
     /// Runs one step in a transaction of its own on `conn` (the writer's connection, held by
@@ -59,14 +64,21 @@ impl Pending {
                 if !conn.is_autocommit() {
                     let _ = conn.execute_batch("ROLLBACK");
                 }
-                tracing::warn!(error = %e, "writing the search words of new jobs failed; they are tried again later");
+                // Tried again after the next enqueue (or search), not in a loop; the mark
+                // keeps the place.
+                self.pending.store(false, Ordering::Relaxed);
+                let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+                if warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+                    *warned = Some(Instant::now());
+                    tracing::warn!(error = %e, "writing the search words of new jobs failed; they are tried again later");
+                }
                 return false;
             }
         };
         let more = indexed == u64::from(STEP);
         if !more {
             // Still under the connection's lock: an enqueue that commits after this sets it again.
-            self.0.store(false, Ordering::Relaxed);
+            self.pending.store(false, Ordering::Relaxed);
         }
         more
     }
