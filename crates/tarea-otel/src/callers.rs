@@ -12,7 +12,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SpanData, SpanEvents};
 use tarea_core::Job;
 
-use crate::ids::{Part, span_id, trace_id};
+use crate::ids::{Part, span_id};
 
 /// The caller's span from a `traceparent` value, through OpenTelemetry's own W3C propagator.
 /// A malformed value gives `None` (and is ignored, as the W3C recommendation says).
@@ -36,13 +36,7 @@ pub(crate) fn enqueue_span(
     (start, end): (i64, i64),
     scope: &InstrumentationScope,
 ) -> SpanData {
-    let job_root = SpanContext::new(
-        trace_id(job.id),
-        span_id(job.id, Part::Job),
-        opentelemetry::trace::TraceFlags::SAMPLED,
-        false,
-        opentelemetry::trace::TraceState::NONE,
-    );
+    let job_root = crate::spans::context(job.id, Part::Job);
     // Its own id, unique in the caller's trace: the job's enqueue id, derived like the others.
     let own = SpanContext::new(
         caller.trace_id(),

@@ -35,23 +35,22 @@ pub(crate) fn job(
         JobState::Dead => error_status(error),
         _ => Status::Unset,
     };
-    let mut links = Vec::new();
-    if let Some(parent) = job.parent_id {
-        // A chain: the job whose `then` made this one, in its own trace.
-        links.push(Link::new(context(parent, Part::Job, false), vec![KeyValue::new("tarea.link", "chain_parent")], 0));
-    }
-    span(
+    let mut root = span(
         job.id,
         Part::Job,
-        None,
         Cow::Owned(job.kind.clone()),
         SpanKind::Internal,
         (job.created_at, end),
         attributes,
-        links,
-        status,
         scope,
-    )
+    );
+    root.status = status;
+    if let Some(parent) = job.parent_id {
+        // A chain: the job whose `then` made this one, in its own trace.
+        let link = Link::new(context(parent, Part::Job), vec![KeyValue::new("tarea.link", "chain_parent")], 0);
+        root.links = links_of(vec![link]);
+    }
+    root
 }
 
 /// The job's creation, from its `created_at` to the moment its commit was published.
@@ -63,13 +62,10 @@ pub(crate) fn enqueue(job: &Job, committed_at: i64, scope: &InstrumentationScope
     span(
         job.id,
         Part::Enqueue,
-        Some(Part::Job),
         Cow::Borrowed("enqueue"),
         SpanKind::Producer,
-        (job.created_at, committed_at.max(job.created_at)),
+        (job.created_at, committed_at),
         attributes,
-        Vec::new(),
-        Status::Unset,
         scope,
     )
 }
@@ -90,39 +86,26 @@ pub(crate) fn attempt(job: &Job, run: &JobAttempt, scope: &InstrumentationScope)
     if let Some(e) = error {
         attributes.push(KeyValue::new("error.type", e.code.clone()));
     }
-    let status = match run.state {
-        JobState::Succeeded => Status::Ok,
-        _ if error.is_some() => error_status(error),
-        _ => Status::Unset,
-    };
-    Some(span(
+    let mut span = span(
         job.id,
         Part::Attempt(run.attempt),
-        Some(Part::Job),
         Cow::Borrowed("attempt"),
         SpanKind::Consumer,
         (start, end),
         attributes,
-        Vec::new(),
-        status,
         scope,
-    ))
+    );
+    span.status = match run.state {
+        JobState::Succeeded => Status::Ok,
+        _ if error.is_some() => error_status(error),
+        _ => Status::Unset,
+    };
+    Some(span)
 }
 
 /// A cancellation of a job that was waiting (no run ended with it): a moment in the trace.
 pub(crate) fn cancel(job: &Job, at: i64, scope: &InstrumentationScope) -> SpanData {
-    span(
-        job.id,
-        Part::Cancel,
-        Some(Part::Job),
-        Cow::Borrowed("cancel"),
-        SpanKind::Internal,
-        (at, at),
-        job_attributes(job),
-        Vec::new(),
-        Status::Unset,
-        scope,
-    )
+    span(job.id, Part::Cancel, Cow::Borrowed("cancel"), SpanKind::Internal, (at, at), job_attributes(job), scope)
 }
 
 /// The job's latest run, as its row describes it.
@@ -157,26 +140,26 @@ fn error_status(error: Option<&JobError>) -> Status {
     }
 }
 
-fn context(job: JobId, part: Part, remote: bool) -> SpanContext {
-    SpanContext::new(trace_id(job), span_id(job, part), TraceFlags::SAMPLED, remote, TraceState::NONE)
+/// The context of `part` of `job`'s trace, as a link names it.
+pub(crate) fn context(job: JobId, part: Part) -> SpanContext {
+    SpanContext::new(trace_id(job), span_id(job, part), TraceFlags::SAMPLED, false, TraceState::NONE)
 }
 
-#[allow(clippy::too_many_arguments)] // one span's fields, each named at the call
+/// `part` of `job`'s trace: a child of the job's root (the root itself has no parent), with no
+/// links and no status yet.
 fn span(
     job: JobId,
     part: Part,
-    parent: Option<Part>,
     name: Cow<'static, str>,
     kind: SpanKind,
     (start, end): (i64, i64),
     attributes: Vec<KeyValue>,
-    links: Vec<Link>,
-    status: Status,
     scope: &InstrumentationScope,
 ) -> SpanData {
+    let parent = if part == Part::Job { opentelemetry::trace::SpanId::INVALID } else { span_id(job, Part::Job) };
     SpanData {
-        span_context: context(job, part, false),
-        parent_span_id: parent.map_or(opentelemetry::trace::SpanId::INVALID, |p| span_id(job, p)),
+        span_context: context(job, part),
+        parent_span_id: parent,
         parent_span_is_remote: false,
         span_kind: kind,
         name,
@@ -185,8 +168,8 @@ fn span(
         attributes,
         dropped_attributes_count: 0,
         events: SpanEvents::default(),
-        links: links_of(links),
-        status,
+        links: SpanLinks::default(),
+        status: Status::Unset,
         instrumentation_scope: scope.clone(),
     }
 }
