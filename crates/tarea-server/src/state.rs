@@ -36,9 +36,15 @@ impl Default for ServerLimits {
     }
 }
 
-/// State shared by all handlers.
+/// State shared by all handlers. One `Arc`: axum clones the state for every layer and
+/// handler a request passes through (several times a request), and a profile showed those
+/// clones of twenty fields (and a cloned map of handlers) in the enqueue's own cost.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] holds; read through it (`state.store`).
+#[derive(Clone)]
+pub struct Shared {
     /// The job store.
     pub store: Arc<dyn Store>,
     /// Committed events.
@@ -72,7 +78,7 @@ pub struct AppState {
     /// `unavailable`.
     pub(crate) template_checker: Option<Arc<dyn tarea_core::TemplateChecker>>,
     /// The built-in handlers, whose payload checks run at enqueue (see `payload_check.rs`).
-    pub(crate) handlers: Option<tarea_runtime::Registry>,
+    pub(crate) handlers: Option<Arc<tarea_runtime::Registry>>,
     /// Checks tenant settings (`PUT /v1/settings/{name}`); `None`: no settings are known.
     pub(crate) settings: Option<Arc<dyn tarea_core::SettingCheck>>,
     /// Job traces (`--otlp-endpoint`); `None`: off.
@@ -88,7 +94,7 @@ impl AppState {
         builtin_kinds: impl IntoIterator<Item = String>,
         limits: ServerLimits,
     ) -> Self {
-        AppState {
+        AppState(Arc::new(Shared {
             store,
             hub,
             metrics,
@@ -107,50 +113,62 @@ impl AppState {
             handlers: None,
             settings: None,
             tracer: None,
-        }
+        }))
+    }
+
+    /// The fields, for the builders below (they run before the state is shared; a later call
+    /// would change only its own copy).
+    fn fields(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
+    }
+
+    /// Requires this bearer token on `/metrics`.
+    pub fn with_metrics_token(mut self, token: Option<Arc<str>>) -> Self {
+        self.fields().metrics_token = token;
+        self
     }
 
     /// Adds enqueues to the traces of the app requests that carry a `traceparent`.
     pub fn with_tracer(mut self, tracer: Arc<tarea_otel::Tracer>) -> Self {
-        self.tracer = Some(tracer);
+        self.fields().tracer = Some(tracer);
         self
     }
 
     /// The built-in templates' version labels (name → label), for cache keys.
     pub fn with_template_versions(mut self, versions: HashMap<String, String>) -> Self {
-        self.template_versions = Arc::new(versions);
+        self.fields().template_versions = Arc::new(versions);
         self
     }
 
     /// Checks template uploads with `checker` before they are stored.
     pub fn with_template_checker(mut self, checker: Arc<dyn tarea_core::TemplateChecker>) -> Self {
-        self.template_checker = Some(checker);
+        self.fields().template_checker = Some(checker);
         self
     }
 
     /// Takes tenant settings that `check` knows (`PUT /v1/settings/email`).
     pub fn with_settings(mut self, check: Arc<dyn tarea_core::SettingCheck>) -> Self {
-        self.settings = Some(check);
+        self.fields().settings = Some(check);
         self
     }
 
     /// Checks the payloads of built-in kinds at enqueue with their handlers' `check`.
     pub fn with_handlers(mut self, registry: tarea_runtime::Registry) -> Self {
-        self.handlers = Some(registry);
+        self.fields().handlers = Some(Arc::new(registry));
         self
     }
 
     /// Serves artifacts from `artifacts`, signing links with `link_key` (from
     /// `Store::secret_get_or_create`, so that every node signs alike).
     pub fn with_artifacts(mut self, artifacts: tarea_runtime::Artifacts, link_key: Vec<u8>) -> Self {
-        self.artifacts = Some(artifacts);
-        self.link_key = Arc::from(link_key);
+        self.fields().artifacts = Some(artifacts);
+        self.fields().link_key = Arc::from(link_key);
         self
     }
 
     /// The address apps reach this server at, for signed links (no trailing slash needed).
     pub fn with_public_url(mut self, url: Option<String>) -> Self {
-        self.public_url = url.map(|u| Arc::from(u.trim_end_matches('/')));
+        self.fields().public_url = url.map(|u| Arc::from(u.trim_end_matches('/')));
         self
     }
 
@@ -163,5 +181,13 @@ impl AppState {
 
     pub(crate) fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Relaxed)
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }

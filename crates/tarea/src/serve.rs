@@ -99,8 +99,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_template_versions(tarea_render::builtin::version_labels())
         .with_template_checker(Arc::new(tarea_docs::TemplateCheck::new(render_pool)))
         .with_handlers(handlers)
-        .with_settings(Arc::new(tarea_docs::DocsSettings));
-    state.metrics_token = config.metrics_token.as_deref().map(Arc::from);
+        .with_settings(Arc::new(tarea_docs::DocsSettings))
+        .with_metrics_token(config.metrics_token.as_deref().map(Arc::from));
     if let Some(t) = &tracer {
         state = state.with_tracer(Arc::clone(t));
     }

@@ -87,6 +87,10 @@ pub(crate) fn get(conn: &Connection, tenant: Option<&str>, id: ArtifactId) -> St
         .map_err(map_err)
 }
 
+/// Most jobs whose artifacts are looked up on the caller's thread (see `Readers::read_now`):
+/// each is one probe of `artifacts_job`, a few microseconds.
+pub(crate) const PROBES_NOW: usize = 8;
+
 pub(crate) fn list_for_jobs(conn: &Connection, tenant: &str, jobs: &[JobId]) -> StoreResult<Vec<Artifact>> {
     let mut out = Vec::new();
     let mut stmt = conn

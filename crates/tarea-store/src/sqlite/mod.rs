@@ -391,6 +391,10 @@ impl Store for SqliteStore {
     }
 
     async fn artifact_list_for_jobs(&self, tenant: &str, jobs: &[JobId]) -> StoreResult<Vec<Artifact>> {
+        // One job's files (a job view) are looked up on this thread; a page's on the pool.
+        if jobs.len() <= artifacts::PROBES_NOW {
+            return self.readers.read_now(|c| artifacts::list_for_jobs(c, tenant, jobs));
+        }
         let (tenant, jobs) = (tenant.to_owned(), jobs.to_vec());
         self.readers.read(move |c| artifacts::list_for_jobs(c, &tenant, &jobs)).await
     }
