@@ -40,19 +40,9 @@ impl Readers {
         let _permit =
             self.permits.acquire().await.map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
         let this = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let conn = match this.idle.lock().map(|mut v| v.pop()) {
-                Ok(Some(c)) => c,
-                _ => this.open()?,
-            };
-            let result = f(&conn);
-            if let Ok(mut idle) = this.idle.lock() {
-                idle.push(conn);
-            }
-            result
-        })
-        .await
-        .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
+        tokio::task::spawn_blocking(move || this.read_now(f))
+            .await
+            .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
     }
 
     /// Runs `f` on a read connection on the caller's own thread. Only for reads that take
@@ -60,7 +50,8 @@ impl Readers {
     /// the blocking pool costs two thread wake-ups, far more than the read. A profile of
     /// external workers completing jobs one at a time found 21 % of the server's async CPU
     /// in the hand-off of the job view's artifact look-up, and almost none in SQLite.
-    /// A WAL reader never waits for the writer, so this cannot stall an async worker on a lock.
+    /// A WAL reader does not wait for the writer (only, once, for the recovery of a WAL left by
+    /// a crash), so this does not hold an async worker on a lock.
     pub(crate) fn read_now<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         let conn = match self.idle.lock().map(|mut v| v.pop()) {
             Ok(Some(c)) => c,
