@@ -89,7 +89,9 @@ def test_the_jobs_list_pages_with_the_cursor(server, api, pages):
 
     # A refresh redraws the rows in place: the reader keeps their place on the page.
     page.mouse.wheel(0, 900)
-    page.wait_for_function("window.scrollY >= 900")
+    # A function, not an expression: polling an expression string runs eval() in the page,
+    # which the dashboard's CSP refuses whenever the first check comes too early.
+    page.wait_for_function("() => window.scrollY >= 900")
     newest = api.enqueue(kind)
     page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
     expect(rows.first).to_have_attribute("data-id", newest["id"])
