@@ -11,6 +11,8 @@
 //! `BENCH_ONLY=renders ./target/release/tarea-bench`; knobs BENCH_RENDER_N (40 renders per
 //! figure and round), BENCH_RENDER_ROUNDS (3), BENCH_REPORT_JOBS (500), BENCH_RENDER_MEMORY_N
 //! (10000), BENCH_BASELINE (the baseline folder; default ../shared/bench/baseline).
+//! `BENCH_PROFILE=label` (or `report`) only renders that document again and again for 20 s,
+//! with different data each time, for a profiler attached to this process.
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -134,6 +136,18 @@ pub async fn run() -> Result<()> {
     let thousand = labels(1000);
 
     let mut r = Renderer::new();
+    if let Ok(which) = std::env::var("BENCH_PROFILE") {
+        let (name, data) = if which == "report" { ("lab-report", &report) } else { ("reception-label", &label) };
+        let start = Instant::now();
+        let mut i = 0;
+        while start.elapsed() < Duration::from_secs(20) {
+            let bytes = serde_json::to_vec(&vary(data, 800_000 + i))?;
+            r.render(&request(name), bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+            i += 1;
+        }
+        say(&format!("profile_{which}_renders"), i as f64, "renders");
+        return Ok(());
+    }
 
     // Ours and ReportLab's, alternated round by round.
     let (mut ours_report, mut ours_label, mut theirs_report, mut theirs_label) = (vec![], vec![], vec![], vec![]);

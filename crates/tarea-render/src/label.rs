@@ -6,7 +6,7 @@
 //! where the layout placed it and decoded by quircs (about 0.5 ms a label, most of it
 //! rasterizing); a page where that fails is searched whole, as a scanner would (about 3 ms).
 //! Pages are checked on several threads when there are many.
-use qrcode::{Color, EcLevel, QrCode};
+use qrcode::EcLevel;
 use serde_json::Value;
 use typst::utils::Scalar;
 use typst_layout::PagedDocument;
@@ -89,18 +89,17 @@ fn qr_code(text: &str) -> Result<(String, usize), String> {
             "the QR text is {chars} characters; at most {MAX_QR_CHARS} fit on a label and still scan (use a shorter URL)"
         ));
     }
-    let code = QrCode::with_error_correction_level(text, EcLevel::M)
-        .map_err(|e| format!("the QR text cannot be encoded: {e}"))?;
-    let width = code.width();
+    let code =
+        crate::qr::encode(text.as_bytes(), EcLevel::M).map_err(|e| format!("the QR text cannot be encoded: {e}"))?;
+    let (width, dark) = (code.width, code.dark);
     let side = width + 2 * QUIET_MODULES;
-    let colors = code.to_colors();
     let mut path = String::with_capacity(width * width * 2);
     for y in 0..width {
         let mut x = 0;
         while x < width {
-            if colors[y * width + x] == Color::Dark {
+            if dark[y * width + x] {
                 let start = x;
-                while x < width && colors[y * width + x] == Color::Dark {
+                while x < width && dark[y * width + x] {
                     x += 1;
                 }
                 path.push_str(&format!(

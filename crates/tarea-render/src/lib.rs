@@ -14,6 +14,7 @@ pub mod child;
 pub mod engine;
 pub mod fonts;
 pub mod label;
+mod qr;
 pub mod template;
 pub mod wire;
 mod world;
