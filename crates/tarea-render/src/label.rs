@@ -6,6 +6,8 @@
 //! where the layout placed it and decoded by quircs (about 0.5 ms a label, most of it
 //! rasterizing); a page where that fails is searched whole, as a scanner would (about 3 ms).
 //! Pages are checked on several threads when there are many.
+use std::fmt::Write as _;
+
 use qrcode::EcLevel;
 use serde_json::Value;
 use typst::utils::Scalar;
@@ -102,13 +104,8 @@ fn qr_code(text: &str) -> Result<(String, usize), String> {
                 while x < width && dark[y * width + x] {
                     x += 1;
                 }
-                path.push_str(&format!(
-                    "M{} {}h{}v1h-{}z",
-                    start + QUIET_MODULES,
-                    y + QUIET_MODULES,
-                    x - start,
-                    x - start
-                ));
+                let _ =
+                    write!(path, "M{} {}h{}v1h-{}z", start + QUIET_MODULES, y + QUIET_MODULES, x - start, x - start);
             } else {
                 x += 1;
             }

@@ -40,8 +40,8 @@ pub(crate) fn encode(data: &[u8], ec: EcLevel) -> QrResult<Symbol> {
     canvas.draw_data(&codewords, &ec_codewords);
     let width = version.width() as usize;
     let modules = |canvas: Canvas| canvas.into_colors().into_iter().map(|c| c == Color::Dark).collect::<Vec<_>>();
-    if let Version::Micro(_) = version {
-        // Not made by `encode_auto`; kept correct should that change.
+    if matches!(version, Version::Micro(_)) || width > MAX_WIDTH {
+        // Micro codes are not made by `encode_auto`; kept correct should that change.
         return Ok(Symbol { width, dark: modules(canvas.apply_best_mask()) });
     }
     let mut best: Option<(u32, Vec<bool>)> = None;
@@ -58,53 +58,75 @@ pub(crate) fn encode(data: &[u8], ec: EcLevel) -> QrResult<Symbol> {
     Ok(Symbol { width, dark })
 }
 
+/// The widest symbol scored here (each row and column is one `u128`): version 27. A label's
+/// 300 characters need version 13 at most; wider symbols take the crate's own choice.
+const MAX_WIDTH: usize = 128;
+
 /// The penalty of a masked symbol (ISO/IEC 18004 §7.8.3, as `qrcode` counts it; its constant
 /// −360 per direction for the three finder patterns is left out, as it is the same for every
-/// mask).
+/// mask). Rows and columns are bit sets, so blocks and finder-like patterns are found a whole
+/// line at a time.
 fn penalty(dark: &[bool], width: usize) -> u32 {
-    let at = |x: usize, y: usize| dark[y * width + x];
-    let line = |horizontal: bool, i: usize, k: usize| if horizontal { at(k, i) } else { at(i, k) };
-    let mut score = 0;
-    for horizontal in [true, false] {
-        for i in 0..width {
-            // Runs of five or more modules of one colour: the run's length minus 2.
-            let mut run = 1;
-            for k in 1..width {
-                if line(horizontal, i, k) == line(horizontal, i, k - 1) {
-                    run += 1;
-                } else {
-                    score += if run >= 5 { run - 2 } else { 0 };
-                    run = 1;
-                }
-            }
-            score += if run >= 5 { run - 2 } else { 0 };
-            // Dark-light-dark-dark-dark-light-dark (a finder's 1:1:3:1:1) with no dark module
-            // in the four before it or in the four after it (off the symbol counts as light).
-            const FINDER: [bool; 7] = [true, false, true, true, true, false, true];
-            for j in 0..width.saturating_sub(6) {
-                if (0..7).any(|k| line(horizontal, i, j + k) != FINDER[k]) {
-                    continue;
-                }
-                let dark_before = (j.saturating_sub(4)..j).any(|k| line(horizontal, i, k));
-                let dark_after = (j + 7..(j + 11).min(width)).any(|k| line(horizontal, i, k));
-                if !dark_before || !dark_after {
-                    score += 40;
-                }
+    let mut rows = vec![0u128; width];
+    let mut cols = vec![0u128; width];
+    for y in 0..width {
+        for x in 0..width {
+            if dark[y * width + x] {
+                rows[y] |= 1 << x;
+                cols[x] |= 1 << y;
             }
         }
     }
-    // Each 2 × 2 block of one colour: 3.
-    for y in 0..width - 1 {
-        for x in 0..width - 1 {
-            let c = at(x, y);
-            if c == at(x + 1, y) && c == at(x, y + 1) && c == at(x + 1, y + 1) {
-                score += 3;
-            }
-        }
+    let mut score = 0;
+    for line in rows.iter().chain(&cols) {
+        score += runs(*line, width) + 40 * finder_like(*line, width);
+    }
+    // Each 2 × 2 block of one colour: 3. Bit x: module (x, y) equals (x, y + 1), (x + 1, y)
+    // and (x + 1, y + 1).
+    let blocks = (1u128 << (width - 1)) - 1;
+    for pair in rows.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        score += 3 * (!(a ^ b) & !(a ^ (a >> 1)) & !(b ^ (b >> 1)) & blocks).count_ones();
     }
     // How far the share of dark modules is from half, in half-percent steps.
     let ratio = dark.iter().filter(|d| **d).count() * 200 / dark.len();
     score + ratio.abs_diff(100) as u32
+}
+
+/// Runs of five or more modules of one colour in a line: each scores its length minus 2.
+fn runs(line: u128, width: usize) -> u32 {
+    let (mut score, mut run) = (0, 1);
+    for k in 1..width {
+        if (line >> k) & 1 == (line >> (k - 1)) & 1 {
+            run += 1;
+        } else {
+            score += if run >= 5 { run - 2 } else { 0 };
+            run = 1;
+        }
+    }
+    score + if run >= 5 { run - 2 } else { 0 }
+}
+
+/// Dark-light-dark-dark-dark-light-dark (a finder's 1:1:3:1:1) in a line with no dark module
+/// in the four before it or in the four after it (off the symbol counts as light): how many.
+fn finder_like(line: u128, width: usize) -> u32 {
+    const FINDER: [bool; 7] = [true, false, true, true, true, false, true];
+    // Bit j: the pattern starts at module j (and ends on the symbol).
+    let mut starts = (1u128 << (width - 6)) - 1;
+    for (k, dark) in FINDER.iter().enumerate() {
+        starts &= if *dark { line >> k } else { !(line >> k) };
+    }
+    let mut count = 0;
+    while starts != 0 {
+        let j = starts.trailing_zeros() as usize;
+        starts &= starts - 1;
+        let before = line & ((1u128 << j) - 1) & !((1u128 << j.saturating_sub(4)) - 1);
+        let after = line.checked_shr((j + 7) as u32).unwrap_or(0) & 0b1111;
+        if before == 0 || after == 0 {
+            count += 1;
+        }
+    }
+    count
 }
 
 #[cfg(test)]
