@@ -139,10 +139,8 @@ mod tests {
     /// alphanumerics, URLs, Spanish text): the symbol must be the one `qrcode` makes.
     #[test]
     fn every_code_is_the_one_the_qrcode_crate_makes() {
-        let mut texts: Vec<String> = Vec::new();
-        for n in 1..=300 {
-            texts.push(format!("https://lab.example.org/p/{}", "7".repeat(n % 40)).chars().take(n.max(1)).collect());
-        }
+        let url = format!("https://lab.example.org/p/{}", "7".repeat(300));
+        let mut texts: Vec<String> = (1..=300).map(|n| url[..n].to_string()).collect();
         for n in (1..=300).step_by(7) {
             texts.push("1234567890".repeat(30)[..n].to_string());
             texts.push("PROTOCOLO-2026 ".repeat(20)[..n].to_string());
