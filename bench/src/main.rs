@@ -30,6 +30,11 @@ use client::{Conn, SyncConn};
 use server::Server;
 use stats::{Percentiles, rate};
 
+/// The allocator of the `tarea` binary, so renders measured in this process (renders.rs) cost
+/// what they cost in a renderer process.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn knob(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }

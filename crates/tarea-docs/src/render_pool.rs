@@ -208,9 +208,12 @@ impl RenderPool {
         let mut child = Command::new(&self.config.program)
             .args(&self.config.args)
             .env("TAREA_RENDER_MEMORY_CAP", self.config.memory_cap.to_string())
-            // One thread per renderer: the pool is the parallelism. Few malloc arenas keep
-            // the address space (which the cap counts) close to what is used.
+            // One thread per renderer: the pool is the parallelism. The address space (which
+            // the cap counts) is kept close to what is used: mimalloc reserves no 1 GiB arena
+            // up front (with one, the cap left no room for a thread's stack), and glibc's
+            // malloc, were it the allocator, would keep few arenas.
             .env("RAYON_NUM_THREADS", "1")
+            .env("MIMALLOC_ARENA_RESERVE", "0")
             .env("MALLOC_ARENA_MAX", "2")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -34,6 +34,8 @@ pub fn serve(memory_cap: Option<u64>) -> io::Result<()> {
                 Err(e) => write_message(&mut output, &Reply::Failed(e), &[])?,
             },
         }
+        // The answer is written and flushed: bound Typst's caches while the server reads it.
+        renderer.tidy();
     }
     Ok(())
 }
@@ -51,5 +53,6 @@ pub fn warm(renderer: &mut Renderer) {
         if let Err(e) = renderer.render(&request, b.sample.as_bytes().to_vec()) {
             eprintln!("tarea renderer: the built-in template {} failed its warm-up render: {e}", b.name);
         }
+        renderer.tidy();
     }
 }

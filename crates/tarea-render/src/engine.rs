@@ -17,7 +17,7 @@ use crate::world::{Loaded, MAIN, RenderWorld, file_id};
 /// How old (in renders) a memoized result may get before it is evicted. Typst's memo cache
 /// grows without bound otherwise (~2.5 MiB per report); a short window keeps the standard
 /// library, fonts and the template's unchanged parts warm.
-const MEMO_MAX_AGE: usize = 4;
+pub(crate) const MEMO_MAX_AGE: usize = 4;
 
 /// What a render is asked to produce.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
@@ -156,12 +156,15 @@ impl Engine {
             self.loaded.get(key).ok_or_else(|| RenderError::Template(format!("template {key} is not loaded")))?;
         let world = RenderWorld { template, data: Bytes::new(data), today };
         let Warned { output, warnings } = typst::compile::<PagedDocument>(&world);
-        let result = match output {
+        match output {
             Ok(document) => Ok(Rendered { document, warnings: diagnostics(&world, &warnings) }),
             Err(errors) => Err(RenderError::Compile(diagnostics(&world, &errors))),
-        };
+        }
+    }
+
+    /// Evicts what Typst memoized more than [`MEMO_MAX_AGE`] calls ago (a call per render).
+    pub fn evict(&self) {
         typst::comemo::evict(MEMO_MAX_AGE);
-        result
     }
 
     /// Writes a laid-out document as PDF.

@@ -26,8 +26,13 @@ const QUIET_MODULES: usize = 2;
 /// The smallest module read where the layout placed it: two dots of a 203 dpi printer.
 const MIN_MODULE_MM: f64 = 0.25;
 
-/// Pages are checked at this resolution (a common label-printer resolution is 203–300 dpi).
+/// Pages are searched for codes at this resolution (a common label-printer resolution is
+/// 203–300 dpi).
 const CHECK_DPI: f32 = 300.0;
+
+/// A code read where it was placed is rendered at this many pixels per module, modules on
+/// pixel edges: the pixel sampled, the second of each module, lies wholly inside its module.
+const PIXELS_PER_MODULE: usize = 2;
 
 /// Size tolerance for a page, in points (0.01 mm).
 const SIZE_TOLERANCE_PT: f64 = 0.03;
@@ -189,21 +194,20 @@ pub fn check(document: &PagedDocument, expected: &Expected, size_mm: Option<(f64
 
 /// A page rendered at [`CHECK_DPI`], in grey (0 black, 255 white): width, height, pixels.
 fn grey_page(page: &typst_layout::Page) -> (usize, usize, Vec<u8>) {
-    let options =
-        typst_render::RenderOptions { pixel_per_pt: Scalar::new(f64::from(CHECK_DPI) / 72.0), render_bleed: false };
-    let pixmap = typst_render::render(page, &options);
+    let pixmap = typst_render::render(page, &render_options(f64::from(CHECK_DPI) / 72.0));
     let (w, h) = (pixmap.width() as usize, pixmap.height() as usize);
-    let grey = pixmap
-        .data()
-        .chunks_exact(4)
-        .map(|p| {
-            // Premultiplied over transparent: treat uncovered as white.
-            let alpha = u32::from(p[3]);
-            let luma = (u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000;
-            (luma + (255 - alpha)).min(255) as u8
-        })
-        .collect();
-    (w, h, grey)
+    (w, h, pixmap.data().chunks_exact(4).map(grey).collect())
+}
+
+fn render_options(pixel_per_pt: f64) -> typst_render::RenderOptions {
+    typst_render::RenderOptions { pixel_per_pt: Scalar::new(pixel_per_pt), render_bleed: false }
+}
+
+/// One premultiplied RGBA pixel drawn over white, in grey.
+fn grey(p: &[u8]) -> u8 {
+    let alpha = u32::from(p[3]);
+    let luma = (u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000;
+    (luma + (255 - alpha)).min(255) as u8
 }
 
 /// Reads `text`'s QR code where the layout placed it, from the page's pixels.
@@ -212,7 +216,7 @@ fn grey_page(page: &typst_layout::Page) -> (usize, usize, Vec<u8>) {
 /// perspective, whatever the image size); the layout already says where each image is. Every
 /// square image on the page, placed without rotation or scaling, is read as a QR code of
 /// `text`'s size with its quiet zone: each module sampled at its centre on the page rendered
-/// at [`CHECK_DPI`] (so whatever is drawn over it counts), the quiet zone required white, and
+/// at [`PIXELS_PER_MODULE`] (so whatever is drawn over it counts), the quiet zone required white, and
 /// the grid decoded by quircs (format, error correction, data). False when no image reads as
 /// `text`: the caller then searches the whole page as a scanner would.
 fn read_placed(page: &typst_layout::Page, expected: &ExpectedCode) -> bool {
@@ -220,7 +224,6 @@ fn read_placed(page: &typst_layout::Page, expected: &ExpectedCode) -> bool {
     let (text, modules) = (&expected.text, expected.modules);
     let mut images = Vec::new();
     placed_images(&page.frame, Point::zero(), &mut images);
-    let px_per_pt = f64::from(CHECK_DPI) / 72.0;
     let page_size = page.frame.size();
     images.iter().filter(|(_, size)| (size.x - size.y).abs().to_pt() < 0.5).any(|(at, size)| {
         let side = modules + 2 * QUIET_MODULES;
@@ -235,17 +238,23 @@ fn read_placed(page: &typst_layout::Page, expected: &ExpectedCode) -> bool {
             // search, which reads what a 300 dpi scanner would.
             return false;
         }
-        // Only the code's square is rasterized, with everything the page draws over it.
+        // Only the code's square is rasterized, with everything the page draws over it, at
+        // [`PIXELS_PER_MODULE`]: the pixel sampled in each module then lies wholly inside it,
+        // whatever the edges' anti-aliasing.
         let mut crop = page.clone();
         let mut frame = Frame::hard(*size);
         frame.push_frame(Point::new(-at.x, -at.y), page.frame.clone());
         crop.frame = frame;
-        let (w, h, grey) = grey_page(&crop);
+        // A hair under the exact scale, so the image's texture is a whole number of pixels
+        // per module rather than one pixel more (typst-render rounds the texture up).
+        let pixel_per_pt = (PIXELS_PER_MODULE * side) as f64 * (1.0 - 1e-4) / size.x.to_pt();
+        let pixmap = typst_render::render(&crop, &render_options(pixel_per_pt));
+        let (w, h, pixels) = (pixmap.width() as usize, pixmap.height() as usize, pixmap.data());
         // Dark at module (x, y) of the symbol with its quiet zone; None off the image.
         let dark = |x: usize, y: usize| -> Option<bool> {
-            let px = ((x as f64 + 0.5) * pitch * px_per_pt) as usize;
-            let py = ((y as f64 + 0.5) * pitch * px_per_pt) as usize;
-            (px < w && py < h).then(|| grey[py * w + px] < 128)
+            let (px, py) =
+                (x * PIXELS_PER_MODULE + PIXELS_PER_MODULE / 2, y * PIXELS_PER_MODULE + PIXELS_PER_MODULE / 2);
+            (px < w && py < h).then(|| grey(&pixels[(py * w + px) * 4..][..4]) < 128)
         };
         let mut cells = quircs::Code { size: modules as i32, ..Default::default() };
         for y in 0..side {

@@ -68,8 +68,15 @@ pub struct CheckReport {
 }
 
 /// Parsed templates and a warm Typst; renders one request at a time.
+///
+/// Call [`Renderer::tidy`] after each render's answer is on its way: it bounds Typst's memo
+/// cache, which takes a few per cent of a render, so it is kept off the time a caller waits.
+/// A caller that never tidies still has its memory bounded: a render tidies first when
+/// four renders have gone untidied.
 pub struct Renderer {
     engine: engine::Engine,
+    /// Renders since the last [`Renderer::tidy`].
+    untidy: usize,
 }
 
 impl Default for Renderer {
@@ -85,7 +92,14 @@ impl Renderer {
         for b in builtin::BUILTINS {
             engine.load(&b.template()).expect("built-in templates have valid assets");
         }
-        Renderer { engine }
+        Renderer { engine, untidy: 0 }
+    }
+
+    /// Evicts what Typst memoized for renders more than a few renders ago. Cheap to call
+    /// after every render; the child process calls it after writing each answer.
+    pub fn tidy(&mut self) {
+        self.engine.evict();
+        self.untidy = 0;
     }
 
     /// Loads (or replaces) a template version.
@@ -122,6 +136,10 @@ impl Renderer {
 
     /// Renders `data` (JSON bytes) with a loaded template; returns the PDF.
     pub fn render(&mut self, request: &Request, data: Vec<u8>) -> Result<(Output, Vec<u8>), RenderError> {
+        if self.untidy >= engine::MEMO_MAX_AGE {
+            self.tidy();
+        }
+        self.untidy += 1;
         let started = Instant::now();
         let (data, expected) = match request.labels {
             Some(_) => {
@@ -135,8 +153,9 @@ impl Renderer {
         let now = now();
         let rendered = self.engine.compile(&request.template, data, now)?;
         let compile_ms = ms(started);
-        // Labels are checked on other threads while this one writes the PDF: the two only read
-        // the laid-out document.
+        // Labels are checked on another thread while this one writes the PDF: the two only
+        // read the laid-out document. (On rayon's pool instead, beside the PDF writer's own
+        // compression tasks, a label took longer.)
         let engine = &self.engine;
         let document = &rendered;
         let (checked, written) = std::thread::scope(|scope| {

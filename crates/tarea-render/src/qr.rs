@@ -69,12 +69,10 @@ const MAX_WIDTH: usize = 128;
 fn penalty(dark: &[bool], width: usize) -> u32 {
     let mut rows = vec![0u128; width];
     let mut cols = vec![0u128; width];
-    for y in 0..width {
-        for x in 0..width {
-            if dark[y * width + x] {
-                rows[y] |= 1 << x;
-                cols[x] |= 1 << y;
-            }
+    for (y, row) in dark.chunks_exact(width).enumerate() {
+        for (x, _) in row.iter().enumerate().filter(|(_, d)| **d) {
+            rows[y] |= 1 << x;
+            cols[x] |= 1 << y;
         }
     }
     let mut score = 0;
@@ -94,17 +92,21 @@ fn penalty(dark: &[bool], width: usize) -> u32 {
 }
 
 /// Runs of five or more modules of one colour in a line: each scores its length minus 2.
+/// A run ends where a module differs from the next (or at the line's end), so the work is per
+/// run, not per module.
 fn runs(line: u128, width: usize) -> u32 {
-    let (mut score, mut run) = (0, 1);
-    for k in 1..width {
-        if (line >> k) & 1 == (line >> (k - 1)) & 1 {
-            run += 1;
-        } else {
-            score += if run >= 5 { run - 2 } else { 0 };
-            run = 1;
+    let mut ends = ((line ^ (line >> 1)) & ((1u128 << (width - 1)) - 1)) | (1u128 << (width - 1));
+    let (mut score, mut start) = (0, 0);
+    while ends != 0 {
+        let end = ends.trailing_zeros() + 1;
+        ends &= ends - 1;
+        let run = end - start;
+        if run >= 5 {
+            score += run - 2;
         }
+        start = end;
     }
-    score + if run >= 5 { run - 2 } else { 0 }
+    score
 }
 
 /// Dark-light-dark-dark-dark-light-dark (a finder's 1:1:3:1:1) in a line with no dark module

@@ -13,6 +13,11 @@ use clap::Parser;
 
 use cli::{Cli, Command};
 
+/// mimalloc: a render is mostly Typst allocating and freeing small objects, and it renders
+/// several per cent faster than with the system allocator (see `mimalloc` in Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::RenderWorker = cli.command {
