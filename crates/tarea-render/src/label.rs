@@ -245,8 +245,8 @@ fn read_placed(page: &typst_layout::Page, expected: &ExpectedCode) -> bool {
         let mut frame = Frame::hard(*size);
         frame.push_frame(Point::new(-at.x, -at.y), page.frame.clone());
         crop.frame = frame;
-        // A hair under the exact scale, so the image's texture is a whole number of pixels
-        // per module rather than one pixel more (typst-render rounds the texture up).
+        // A hair under the exact scale: typst-render rounds the image's texture up, and this
+        // keeps it at exactly two pixels per module, each sampled pixel well inside its module.
         let pixel_per_pt = (PIXELS_PER_MODULE * side) as f64 * (1.0 - 1e-4) / size.x.to_pt();
         let pixmap = typst_render::render(&crop, &render_options(pixel_per_pt));
         let (w, h, pixels) = (pixmap.width() as usize, pixmap.height() as usize, pixmap.data());
@@ -346,6 +346,30 @@ mod tests {
         assert!(read_placed(page, &expected[0]), "not read where placed; images: {images:?}");
         let other = ExpectedCode { text: "https://otra.example.org/".into(), ..expected[0].clone() };
         assert!(!read_placed(page, &other), "another text must not read");
+    }
+
+    /// Codes of every size a label takes (versions 3 to 13) are read where they were placed at
+    /// 2 pixels per module, not left to the whole-page search (which is correct but about ten
+    /// times slower).
+    #[test]
+    fn codes_of_every_size_are_read_where_they_were_placed() {
+        let b = crate::builtin::builtin("reception-label").unwrap();
+        let mut engine = crate::engine::Engine::new();
+        engine.load(&b.template()).unwrap();
+        let today = typst::foundations::Datetime::from_ymd(2026, 1, 1).unwrap();
+        let longest = format!("https://lab.example.org/p/{}", "7".repeat(MAX_QR_CHARS));
+        for len in [30, 60, 83, 120, 180, 240, MAX_QR_CHARS] {
+            let url = &longest[..len];
+            let mut data: Value = serde_json::from_str(b.sample).unwrap();
+            data["labels"][0]["url"] = url.into();
+            let expected = prepare(&mut data).unwrap();
+            let rendered = engine.compile("reception-label@0", serde_json::to_vec(&data).unwrap(), today).unwrap();
+            assert!(
+                read_placed(&rendered.document.pages()[0], &expected[0]),
+                "a {len}-character code ({} modules) was not read where placed",
+                expected[0].modules
+            );
+        }
     }
 
     #[test]
