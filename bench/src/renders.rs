@@ -6,7 +6,8 @@
 //! - ReportLab (`render_report_pdf`, `render_label_pdf` of ../shared/bench/baseline/tasks.py,
 //!   with its .venv), alternated with ours round by round, so the ratio is of one moment;
 //! - 500 report jobs through the server: jobs/s and enqueue-to-done p50;
-//! - memory over many renders in one renderer (RSS after 1,000 and after all).
+//! - memory over many renders in one renderer process, one in ten a label (RSS after 1,000,
+//!   half of them and all).
 //!
 //! `BENCH_ONLY=renders ./target/release/tarea-bench`; knobs BENCH_RENDER_N (40 renders per
 //! figure and round), BENCH_RENDER_ROUNDS (3), BENCH_REPORT_JOBS (500), BENCH_RENDER_MEMORY_N
@@ -126,10 +127,6 @@ print(json.dumps([med(lambda: tasks.render_report_pdf(report), {n}), med(lambda:
     Ok(Some((v[0], v[1])))
 }
 
-fn rss_mib() -> f64 {
-    crate::server::status_mib(std::process::id(), "VmRSS:")
-}
-
 pub async fn run() -> Result<()> {
     let n = knob("BENCH_RENDER_N", 40);
     let rounds = knob("BENCH_RENDER_ROUNDS", 3);
@@ -223,34 +220,67 @@ pub async fn run() -> Result<()> {
         say("render_1000_labels_pdf_size", size as f64 / 1_048_576.0, "MiB");
     }
 
-    isolation_cost(&report, n, rep).await?;
+    let pool = renderer_pool().await?;
+    isolation_cost(&pool, &report, n, rep).await?;
     report_jobs(&report).await?;
-
-    // Memory over many renders in one renderer: flat means Typst's caches are bounded.
-    let total = knob("BENCH_RENDER_MEMORY_N", 10_000);
-    let req = request("lab-report");
-    let mut at_1000 = f64::NAN;
-    let t = Instant::now();
-    for i in 1..=total {
-        r.render(&req, serde_json::to_vec(&vary(&report, 2_000_000 + i))?).map_err(|e| anyhow::anyhow!("{e}"))?;
-        r.tidy();
-        if i == 1000 {
-            at_1000 = rss_mib();
-        }
-    }
-    say("renderer_rss_after_1000_reports", at_1000, "MiB");
-    say(&format!("renderer_rss_after_{total}_reports"), rss_mib(), "MiB");
-    say("renderer_reports_per_s_one_thread", total as f64 / t.elapsed().as_secs_f64(), "/s");
-    Ok(())
+    renderer_memory(&pool, &report, &label).await
 }
 
-/// The report through a renderer process (IPC, the data in and the PDF out) against the same
-/// render in this process.
-async fn isolation_cost(report: &Value, n: usize, in_process: f64) -> Result<()> {
+/// One renderer process, as the server runs them (`tarea render-worker`).
+async fn renderer_pool() -> Result<std::sync::Arc<tarea_docs::RenderPool>> {
     let mut config = tarea_docs::RenderConfig::new(crate::server::binary(), vec!["render-worker".into()]);
     config.processes = 1;
     let pool = tarea_docs::RenderPool::new(config);
     pool.warm().await.map_err(|e| anyhow::anyhow!(e))?;
+    Ok(pool)
+}
+
+/// Memory over many renders in one renderer process: flat means Typst's caches are bounded
+/// and nothing piles up. Every tenth render is a label (its check runs on a thread of its
+/// own), the rest reports, each with different data; the process's RSS is read after 1,000
+/// renders, half of them and all.
+async fn renderer_memory(pool: &tarea_docs::RenderPool, report: &Value, label: &Value) -> Result<()> {
+    let total = knob("BENCH_RENDER_MEMORY_N", 10_000);
+    let (report_template, label_template) = (
+        builtin::builtin("lab-report").expect("built-in").template(),
+        builtin::builtin("reception-label").expect("built-in").template(),
+    );
+    let cancel = CancellationToken::new();
+    let mut checkpoints = vec![];
+    let t = Instant::now();
+    for i in 1..=total {
+        let (template, name, data) = if i % 10 == 0 {
+            (&label_template, "reception-label", label)
+        } else {
+            (&report_template, "lab-report", report)
+        };
+        let bytes = serde_json::to_vec(&vary(data, 2_000_000 + i))?;
+        pool.render(template, request(name), bytes, None, &cancel).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        if i == 1000 || i == total / 2 || i == total {
+            checkpoints.push((i, renderer_rss_mib()));
+        }
+    }
+    for (i, rss) in checkpoints {
+        say(&format!("renderer_rss_after_{i}_renders"), rss, "MiB");
+    }
+    say("renderer_renders_per_s", total as f64 / t.elapsed().as_secs_f64(), "/s");
+    Ok(())
+}
+
+/// The resident memory of this process's renderer processes.
+fn renderer_rss_mib() -> f64 {
+    children_of(std::process::id())
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.windows(13).any(|w| w == b"render-worker"))
+        })
+        .map(|pid| crate::server::status_mib(pid, "VmRSS:"))
+        .sum()
+}
+
+/// The report through a renderer process (IPC, the data in and the PDF out) against the same
+/// render in this process.
+async fn isolation_cost(pool: &tarea_docs::RenderPool, report: &Value, n: usize, in_process: f64) -> Result<()> {
     let template = builtin::builtin("lab-report").expect("built-in").template();
     let cancel = CancellationToken::new();
     let mut times = vec![];
@@ -355,7 +385,12 @@ async fn report_jobs(report: &Value) -> Result<()> {
 
 /// The resident memory of a process's children (the renderer processes), summed.
 fn children_rss_mib(pid: u32) -> f64 {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return f64::NAN };
+    children_of(pid).into_iter().map(|child| crate::server::status_mib(child, "VmRSS:")).filter(|m| m.is_finite()).sum()
+}
+
+/// The processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
     dir.flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|child| {
@@ -363,7 +398,5 @@ fn children_rss_mib(pid: u32) -> f64 {
                 s.lines().find_map(|l| l.strip_prefix("PPid:")).and_then(|p| p.trim().parse::<u32>().ok()) == Some(pid)
             })
         })
-        .map(|child| crate::server::status_mib(child, "VmRSS:"))
-        .filter(|m| m.is_finite())
-        .sum()
+        .collect()
 }
