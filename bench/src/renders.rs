@@ -269,13 +269,10 @@ async fn renderer_memory(pool: &tarea_docs::RenderPool, report: &Value, label: &
 
 /// The resident memory of this process's renderer processes.
 fn renderer_rss_mib() -> f64 {
-    children_of(std::process::id())
-        .into_iter()
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.windows(13).any(|w| w == b"render-worker"))
-        })
-        .map(|pid| crate::server::status_mib(pid, "VmRSS:"))
-        .sum()
+    const ARG: &[u8] = b"render-worker";
+    rss_sum_mib(children_of(std::process::id()).into_iter().filter(|pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.windows(ARG.len()).any(|w| w == ARG))
+    }))
 }
 
 /// The report through a renderer process (IPC, the data in and the PDF out) against the same
@@ -385,7 +382,12 @@ async fn report_jobs(report: &Value) -> Result<()> {
 
 /// The resident memory of a process's children (the renderer processes), summed.
 fn children_rss_mib(pid: u32) -> f64 {
-    children_of(pid).into_iter().map(|child| crate::server::status_mib(child, "VmRSS:")).filter(|m| m.is_finite()).sum()
+    rss_sum_mib(children_of(pid))
+}
+
+/// The resident memory of `pids`, summed; a process that has gone counts nothing.
+fn rss_sum_mib(pids: impl IntoIterator<Item = u32>) -> f64 {
+    pids.into_iter().map(|pid| crate::server::status_mib(pid, "VmRSS:")).filter(|m| m.is_finite()).sum()
 }
 
 /// The processes whose parent is `pid`.
